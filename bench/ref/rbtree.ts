@@ -319,6 +319,20 @@ export class RefRbTree {
     if (rebalance) this.eraseColor(rebalance);
   }
 
+  /** rb_replace_node: nw takes victim's place; it must sort where victim did. */
+  replaceNode(victim: number, nw: number): void {
+    const h = this.h;
+    const pc = h[victim + PC]!;
+    const r = h[victim + RIGHT]!;
+    const l = h[victim + LEFT]!;
+    h[nw + PC] = pc;
+    h[nw + RIGHT] = r;
+    h[nw + LEFT] = l;
+    if (l) h[l + PC] = (h[l + PC]! & 1) | nw;
+    if (r) h[r + PC] = (h[r + PC]! & 1) | nw;
+    this.changeChild(victim, nw, pc & ~7);
+  }
+
   first(): number {
     const h = this.h;
     let n = h[0]!;
@@ -409,9 +423,14 @@ export class RefRbTree {
 
   // ---- batches (same contracts as the Wasm batch entry points) ----
 
-  insertBatch(nodes: Int32Array | Uint32Array, n: number = nodes.length): number {
+  /** findAdd() for nodes[0..n); results[i] (if given) gets 0 or the node already holding the key. */
+  insertBatch(nodes: Int32Array | Uint32Array, results?: Int32Array | Uint32Array, n: number = nodes.length): number {
     let inserted = 0;
-    for (let i = 0; i < n; i++) if (this.findAdd(nodes[i]!) === 0) inserted++;
+    for (let i = 0; i < n; i++) {
+      const found = this.findAdd(nodes[i]!);
+      if (results) results[i] = found;
+      if (found === 0) inserted++;
+    }
     return inserted;
   }
 
