@@ -1,4 +1,24 @@
 // The only file that exports from kwq.wasm (issue 2: "exports only from index.ts").
 // Each structure lives in its own file; its public entry points are re-exported here.
-export function kwq_abi_version(): u32 { return 1; }
-export { rb_root_init, rb_empty_root, rb_clear_node, rb_empty_node, rb_link_node, rb_insert_color, rb_erase, rb_replace_node, rb_first, rb_last, rb_next, rb_prev, rb_find_u64, rb_find_add_u64, rb_insert_batch_u64, rb_find_batch_u64, rb_erase_batch } from './rbtree';
+// Every export takes and returns i32/u32/bool/f64 only (a u64 would be a BigInt in JS)
+// and has no optional parameters (those add a mutable `~argumentsLength` global).
+export { kwq_abi_version, kwq_control_ok } from './layout';
+export { set_bit, clear_bit, test_and_set_bit, test_and_clear_bit, test_bit } from './bitops';
+export {
+  init_llist_head, init_llist_node, llist_on_list, llist_empty, llist_add_batch, llist_add,
+  llist_del_all, llist_del_first, llist_reverse_order, llist_next,
+  llist_add_each, llist_add_array, llist_del_all_to,
+} from './llist';
+export {
+  arena_header_size, arena_init, arena_alloc, arena_free, arena_alloc_batch, arena_free_batch,
+  arena_count_free,
+} from './arena';
+export { spin_lock, spin_trylock, spin_unlock, spin_is_locked } from './spinlock';
+export { mutex_lock, mutex_trylock, mutex_unlock, mutex_is_locked } from './mutex';
+export { futex_wait, futex_wake, kwq_selftest_wait_sum } from './wait';
+export { counter_add32, counters_snapshot, counters_reset } from './counters';
+export {
+  vhost_work_size, vhost_worker_size, vhost_work_init, vhost_work_init_batch, vhost_worker_init,
+  vhost_worker_queue, vhost_work_queue_batch, vhost_worker_stop, vhost_worker_clear_stop,
+  vhost_worker_has_work, vhost_worker_run, vhost_worker_loop, vhost_worker_stats,
+} from './vhost';
