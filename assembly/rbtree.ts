@@ -512,9 +512,9 @@ export function rb_prev(node: u32): u32 {
   let n = load<u32>(root);
   while (n) {
     const k = key_of(n, key_off);
-    if (key < k) n = left_of(n);
-    else if (key > k) n = right_of(n);
-    else return n;
+    if (key == k) return n;
+    // Branch-free choice of the child: random keys make a branch here a coin flip.
+    n = load<u32>(n + select<u32>(RB_LEFT, RB_RIGHT, key < k));
   }
   return 0;
 }
@@ -529,9 +529,8 @@ export function rb_prev(node: u32): u32 {
   while (n) {
     parent = n;
     const k = key_of(n, key_off);
-    if (key < k) link = n + RB_LEFT;
-    else if (key > k) link = n + RB_RIGHT;
-    else return n;
+    if (key == k) return n;
+    link = n + select<u32>(RB_LEFT, RB_RIGHT, key < k); // branch-free, as in find_u64
     n = load<u32>(link);
   }
   rb_link_node(node, parent, link);
