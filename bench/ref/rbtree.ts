@@ -387,14 +387,10 @@ export class RefRbTree {
     let n = h[0]!;
     while (n) {
       const nh = k[n + KHI]!;
-      if (hi < nh) n = h[n + LEFT]!;
-      else if (hi > nh) n = h[n + RIGHT]!;
-      else {
-        const nl = k[n + KLO]!;
-        if (lo < nl) n = h[n + LEFT]!;
-        else if (lo > nl) n = h[n + RIGHT]!;
-        else return n;
-      }
+      const nl = k[n + KLO]!;
+      if (hi === nh && lo === nl) return n;
+      // The child chosen by a conditional expression, as the Wasm walk's select.
+      n = h[n + (hi < nh || (hi === nh && lo < nl) ? LEFT : RIGHT)]!;
     }
     return 0;
   }
@@ -411,9 +407,9 @@ export class RefRbTree {
     while (n) {
       parent = n;
       const nh = k[n + KHI]!;
-      if (hi < nh || (hi === nh && lo < k[n + KLO]!)) link = n + LEFT;
-      else if (hi > nh || lo > k[n + KLO]!) link = n + RIGHT;
-      else return n;
+      const nl = k[n + KLO]!;
+      if (hi === nh && lo === nl) return n;
+      link = n + (hi < nh || (hi === nh && lo < nl) ? LEFT : RIGHT);
       n = h[link]!;
     }
     this.linkNode(node, parent, link);

@@ -170,6 +170,26 @@ describe('rbtree (wasm): known sequences', () => {
     expect(inOrder(tree)).toEqual(Array.from({ length: 9 }, (_, i) => BigInt(i)));
   });
 
+  it('a caller-written search core with rb_link_node + rb_insert_color builds a valid tree', () => {
+    // The kernel's pattern: walk to the empty child slot yourself, link, recolour.
+    const { tree, node, u32, exports } = setup();
+    const x = rbTreeExports(exports);
+    const keys = [41n, 7n, 99n, 3n, 58n, 12n, 77n, 25n, 64n, 1n, 88n, 30n];
+    keys.forEach((k, i) => {
+      tree.setKey(node(i), k);
+      let link = ROOT;
+      let parent = 0;
+      for (let n = u32[link >>> 2]!; n !== 0; n = u32[link >>> 2]!) {
+        parent = n;
+        link = n + (k < tree.key(n) ? RB_LEFT : RB_RIGHT);
+      }
+      x.rb_link_node(node(i), parent, link);
+      x.rb_insert_color(node(i), ROOT);
+      expect(tree.validate().count).toBe(i + 1);
+    });
+    expect(inOrder(tree)).toEqual([...keys].sort((a, b) => (a < b ? -1 : 1)));
+  });
+
   it('eraseBatch clears each node, so rb_next of an erased node is 0', () => {
     const { tree, node, exports } = setup();
     for (let i = 0; i < 5; i++) {
