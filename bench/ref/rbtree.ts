@@ -385,12 +385,19 @@ export class RefRbTree {
     const h = this.h;
     const k = this.k;
     let n = h[0]!;
+    // Branchy on purpose: the Wasm walk picks the child with a `select`, but V8
+    // does not turn a conditional expression here into one (measured: slower at
+    // 1k, no faster at 10k/100k), so this is the faster walk in TypeScript.
     while (n) {
       const nh = k[n + KHI]!;
-      const nl = k[n + KLO]!;
-      if (hi === nh && lo === nl) return n;
-      // The child chosen by a conditional expression, as the Wasm walk's select.
-      n = h[n + (hi < nh || (hi === nh && lo < nl) ? LEFT : RIGHT)]!;
+      if (hi < nh) n = h[n + LEFT]!;
+      else if (hi > nh) n = h[n + RIGHT]!;
+      else {
+        const nl = k[n + KLO]!;
+        if (lo < nl) n = h[n + LEFT]!;
+        else if (lo > nl) n = h[n + RIGHT]!;
+        else return n;
+      }
     }
     return 0;
   }
@@ -407,9 +414,9 @@ export class RefRbTree {
     while (n) {
       parent = n;
       const nh = k[n + KHI]!;
-      const nl = k[n + KLO]!;
-      if (hi === nh && lo === nl) return n;
-      link = n + (hi < nh || (hi === nh && lo < nl) ? LEFT : RIGHT);
+      if (hi < nh || (hi === nh && lo < k[n + KLO]!)) link = n + LEFT;
+      else if (hi > nh || lo > k[n + KLO]!) link = n + RIGHT;
+      else return n;
       n = h[link]!;
     }
     this.linkNode(node, parent, link);
