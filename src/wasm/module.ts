@@ -8,6 +8,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
+import { assertKwqModule } from './guard.js';
 
 /**
  * Node 20 (V8 11.3): under the baseline compiler (Liftoff) a local live across
@@ -43,11 +44,17 @@ export function wasmPath(flavour: WasmFlavour = 'release'): string {
 
 const compiled = new Map<WasmFlavour, WebAssembly.Module>();
 
-/** Compile kwq.wasm once per thread; WebAssembly.Module is cloneable to worker_threads. */
+/**
+ * Compile kwq.wasm once per thread; WebAssembly.Module is cloneable to worker_threads.
+ * The module guard (guard.ts) runs on the bytes first: a module that would clobber
+ * shared memory on instantiation is refused with a KwqError.
+ */
 export function compileKwq(flavour: WasmFlavour = 'release'): WebAssembly.Module {
   let m = compiled.get(flavour);
   if (!m) {
-    m = new WebAssembly.Module(readFileSync(wasmPath(flavour)));
+    const bytes = readFileSync(wasmPath(flavour));
+    assertKwqModule(bytes, `compileKwq(${flavour})`);
+    m = new WebAssembly.Module(bytes);
     compiled.set(flavour, m);
   }
   return m;
