@@ -157,6 +157,17 @@ export function vhost_work_queue_batch(worker: usize, works: usize, n: u32): u32
   return added;
 }
 
+/**
+ * `n` separate vhost_worker_queue calls for the works listed at `works` (the
+ * kernel's per-work path: one cmpxchg and one wake check per added work).
+ * Returns how many were added.
+ */
+export function vhost_worker_queue_each(worker: usize, works: usize, n: u32): u32 {
+  let added: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) added += vhost_worker_queue(worker, <usize>load<u32>(works + (<usize>i << 2))) & 1;
+  return added;
+}
+
 /** Set the stop flag and wake the worker (vhost_task_stop without the wait). */
 export function vhost_worker_stop(worker: usize): void {
   atomic.store<u32>(worker + VHOST_WORKER_STOP, 1); // pairs with the loop's stop checks
