@@ -130,7 +130,9 @@ export class ThreadRuntime {
   private spawn(data: Record<string, unknown>): Thread {
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new KwqError('ThreadRuntime', `no free scratch slot for another thread (option threadSlots: ${this.engine.layout.slots.count})`);
-    const w = new Worker(WORKER_URL, { workerData: { ...data, slot, engine: this.engine.transferable() } });
+    // a Worker inherits execArgv; --input-type (node -e scripts) is refused for file entries
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const w = new Worker(WORKER_URL, { execArgv, workerData: { ...data, slot, engine: this.engine.transferable() } });
     this.live.add(w);
     let resolveReady!: () => void;
     let rejectReady!: (e: Error) => void;
