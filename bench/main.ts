@@ -1,0 +1,62 @@
+/**
+ * Runs every benchmark section and prints a human table; `--json FILE` writes every
+ * figure and ratio; `--quick` keeps the whole run under 2 minutes.
+ *   node --expose-gc dist/bench/main.js [--quick] [--json FILE] [--only NAME[,NAME]]
+ * (`npm run bench -- --quick --json out.json` builds first.)
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import type { BenchScript, BenchSection } from './types.js';
+import llist from './llist.js';
+import vhostThreads from './vhost-threads.js';
+import boundary from './boundary.js';
+
+function parseArgs(argv: string[]): { quick: boolean; json?: string; only?: string[] } {
+  const out: { quick: boolean; json?: string; only?: string[] } = { quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') out.quick = true;
+    else if (a === '--json') { out.json = argv[++i]; if (!out.json) throw new Error('bench: --json needs a FILE'); }
+    else if (a === '--only') out.only = (argv[++i] ?? '').split(',');
+    else throw new Error(`bench: unknown argument ${a} (allowed: --quick, --json FILE, --only NAME[,NAME])`);
+  }
+  return out;
+}
+
+const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const sections: [string, BenchScript][] = [['llist', llist], ['vhost-threads', vhostThreads], ['boundary', boundary]];
+  const rbUrl = new URL('./rbtree.js', import.meta.url);
+  if (existsSync(rbUrl)) sections.push(['rbtree', ((await import(rbUrl.href)) as { default: BenchScript }).default]);
+  const results: (BenchSection & { section: string })[] = [];
+  const t0 = performance.now();
+  for (const [name, script] of sections) {
+    if (args.only && !args.only.includes(name)) continue;
+    (globalThis as { gc?: () => void }).gc?.();
+    const s = await script({ quick: args.quick });
+    results.push({ section: name, ...s });
+    console.log(`\n## ${s.title}`);
+    for (const f of s.figures) {
+      const notes = f.notes ? Object.entries(f.notes).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+      console.log(`  ${f.name.padEnd(62)} ${fmt(f.value).padStart(10)} ${f.unit.padEnd(10)} ${notes}`);
+    }
+    for (const r of s.ratios) {
+      const floor = r.floor === undefined ? '' : `  (floor ${r.floor}: ${r.pass ? 'pass' : 'FAIL'})`;
+      console.log(`  ratio ${r.name.padEnd(56)} ${fmt(r.value).padStart(10)}${floor}`);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`\n${results.length} section(s) in ${seconds.toFixed(1)} s${args.quick ? ' (--quick)' : ''}`);
+  if (args.json) {
+    const env = { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, quick: args.quick, date: new Date().toISOString(), seconds };
+    writeFileSync(args.json, JSON.stringify({ env, sections: results }, null, 2));
+    console.log(`wrote ${args.json}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});
