@@ -130,8 +130,9 @@ export class ThreadRuntime {
   private spawn(data: Record<string, unknown>): Thread {
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new KwqError('ThreadRuntime', `no free scratch slot for another thread (option threadSlots: ${this.engine.layout.slots.count})`);
-    // a Worker inherits execArgv; --input-type (node -e scripts) is refused for file entries
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    // a Worker inherits execArgv, but --input-type (node -e scripts) is refused for
+    // file entries; an explicit list may not hold process-wide flags (--expose-gc)
+    const execArgv = process.execArgv.some((a) => a.startsWith('--input-type')) ? [] : undefined;
     const w = new Worker(WORKER_URL, { execArgv, workerData: { ...data, slot, engine: this.engine.transferable() } });
     this.live.add(w);
     let resolveReady!: () => void;
