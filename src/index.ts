@@ -1,0 +1,41 @@
+/**
+ * kwq's public API: this explicit list is everything that is public.
+ * (DESIGN.md, "The public API contract".)
+ */
+
+// Drivers register their modules for their side effect (src/kernel never imports a
+// driver). The list is wired here as the drivers land, e.g.:
+//   import './drivers/vhost/index.js';
+//   import './drivers/loop/index.js';
+
+export { Kernel } from './kernel/kernel.js';
+export type { BootOptions, SpawnOptions, Stat } from './kernel/kernel.js';
+export { Task } from './kernel/task.js';
+export { KwqError } from './kernel/error.js';
+export * from './kernel/errno.js';
+export { _IOC, _IO, _IOR, _IOW, _IOWR, _IOC_DIR, _IOC_TYPE, _IOC_NR, _IOC_SIZE, _IOC_NONE, _IOC_READ, _IOC_WRITE } from './kernel/ioctl.js';
+export {
+  CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND, CLONE_PIDFD, CLONE_PTRACE, CLONE_VFORK, CLONE_PARENT, CLONE_THREAD,
+  CLONE_NEWNS, CLONE_SYSVSEM, CLONE_SETTLS, CLONE_UNTRACED, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
+  CLONE_NEWPID, CLONE_NEWNET, CLONE_IO,
+  PF_EXITING, PF_USER_WORKER, PF_KTHREAD, PF_NOFREEZE, PF_NO_SETAFFINITY, PF_MEMALLOC_NOIO, PF_LOCAL_THROTTLE, PF_NPROC_EXCEEDED,
+  TASK_COMM_LEN, pfNames,
+} from './kernel/sched.js';
+export {
+  SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE,
+  SIGALRM, SIGTERM, SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, sigmask,
+} from './kernel/signal-numbers.js';
+export {
+  RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CORE, RLIMIT_RSS, RLIMIT_NPROC, RLIMIT_NOFILE,
+  RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_LOCKS, RLIMIT_SIGPENDING, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_RTPRIO,
+  RLIMIT_RTTIME, RLIM_INFINITY,
+} from './kernel/rlimit.js';
+export type { Rlimit } from './kernel/rlimit.js';
+export { CAP_SYS_ADMIN, CAP_SYS_RESOURCE, CAP_NET_ADMIN, CAP_KILL, CAP_SYS_NICE } from './kernel/cred.js';
+export {
+  O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NONBLOCK, O_DIRECT, O_DIRECTORY, O_CLOEXEC,
+} from './kernel/vfs/file.js';
+export { S_IFMT, S_IFDIR, S_IFCHR, S_IFBLK, S_IFREG } from './kernel/vfs/inode.js';
+export type { TraceEvent, TraceListener } from './kernel/trace.js';
+export { registerModule, registerKwqSwitch } from './kernel/module.js';
+export type { ModuleSpec, ParamSpec, ParamValue } from './kernel/module.js';

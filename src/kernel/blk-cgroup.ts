@@ -1,0 +1,147 @@
+/**
+ * The io controller (block/blk-cgroup.c, blk-throttle.c), per cgroup and device:
+ *
+ *   io.stat   "MAJ:MIN rbytes= wbytes= rios= wios= dbytes= dios=" (hierarchical)
+ *   io.max    "MAJ:MIN rbps= wbps= riops= wiops=" ("max" = no limit)
+ *
+ * Throttling in virtual time: blkThrottleBio() tells a block driver when a bio may be
+ * dispatched. Each limited (cgroup, device, direction) is a leaky bucket that is
+ * busy until `nextNs`: a bio of n bytes takes n / bps seconds and 1 / iops seconds of
+ * it; the bio goes when every limited level from its blkcg to the root is free.
+ * Divergence: the kernel's throtl uses 100 ms slices with carried-over budgets, so it
+ * allows bursts this model does not.
+ */
+import type { Cgroup } from './cgroup/cgroup.js';
+import type { Task } from './task.js';
+import type { Kernel } from './kernel.js';
+
+export class BlkgIostat {
+  rbytes = 0;
+  wbytes = 0;
+  rios = 0;
+  wios = 0;
+  dbytes = 0;
+  dios = 0;
+}
+
+export interface IoLimit {
+  rbps: number;
+  wbps: number;
+  riops: number;
+  wiops: number;
+}
+
+interface ThrotlState {
+  rNextNs: number;
+  wNextNs: number;
+}
+
+export type BioOp = 'read' | 'write' | 'discard' | 'flush';
+
+export class BlkCgroup {
+  /** local per-device counters, key 'MAJ:MIN' */
+  readonly stats = new Map<string, BlkgIostat>();
+  readonly limits = new Map<string, IoLimit>();
+  private readonly throtl = new Map<string, ThrotlState>();
+  constructor(readonly cgroup: Cgroup) {}
+
+  stat(dev: string): BlkgIostat {
+    let s = this.stats.get(dev);
+    if (s === undefined) {
+      s = new BlkgIostat();
+      this.stats.set(dev, s);
+    }
+    return s;
+  }
+
+  throtlState(dev: string): ThrotlState {
+    let s = this.throtl.get(dev);
+    if (s === undefined) {
+      s = { rNextNs: 0, wNextNs: 0 };
+      this.throtl.set(dev, s);
+    }
+    return s;
+  }
+}
+
+/**
+ * The blkcg a bio issued now by `task` belongs to: the kthread's associated blkcg
+ * (kthread_associate_blkcg) if set, else the task's effective io css.
+ */
+export function blkcgOf(k: Kernel, task: Task | null): Cgroup {
+  if (task === null) return k.cgroupRootFor('io');
+  if (task.blkcgCss !== null) return task.blkcgCss;
+  return k.cgroupOf(task, 'io');
+}
+
+/** kthread_associate_blkcg(css): NULL to drop. Returns nothing, as the kernel's. */
+export function kthreadAssociateBlkcg(task: Task, css: Cgroup | null): void {
+  task.blkcgCss = css === null ? null : css.ecss('io');
+}
+
+/** blk_cgroup_bio_start: count a bio of `bytes` for device `dev` in `blkcg` (hierarchical on read). */
+export function blkcgAccountIo(blkcg: Cgroup, dev: string, op: BioOp, bytes: number): void {
+  if (op === 'flush') return;
+  const s = blkcg.ecss('io').blkcg.stat(dev);
+  if (op === 'read') {
+    s.rbytes += bytes;
+    s.rios++;
+  } else if (op === 'write') {
+    s.wbytes += bytes;
+    s.wios++;
+  } else {
+    s.dbytes += bytes;
+    s.dios++;
+  }
+}
+
+/** The hierarchical io.stat of one device for `cg` (the subtree's sum). */
+export function blkcgStatTree(cg: Cgroup, dev: string): BlkgIostat {
+  const out = new BlkgIostat();
+  for (const c of cg.subtree()) {
+    const s = c.blkcg.stats.get(dev);
+    if (s === undefined) continue;
+    out.rbytes += s.rbytes;
+    out.wbytes += s.wbytes;
+    out.rios += s.rios;
+    out.wios += s.wios;
+    out.dbytes += s.dbytes;
+    out.dios += s.dios;
+  }
+  return out;
+}
+
+/**
+ * The virtual time (ns) at which a bio of `bytes` in direction `op` for device `dev`,
+ * issued now by `blkcg`, may be dispatched under io.max of every level up to the
+ * root; books that time. Returns `nowNs` when nothing limits it.
+ */
+export function blkThrottleBio(k: Kernel, blkcg: Cgroup, dev: string, op: BioOp, bytes: number): number {
+  const now = k.rt.nowNs();
+  if (op !== 'read' && op !== 'write') return now;
+  const read = op === 'read';
+  let at = now;
+  for (let c: Cgroup | null = blkcg.ecss('io'); c !== null; c = c.parent) {
+    const lim = c.blkcg.limits.get(dev);
+    if (lim === undefined) continue;
+    const bps = read ? lim.rbps : lim.wbps;
+    const iops = read ? lim.riops : lim.wiops;
+    if (bps === Infinity && iops === Infinity) continue;
+    const st = c.blkcg.throtlState(dev);
+    const next = read ? st.rNextNs : st.wNextNs;
+    if (next > at) at = next;
+  }
+  for (let c: Cgroup | null = blkcg.ecss('io'); c !== null; c = c.parent) {
+    const lim = c.blkcg.limits.get(dev);
+    if (lim === undefined) continue;
+    const bps = read ? lim.rbps : lim.wbps;
+    const iops = read ? lim.riops : lim.wiops;
+    if (bps === Infinity && iops === Infinity) continue;
+    const cost = Math.max(bps === Infinity ? 0 : (bytes * 1e9) / bps, iops === Infinity ? 0 : 1e9 / iops);
+    const st = c.blkcg.throtlState(dev);
+    const base = Math.max(at, read ? st.rNextNs : st.wNextNs);
+    if (read) st.rNextNs = base + cost;
+    else st.wNextNs = base + cost;
+  }
+  return at;
+}

@@ -1,0 +1,145 @@
+/**
+ * struct cgroup and struct cgroup_root. The model keeps one object per cgroup that
+ * is also its css for every controller of its hierarchy (css_get/css_put count on
+ * the cgroup). A cgroup's id is unique for the kernel's lifetime and never reused,
+ * so drivers may key rbtrees on it (loop's worker_tree).
+ *
+ * Lifetime: mkdir -> online; rmdir -> offline (charges reparented, the directory
+ * gone) but the object lives while css references remain; `released` when the last
+ * reference is dropped after rmdir.
+ *
+ * v2: one hierarchy, controllers enabled per subtree (cgroup.subtree_control); a
+ * cgroup has a controller's css iff its parent's subtree_control enables it (the root
+ * has all); otherwise the controller's effective css is the nearest ancestor's.
+ * v1: one hierarchy per controller group, every cgroup of it has those css's.
+ */
+import type { Task } from '../task.js';
+import { MemCgroup } from '../memcontrol.js';
+import { BlkCgroup } from '../blk-cgroup.js';
+import { KwqError } from '../error.js';
+
+export const CONTROLLERS = ['cpu', 'io', 'memory', 'pids'] as const;
+export type Controller = (typeof CONTROLLERS)[number];
+
+/** per-cgroup cpu time (cpu.stat / cpuacct), local: reads sum the subtree */
+export class CpuStat {
+  userNs = 0;
+  systemNs = 0;
+}
+
+/** the pids controller (kernel/cgroup/pids.c): hierarchical counter and limit */
+export class PidsCgroup {
+  /** tasks in this cgroup and its descendants (pids.current) */
+  counter = 0;
+  limit = Infinity;
+  /** pids.events max: forks refused at this level */
+  eventsMax = 0;
+  watermark = 0;
+}
+
+export class CgroupRoot {
+  root!: Cgroup;
+  constructor(
+    /** index in task.cgroups */
+    readonly hierarchyId: number,
+    readonly v2: boolean,
+    readonly controllers: ReadonlySet<Controller>,
+    /** where it is mounted, e.g. /sys/fs/cgroup or /sys/fs/cgroup/memory */
+    readonly mountPoint: string,
+  ) {}
+}
+
+export class Cgroup {
+  readonly children = new Map<string, Cgroup>();
+  online = true;
+  /** css references: 1 held by the directory until rmdir, plus css_get users */
+  refcnt = 1;
+  released = false;
+  /** tasks whose css_set has this cgroup in this hierarchy */
+  readonly tasks = new Set<Task>();
+  /** v2 cgroup.subtree_control */
+  readonly subtreeControl = new Set<Controller>();
+  /** v2 cgroup.type is "threaded" */
+  threaded = false;
+  readonly memcg: MemCgroup;
+  readonly blkcg: BlkCgroup;
+  readonly cpu = new CpuStat();
+  readonly pids = new PidsCgroup();
+  /** cgroup.max.descendants / cgroup.max.depth */
+  maxDescendants = Infinity;
+  maxDepth = Infinity;
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly parent: Cgroup | null,
+    readonly root: CgroupRoot,
+  ) {
+    this.memcg = new MemCgroup(this);
+    this.blkcg = new BlkCgroup(this);
+  }
+
+  /** path relative to the hierarchy root: '/', '/test.slice', ... */
+  get path(): string {
+    if (this.parent === null) return '/';
+    const p = this.parent.path;
+    return p === '/' ? `/${this.name}` : `${p}/${this.name}`;
+  }
+
+  get level(): number {
+    return this.parent === null ? 0 : this.parent.level + 1;
+  }
+
+  get isRoot(): boolean {
+    return this.parent === null;
+  }
+
+  /** true if this cgroup has its own css for `ss` */
+  hasCss(ss: Controller): boolean {
+    if (!this.root.controllers.has(ss)) return false;
+    if (!this.root.v2 || this.parent === null) return true;
+    return this.parent.subtreeControl.has(ss);
+  }
+
+  /** cgroup_e_css: the effective css for `ss` (self or the nearest ancestor that has one) */
+  ecss(ss: Controller): Cgroup {
+    let c: Cgroup = this;
+    while (!c.hasCss(ss)) {
+      if (c.parent === null) throw new KwqError('cgroup_e_css', `controller ${ss} is not bound to hierarchy ${this.root.mountPoint}`);
+      c = c.parent;
+    }
+    return c;
+  }
+
+  /** cgroup.type as the kernel prints it */
+  get typeName(): string {
+    if (this.threaded) return 'threaded';
+    if (this.parent !== null && this.parent.threaded) return 'domain invalid';
+    for (const c of this.children.values()) if (c.threaded) return 'domain threaded';
+    return 'domain';
+  }
+
+  /** the threaded domain: the nearest non-threaded ancestor-or-self (cgroup->dom_cgrp) */
+  get domCgrp(): Cgroup {
+    let c: Cgroup = this;
+    while (c.threaded && c.parent !== null) c = c.parent;
+    return c;
+  }
+
+  /** cgroup_is_populated: a live task here or below */
+  get populated(): boolean {
+    if (this.tasks.size > 0) return true;
+    for (const c of this.children.values()) if (c.populated) return true;
+    return false;
+  }
+
+  /** pre-order walk of this subtree (online cgroups only) */
+  *subtree(): IterableIterator<Cgroup> {
+    yield this;
+    for (const c of this.children.values()) yield* c.subtree();
+  }
+
+  toString(): string {
+    return this.path;
+  }
+}

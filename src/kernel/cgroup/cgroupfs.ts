@@ -1,0 +1,474 @@
+/**
+ * cgroupfs: /sys/fs/cgroup (v2) or /sys/fs/cgroup/<controller> (v1). Directories are
+ * cgroups; interface files print the kernel's text formats and parse writes the way
+ * the kernel does (a rejected write returns -errno and changes nothing).
+ */
+import { EACCES, EAGAIN, EBUSY, EINVAL, ENODEV, ENOENT, ENOTDIR, EOPNOTSUPP, ESRCH } from '../errno.js';
+import type { Kernel } from '../kernel.js';
+import { blkcgStatTree } from '../blk-cgroup.js';
+import {
+  MEMCG_EVENT_NAMES, memcgShrinkToMax, NR_ANON, NR_FILE, NR_FILE_DIRTY, NR_FILE_WRITEBACK, NR_KERNEL, NR_SHMEM, NR_SWAP,
+  PAGE_SIZE, tryToFreeMemCgroupPages, memcgReparent,
+} from '../memcontrol.js';
+import { kstrtoll, kstrtoull, memparse, pageCounterMemparse } from '../parse.js';
+import type { Task } from '../task.js';
+import type { File, FileOperations } from '../vfs/file.js';
+import { Inode, S_IFDIR, S_IFREG, SuperBlock, type InodeOperations } from '../vfs/inode.js';
+import { dirFileOps } from '../vfs/libfs.js';
+import { CONTROLLERS, type Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
+import { cgroupAttach, cgroupMkdir, cgroupRmdir, pidsRecount } from './cgroup-core.js';
+
+/** Controllers that may be enabled in threaded subtrees (the rest are domain controllers). */
+const THREADED_CONTROLLERS: ReadonlySet<Controller> = new Set<Controller>(['cpu', 'pids']);
+/** PID_MAX_LIMIT */
+const PID_MAX_LIMIT = 4 * 1024 * 1024;
+/** what v1 prints for an unlimited memory.limit_in_bytes (PAGE_COUNTER_MAX * PAGE_SIZE) */
+const V1_UNLIMITED = '9223372036854771712';
+
+interface CftFile {
+  /** show: text or -errno */
+  show?(k: Kernel, cg: Cgroup, task: Task): string | number;
+  /** store: 0 or -errno (the caller returns the byte count on success) */
+  store?(k: Kernel, cg: Cgroup, task: Task, text: string): number;
+  notOnRoot?: boolean;
+  onlyOnRoot?: boolean;
+  /** the controller whose css the cgroup must have */
+  ss?: Controller;
+}
+
+const bytes = (pages: number): string => (pages === Infinity ? 'max' : String(pages * PAGE_SIZE));
+const maxOr = (n: number): string => (n === Infinity ? 'max' : String(n));
+
+function sumSubtree(cg: Cgroup, f: (c: Cgroup) => number): number {
+  let s = 0;
+  for (const c of cg.subtree()) s += f(c);
+  return s;
+}
+
+function pidsOf(cg: Cgroup, threads: boolean): number[] {
+  const out: number[] = [];
+  for (const t of cg.tasks) {
+    if (!t.alive) continue;
+    if (threads) out.push(t.pid);
+    else if (t.isGroupLeader) out.push(t.pid);
+    else if (t.groupLeader.cgroups[cg.root.hierarchyId] !== cg && !out.includes(t.tgid)) out.push(t.tgid);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+function procsWrite(threadgroup: boolean) {
+  return (k: Kernel, cg: Cgroup, writer: Task, text: string): number => {
+    const pid = kstrtoll(text.trim());
+    if (pid === null || pid < 0) return -EINVAL;
+    const t = pid === 0 ? writer : k.taskByPid(pid);
+    if (t === null || !t.alive) return -ESRCH;
+    return cgroupAttach(k, t, cg, threadgroup);
+  };
+}
+
+function memoryStatV2(cg: Cgroup): string {
+  const st = (i: number): number => sumSubtree(cg, (c) => c.memcg.stat[i]!) * PAGE_SIZE;
+  return [
+    `anon ${st(NR_ANON)}`, `file ${st(NR_FILE)}`, `kernel ${st(NR_KERNEL)}`, `shmem ${st(NR_SHMEM)}`,
+    `file_mapped 0`, `file_dirty ${st(NR_FILE_DIRTY)}`, `file_writeback ${st(NR_FILE_WRITEBACK)}`,
+    `swapcached 0`, `swap ${st(NR_SWAP)}`,
+  ].join('\n') + '\n';
+}
+
+function memoryStatV1(cg: Cgroup): string {
+  const local = (i: number): number => cg.memcg.stat[i]! * PAGE_SIZE;
+  const tot = (i: number): number => sumSubtree(cg, (c) => c.memcg.stat[i]!) * PAGE_SIZE;
+  const lines = [
+    `cache ${local(NR_FILE) + local(NR_SHMEM)}`, `rss ${local(NR_ANON)}`, `shmem ${local(NR_SHMEM)}`,
+    `mapped_file 0`, `dirty ${local(NR_FILE_DIRTY)}`, `writeback ${local(NR_FILE_WRITEBACK)}`, `swap ${local(NR_SWAP)}`,
+    `hierarchical_memory_limit ${cg.memcg.max === Infinity ? V1_UNLIMITED : cg.memcg.max * PAGE_SIZE}`,
+    `total_cache ${tot(NR_FILE) + tot(NR_SHMEM)}`, `total_rss ${tot(NR_ANON)}`, `total_shmem ${tot(NR_SHMEM)}`,
+    `total_dirty ${tot(NR_FILE_DIRTY)}`, `total_writeback ${tot(NR_FILE_WRITEBACK)}`, `total_swap ${tot(NR_SWAP)}`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+function cpuStat(cg: Cgroup): string {
+  const user = Math.floor(sumSubtree(cg, (c) => c.cpu.userNs) / 1000);
+  const sys = Math.floor(sumSubtree(cg, (c) => c.cpu.systemNs) / 1000);
+  let s = `usage_usec ${user + sys}\nuser_usec ${user}\nsystem_usec ${sys}\n`;
+  if (cg.parent !== null && cg.hasCss('cpu')) s += 'nr_periods 0\nnr_throttled 0\nthrottled_usec 0\nnr_bursts 0\nburst_usec 0\n';
+  return s;
+}
+
+function memLimitStore(field: 'max' | 'high' | 'low' | 'min' | 'swapMax') {
+  return (k: Kernel, cg: Cgroup, task: Task, text: string): number => {
+    const v = pageCounterMemparse(text, PAGE_SIZE);
+    if (v === null) return -EINVAL;
+    cg.memcg[field] = v;
+    if (field === 'max') memcgShrinkToMax(k, cg.memcg, task);
+    if (field === 'high' && cg.memcg.usage > v) tryToFreeMemCgroupPages(k, cg.memcg, cg.memcg.usage - v, task);
+    return 0;
+  };
+}
+
+function ioStat(k: Kernel, cg: Cgroup): string {
+  let out = '';
+  for (const dev of k.blockDevices.keys()) {
+    const s = blkcgStatTree(cg, dev);
+    if (s.rios + s.wios + s.dios === 0 && s.rbytes + s.wbytes + s.dbytes === 0) continue;
+    out += `${dev} rbytes=${s.rbytes} wbytes=${s.wbytes} rios=${s.rios} wios=${s.wios} dbytes=${s.dbytes} dios=${s.dios}\n`;
+  }
+  return out;
+}
+
+function ioMaxShow(cg: Cgroup): string {
+  let out = '';
+  for (const [dev, l] of cg.blkcg.limits) {
+    if (l.rbps === Infinity && l.wbps === Infinity && l.riops === Infinity && l.wiops === Infinity) continue;
+    out += `${dev} rbps=${maxOr(l.rbps)} wbps=${maxOr(l.wbps)} riops=${maxOr(l.riops)} wiops=${maxOr(l.wiops)}\n`;
+  }
+  return out;
+}
+
+/** "MAJ:MIN" of a registered block device, -EINVAL if malformed, -ENODEV if absent. */
+function parseDev(k: Kernel, tok: string | undefined): string | number {
+  const m = /^(\d+):(\d+)$/.exec(tok ?? '');
+  if (m === null) return -EINVAL;
+  const dev = `${Number(m[1])}:${Number(m[2])}`;
+  return k.blockDevices.has(dev) ? dev : -ENODEV;
+}
+
+function ioMaxStore(k: Kernel, cg: Cgroup, _t: Task, text: string): number {
+  const toks = text.trim().split(/\s+/);
+  const dev = parseDev(k, toks[0]);
+  if (typeof dev === 'number') return dev;
+  const cur = cg.blkcg.limits.get(dev) ?? { rbps: Infinity, wbps: Infinity, riops: Infinity, wiops: Infinity };
+  const nw = { ...cur };
+  for (const tok of toks.slice(1)) {
+    const m = /^(rbps|wbps|riops|wiops)=(.*)$/.exec(tok);
+    if (m === null) return -EINVAL;
+    let v: number;
+    if (m[2] === 'max') v = Infinity;
+    else {
+      const n = kstrtoull(m[2]!);
+      // tg_set_limit accepts only values > 1 (0 and 1 are -EINVAL)
+      if (n === null || n <= 1) return -EINVAL;
+      v = n;
+    }
+    nw[m[1] as 'rbps'] = v;
+  }
+  cg.blkcg.limits.set(dev, nw);
+  return 0;
+}
+
+function v1ThrottleDev(field: 'rbps' | 'wbps' | 'riops' | 'wiops'): CftFile {
+  return {
+    ss: 'io',
+    show: (_k, cg) => {
+      let out = '';
+      for (const [dev, l] of cg.blkcg.limits) if (l[field] !== Infinity) out += `${dev} ${l[field]}\n`;
+      return out;
+    },
+    store: (k, cg, _t, text) => {
+      const toks = text.trim().split(/\s+/);
+      if (toks.length !== 2) return -EINVAL;
+      const dev = parseDev(k, toks[0]);
+      if (typeof dev === 'number') return dev;
+      const n = kstrtoull(toks[1]!);
+      if (n === null) return -EINVAL;
+      const cur = cg.blkcg.limits.get(dev) ?? { rbps: Infinity, wbps: Infinity, riops: Infinity, wiops: Infinity };
+      cg.blkcg.limits.set(dev, { ...cur, [field]: n === 0 ? Infinity : n });
+      return 0;
+    },
+  };
+}
+
+function v1IoService(k: Kernel, cg: Cgroup, ios: boolean): string {
+  let out = '';
+  let total = 0;
+  for (const dev of k.blockDevices.keys()) {
+    const s = blkcgStatTree(cg, dev);
+    const r = ios ? s.rios : s.rbytes;
+    const w = ios ? s.wios : s.wbytes;
+    const d = ios ? s.dios : s.dbytes;
+    if (r + w + d === 0) continue;
+    out += `${dev} Read ${r}\n${dev} Write ${w}\n${dev} Sync 0\n${dev} Async ${r + w}\n${dev} Discard ${d}\n${dev} Total ${r + w + d}\n`;
+    total += r + w + d;
+  }
+  return out + `Total ${total}\n`;
+}
+
+function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): number {
+  const enable = new Set<Controller>();
+  const disable = new Set<Controller>();
+  for (const tok of text.trim().split(/\s+/).filter((s) => s !== '')) {
+    const name = tok.slice(1) as Controller;
+    if ((tok[0] !== '+' && tok[0] !== '-') || !(CONTROLLERS as readonly string[]).includes(name)) return -EINVAL;
+    if (tok[0] === '+') {
+      enable.add(name);
+      disable.delete(name);
+    } else {
+      disable.add(name);
+      enable.delete(name);
+    }
+  }
+  const avail = controllersOf(cg);
+  for (const ss of enable) {
+    if (!avail.includes(ss)) return -ENOENT;
+    if (cg.threaded && !THREADED_CONTROLLERS.has(ss)) return -ENOENT;
+  }
+  const adding = [...enable].filter((s) => !cg.subtreeControl.has(s));
+  // no internal processes: a non-root domain with tasks cannot enable domain controllers
+  if (adding.length > 0 && cg.parent !== null && !cg.threaded && cg.tasks.size > 0) return -EBUSY;
+  for (const ss of disable) {
+    for (const c of cg.children.values()) if (c.subtreeControl.has(ss)) return -EBUSY;
+  }
+  for (const ss of disable) {
+    if (!cg.subtreeControl.has(ss)) continue;
+    cg.subtreeControl.delete(ss);
+    // the children's css for ss go offline: their charges and stats go to this cgroup
+    if (ss === 'memory') for (const c of cg.children.values()) memcgReparent(k, c.memcg);
+  }
+  for (const ss of adding) cg.subtreeControl.add(ss);
+  if (enable.has('pids') || disable.has('pids')) pidsRecount(cg);
+  return 0;
+}
+
+function controllersOf(cg: Cgroup): Controller[] {
+  if (cg.parent === null) return CONTROLLERS.filter((c) => cg.root.controllers.has(c));
+  const list = CONTROLLERS.filter((c) => cg.parent!.subtreeControl.has(c));
+  return cg.threaded ? list.filter((c) => THREADED_CONTROLLERS.has(c)) : list;
+}
+
+function typeStore(_k: Kernel, cg: Cgroup, _t: Task, text: string): number {
+  const v = text.trim();
+  if (v !== 'threaded') return -EINVAL;
+  if (cg.threaded) return 0;
+  const p = cg.parent!;
+  if (p.typeName === 'domain invalid') return -EOPNOTSUPP;
+  for (const c of cg.children.values()) if (!c.threaded) return -EOPNOTSUPP;
+  for (const ss of cg.subtreeControl) if (!THREADED_CONTROLLERS.has(ss)) return -EOPNOTSUPP;
+  cg.threaded = true;
+  return 0;
+}
+
+function limitStore(set: (cg: Cgroup, v: number) => void) {
+  return (_k: Kernel, cg: Cgroup, _t: Task, text: string): number => {
+    const s = text.trim();
+    if (s === 'max') {
+      set(cg, Infinity);
+      return 0;
+    }
+    const v = kstrtoll(s);
+    if (v === null || v < 0) return -EINVAL;
+    set(cg, v);
+    return 0;
+  };
+}
+
+const V2_FILES: Record<string, CftFile> = {
+  'cgroup.procs': { show: (_k, cg) => pidsOf(cg, false).map((p) => `${p}\n`).join(''), store: procsWrite(true) },
+  'cgroup.threads': { show: (_k, cg) => pidsOf(cg, true).map((p) => `${p}\n`).join(''), store: procsWrite(false) },
+  'cgroup.controllers': { show: (_k, cg) => controllersOf(cg).join(' ') + '\n' },
+  'cgroup.subtree_control': { show: (_k, cg) => CONTROLLERS.filter((c) => cg.subtreeControl.has(c)).join(' ') + '\n', store: subtreeControlStore },
+  'cgroup.type': { notOnRoot: true, show: (_k, cg) => cg.typeName + '\n', store: typeStore },
+  'cgroup.events': { notOnRoot: true, show: (_k, cg) => `populated ${cg.populated ? 1 : 0}\nfrozen 0\n` },
+  'cgroup.stat': {
+    show: (k, cg) => {
+      let live = 0;
+      for (const _ of cg.subtree()) live++;
+      let dying = 0;
+      for (const d of k.deadCgroups) for (let a = d.parent; a !== null; a = a.parent) if (a === cg) dying++;
+      return `nr_descendants ${live - 1}\nnr_dying_descendants ${dying}\n`;
+    },
+  },
+  'cgroup.max.descendants': { show: (_k, cg) => maxOr(cg.maxDescendants) + '\n', store: limitStore((cg, v) => (cg.maxDescendants = v)) },
+  'cgroup.max.depth': { show: (_k, cg) => maxOr(cg.maxDepth) + '\n', store: limitStore((cg, v) => (cg.maxDepth = v)) },
+  'cpu.stat': { show: (_k, cg) => cpuStat(cg) },
+  'memory.current': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.usage) + '\n' },
+  'memory.peak': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.watermark) + '\n' },
+  'memory.max': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.max) + '\n', store: memLimitStore('max') },
+  'memory.high': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.high) + '\n', store: memLimitStore('high') },
+  'memory.low': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.low) + '\n', store: memLimitStore('low') },
+  'memory.min': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.min) + '\n', store: memLimitStore('min') },
+  'memory.swap.current': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.swapUsage) + '\n' },
+  'memory.swap.max': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.swapMax) + '\n', store: memLimitStore('swapMax') },
+  'memory.events': { ss: 'memory', notOnRoot: true, show: (_k, cg) => MEMCG_EVENT_NAMES.map((n, i) => `${n} ${cg.memcg.events[i]}\n`).join('') },
+  'memory.events.local': { ss: 'memory', notOnRoot: true, show: (_k, cg) => MEMCG_EVENT_NAMES.map((n, i) => `${n} ${cg.memcg.eventsLocal[i]}\n`).join('') },
+  'memory.stat': { ss: 'memory', show: (_k, cg) => memoryStatV2(cg) },
+  'memory.oom.group': {
+    ss: 'memory', notOnRoot: true, show: (_k, cg) => `${cg.memcg.oomGroup ? 1 : 0}\n`,
+    store: (_k, cg, _t, text) => {
+      const v = kstrtoll(text.trim());
+      if (v !== 0 && v !== 1) return -EINVAL;
+      cg.memcg.oomGroup = v === 1;
+      return 0;
+    },
+  },
+  'memory.reclaim': {
+    ss: 'memory',
+    store: (k, cg, t, text) => {
+      const b = memparse(text);
+      if (b === null || text.trim() === '') return -EINVAL;
+      const want = Math.ceil(b / PAGE_SIZE);
+      const got = tryToFreeMemCgroupPages(k, cg.memcg, want, t);
+      return got >= want ? 0 : -EAGAIN;
+    },
+  },
+  'io.stat': { ss: 'io', show: (k, cg) => ioStat(k, cg) },
+  'io.max': { ss: 'io', notOnRoot: true, show: (_k, cg) => ioMaxShow(cg), store: ioMaxStore },
+  'pids.max': {
+    ss: 'pids', notOnRoot: true, show: (_k, cg) => maxOr(cg.pids.limit) + '\n',
+    store: (_k, cg, _t, text) => {
+      const s = text.trim();
+      if (s === 'max') {
+        cg.pids.limit = Infinity;
+        return 0;
+      }
+      const v = kstrtoll(s);
+      if (v === null || v < 0 || v > PID_MAX_LIMIT) return -EINVAL;
+      cg.pids.limit = v;
+      return 0;
+    },
+  },
+  'pids.current': { ss: 'pids', notOnRoot: true, show: (_k, cg) => `${cg.pids.counter}\n` },
+  'pids.peak': { ss: 'pids', notOnRoot: true, show: (_k, cg) => `${cg.pids.watermark}\n` },
+  'pids.events': { ss: 'pids', notOnRoot: true, show: (_k, cg) => `max ${cg.pids.eventsMax}\n` },
+};
+
+const V1_COMMON: Record<string, CftFile> = {
+  'cgroup.procs': V2_FILES['cgroup.procs']!,
+  tasks: { show: (_k, cg) => pidsOf(cg, true).map((p) => `${p}\n`).join(''), store: procsWrite(false) },
+  'notify_on_release': { show: () => '0\n' },
+};
+
+const V1_FILES: Record<Controller, Record<string, CftFile>> = {
+  memory: {
+    'memory.usage_in_bytes': { show: (_k, cg) => `${cg.memcg.usage * PAGE_SIZE}\n` },
+    'memory.max_usage_in_bytes': { show: (_k, cg) => `${cg.memcg.watermark * PAGE_SIZE}\n` },
+    'memory.limit_in_bytes': {
+      show: (_k, cg) => (cg.memcg.max === Infinity ? V1_UNLIMITED : String(cg.memcg.max * PAGE_SIZE)) + '\n',
+      store: (k, cg, t, text) => {
+        if (cg.parent === null) return -EINVAL;
+        const s = text.trim();
+        const v = s === '-1' ? Infinity : pageCounterMemparse(s, PAGE_SIZE);
+        if (v === null) return -EINVAL;
+        cg.memcg.max = v;
+        memcgShrinkToMax(k, cg.memcg, t);
+        return 0;
+      },
+    },
+    'memory.failcnt': { show: (_k, cg) => `${cg.memcg.failcnt}\n` },
+    'memory.stat': { show: (_k, cg) => memoryStatV1(cg) },
+    'memory.oom_control': { show: (_k, cg) => `oom_kill_disable 0\nunder_oom 0\noom_kill ${cg.memcg.events[4]}\n` },
+    'memory.use_hierarchy': { show: () => '1\n' },
+  },
+  io: {
+    'blkio.throttle.io_service_bytes': { show: (k, cg) => v1IoService(k, cg, false) },
+    'blkio.throttle.io_serviced': { show: (k, cg) => v1IoService(k, cg, true) },
+    'blkio.throttle.read_bps_device': v1ThrottleDev('rbps'),
+    'blkio.throttle.write_bps_device': v1ThrottleDev('wbps'),
+    'blkio.throttle.read_iops_device': v1ThrottleDev('riops'),
+    'blkio.throttle.write_iops_device': v1ThrottleDev('wiops'),
+  },
+  cpu: {
+    'cpuacct.usage': { show: (_k, cg) => `${sumSubtree(cg, (c) => c.cpu.userNs + c.cpu.systemNs)}\n` },
+    'cpuacct.stat': {
+      // USER_HZ = 100 ticks per second
+      show: (_k, cg) => `user ${Math.floor(sumSubtree(cg, (c) => c.cpu.userNs) / 1e7)}\nsystem ${Math.floor(sumSubtree(cg, (c) => c.cpu.systemNs) / 1e7)}\n`,
+    },
+  },
+  pids: {
+    'pids.max': V2_FILES['pids.max']!,
+    'pids.current': { show: (_k, cg) => `${cg.pids.counter}\n` },
+    'pids.events': V2_FILES['pids.events']!,
+  },
+};
+
+/** The interface files a cgroup directory shows. */
+export function cgroupFiles(cg: Cgroup): Map<string, CftFile> {
+  const out = new Map<string, CftFile>();
+  if (cg.root.v2) {
+    for (const [name, f] of Object.entries(V2_FILES)) {
+      if (f.notOnRoot && cg.parent === null) continue;
+      if (f.ss && !cg.hasCss(f.ss)) continue;
+      out.set(name, f);
+    }
+  } else {
+    for (const [name, f] of Object.entries(V1_COMMON)) out.set(name, f);
+    for (const ss of cg.root.controllers) for (const [name, f] of Object.entries(V1_FILES[ss])) out.set(name, f);
+  }
+  return out;
+}
+
+interface CgFilePriv {
+  cg: Cgroup;
+  cft: CftFile;
+}
+
+const cgroupFileOps: FileOperations = {
+  show(k: Kernel, file: File, task: Task): string | number {
+    const { cg, cft } = file.inode.iPrivate as CgFilePriv;
+    if (!cg.online) return -ENODEV;
+    return cft.show ? cft.show(k, cg, task) : -EINVAL;
+  },
+  store(k: Kernel, file: File, task: Task, text: string): number {
+    const { cg, cft } = file.inode.iPrivate as CgFilePriv;
+    if (!cg.online) return -ENODEV;
+    if (!cft.store) return -EACCES;
+    const r = cft.store(k, cg, task, text);
+    return r < 0 ? r : text.length;
+  },
+  read: (_k, _f, _t, len) => len,
+};
+
+/** Build the superblock for one hierarchy. */
+export function cgroupfsFill(k: Kernel, root: CgroupRoot): SuperBlock {
+  const sb = new SuperBlock(root.v2 ? 'cgroup2' : 'cgroup', k.nextSbId());
+  const dirInodes = new Map<Cgroup, Inode>();
+  const fileInodes = new Map<string, Inode>();
+  const dirOf = (cg: Cgroup): Inode => {
+    let d = dirInodes.get(cg);
+    if (d === undefined) {
+      d = new Inode(sb, k.nextIno(), S_IFDIR | 0o755, dirFileOps);
+      d.iop = iop;
+      d.iPrivate = cg;
+      dirInodes.set(cg, d);
+    }
+    return d;
+  };
+  const iop: InodeOperations = {
+    lookup(_k, dir, name) {
+      const cg = dir.iPrivate as Cgroup;
+      if (!cg.online) return null;
+      const child = cg.children.get(name);
+      if (child !== undefined) return dirOf(child);
+      const cft = cgroupFiles(cg).get(name);
+      if (cft === undefined) return null;
+      const key = `${cg.id}/${name}`;
+      let f = fileInodes.get(key);
+      if (f === undefined || (f.iPrivate as CgFilePriv).cft !== cft) {
+        f = new Inode(sb, k.nextIno(), S_IFREG | (cft.store ? 0o644 : 0o444), cgroupFileOps);
+        f.iPrivate = { cg, cft } satisfies CgFilePriv;
+        fileInodes.set(key, f);
+      }
+      return f;
+    },
+    list(_k, dir) {
+      const cg = dir.iPrivate as Cgroup;
+      return [...cgroupFiles(cg).keys(), ...cg.children.keys()].sort();
+    },
+    mkdir(kk, dir, name) {
+      const r = cgroupMkdir(kk, dir.iPrivate as Cgroup, name);
+      return typeof r === 'number' ? r : dirOf(r);
+    },
+    rmdir(kk, dir, name) {
+      const cg = (dir.iPrivate as Cgroup).children.get(name);
+      if (cg === undefined) return cgroupFiles(dir.iPrivate as Cgroup).has(name) ? -ENOTDIR : -ENOENT;
+      const r = cgroupRmdir(kk, cg);
+      if (r === 0) {
+        dirInodes.delete(cg);
+        for (const key of [...fileInodes.keys()]) if (key.startsWith(`${cg.id}/`)) fileInodes.delete(key);
+      }
+      return r;
+    },
+  };
+  sb.root = dirOf(root.root);
+  return sb;
+}

@@ -1,0 +1,127 @@
+/**
+ * struct task_struct, the fields the model uses. Tasks are created only by
+ * copyProcess (fork.ts) and die only through do_exit (exit.ts).
+ *
+ * Inspection (public): pid, tgid, ppid, comm, flags, uid, cgroup, alive.
+ * Everything else is the kernel's internal state, shared between tasks exactly where
+ * the kernel shares it:
+ *
+ *   field      shared by                       (copy_process flag)
+ *   cred       the thread group                 CLONE_THREAD
+ *   signal     the thread group (rlimits)       CLONE_THREAD
+ *   mm         CLONE_VM users (mm_users)        CLONE_VM
+ *   fs         CLONE_FS users                   CLONE_FS
+ *   files      CLONE_FILES users                CLONE_FILES
+ *   nsproxy    everyone until unshare/CLONE_NEW*
+ *   cgroups    nobody (css_set copied at fork; a v2 process moves as a whole)
+ */
+import type { Cred } from './cred.js';
+import type { FsStruct } from './fs-struct.js';
+import type { MmStruct } from './mm.js';
+import type { Nsproxy } from './nsproxy.js';
+import { PF_KTHREAD } from './sched.js';
+import type { SignalStruct } from './signal-struct.js';
+import type { FilesStruct } from './vfs/fdtable.js';
+import type { Cgroup } from './cgroup/cgroup.js';
+import type { SimThread } from '../runtime/sim-thread.js';
+
+/** What a driver passes to run code when a PF_USER_WORKER thread is killed (vhost_task's handle_sigkill). */
+export type SigkillHandler = (task: Task) => void;
+
+export class Task {
+  comm: string;
+  flags: number;
+  /** real_parent */
+  parent: Task | null;
+  readonly children = new Set<Task>();
+  groupLeader: Task;
+  signal: SignalStruct;
+  cred: Cred;
+  /** the address space; null for kthreads (kthread_use_mm sets it while borrowing) */
+  mm: MmStruct | null;
+  nsproxy: Nsproxy;
+  fs: FsStruct;
+  /** null for kthreads and user workers (no_files) */
+  files: FilesStruct | null;
+  /** pending signals for this thread (mask of 1..31) */
+  pending = 0;
+  /** blocked signals (mask of 1..31) */
+  blocked = 0;
+  /** this task's cgroup in each mounted hierarchy (index = hierarchy id); its css_set */
+  cgroups: Cgroup[];
+  /** current->active_memcg (set_active_memcg) */
+  activeMemcg: Cgroup | null = null;
+  /** kthread_associate_blkcg(): the blkcg this kthread's bios are charged to */
+  blkcgCss: Cgroup | null = null;
+  alive = true;
+  exitCode = 0;
+  /** the runtime thread when this task runs a body (kthreads, user workers) */
+  thread: SimThread | null = null;
+  /** PF_USER_WORKER: run when a fatal signal kills the worker (vhost_worker_killed) */
+  handleSigkill: SigkillHandler | null = null;
+  /** vhost_task's STOP bit: a stop won the race against SIGKILL, the killed handler is skipped */
+  workerStopping = false;
+  /** block/blk-ioc: task->io_context, owned by the blk-ioc driver */
+  ioContext: unknown = null;
+  /** the kernel this task belongs to (calls with another kernel's task throw) */
+  readonly kernel: object;
+
+  constructor(
+    readonly pid: number,
+    init: {
+      comm: string;
+      flags: number;
+      parent: Task | null;
+      groupLeader: Task | null;
+      signal: SignalStruct;
+      cred: Cred;
+      mm: MmStruct | null;
+      nsproxy: Nsproxy;
+      fs: FsStruct;
+      files: FilesStruct | null;
+      cgroups: Cgroup[];
+      kernel: object;
+    },
+  ) {
+    this.comm = init.comm;
+    this.flags = init.flags;
+    this.parent = init.parent;
+    this.groupLeader = init.groupLeader ?? this;
+    this.signal = init.signal;
+    this.cred = init.cred;
+    this.mm = init.mm;
+    this.nsproxy = init.nsproxy;
+    this.fs = init.fs;
+    this.files = init.files;
+    this.cgroups = init.cgroups;
+    this.kernel = init.kernel;
+  }
+
+  get tgid(): number {
+    return this.groupLeader.pid;
+  }
+  get ppid(): number {
+    return this.groupLeader.parent?.tgid ?? 0;
+  }
+  get uid(): number {
+    return this.cred.uid;
+  }
+  get isKthread(): boolean {
+    return (this.flags & PF_KTHREAD) !== 0;
+  }
+  get isGroupLeader(): boolean {
+    return this.groupLeader === this;
+  }
+  /** the cgroup path in the first hierarchy (v2: the unified one; v1: the memory hierarchy) */
+  get cgroup(): string {
+    return this.cgroups[0]?.path ?? '/';
+  }
+  toString(): string {
+    return `${this.comm}[${this.pid}]`;
+  }
+}
+
+/** set_task_comm: truncate to TASK_COMM_LEN - 1 characters. */
+export function commOf(name: string): string {
+  return name.slice(0, 15);
+}

@@ -1,0 +1,327 @@
+/**
+ * The `sim` runtime: virtual time, `ncpus` virtual CPUs, one host thread,
+ * deterministic.
+ *
+ *   event heap (clock.ts)          run queue (FIFO, intrusive)        CPUs
+ *   timers, CPU-done events,   ->  SimThreads woken by wake_up   ->  cpu[i]: thread running
+ *   callbacks, by (time, seq)      process, in wake-up order          until time + cost
+ *
+ * A thread that gets a CPU runs its body at the current time; the body reports the
+ * virtual CPU time it used (`th.costNs`) and the CPU stays busy for that long (a
+ * CpuDone event, one preallocated per CPU). While the body runs, `nowNs()` is the
+ * start time plus the cost used so far, so events a batch emits carry increasing
+ * times. Then the thread goes back to the tail of the run queue (it said "more", or
+ * was woken meanwhile) or sleeps.
+ *
+ * Model simplifications (also in docs): one global FIFO run queue, no priorities or
+ * preemption inside a slice; a body's effects are visible from the start of its slice;
+ * other CPUs' events inside that slice are processed after it (causality is kept per
+ * event, not per nanosecond). Deferrable timers fire on time while time passes, but never
+ * keep the system busy: runUntilIdle() returns when only deferrable timers remain.
+ *
+ * Determinism: no host time, no Math.random; the PRNG is seeded; events at equal
+ * times fire in queueing order. No allocation per event or per slice.
+ */
+import { KwqError } from '../kernel/error.js';
+import { CallbackEvent, EventHeap, SimEvent, TimerList } from './clock.js';
+import type { Runtime, RuntimeOptions, RunHook } from './index.js';
+import { SimThread, THREAD_DEAD, THREAD_RUNNABLE, THREAD_RUNNING, THREAD_SLEEPING, type ThreadBody } from './sim-thread.js';
+
+class CpuDone extends SimEvent {
+  thread: SimThread | null = null;
+  more = false;
+  constructor(
+    private readonly rt: SimRuntime,
+    readonly cpu: number,
+  ) {
+    super();
+  }
+  fire(): void {
+    this.rt.cpuDone(this);
+  }
+}
+
+/** sfc32 seeded through splitmix32: small, fast, good enough for a model. */
+function makePrng(seed: number): () => number {
+  let s = seed >>> 0;
+  const split = (): number => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  let a = split(), b = split(), c = split(), d = split();
+  return () => {
+    const t = (((a + b) >>> 0) + d) >>> 0;
+    d = (d + 1) >>> 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) >>> 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) >>> 0;
+    return t / 4294967296;
+  };
+}
+
+export class SimRuntime implements Runtime {
+  readonly kind = 'sim' as const;
+  readonly hz: number;
+  readonly tickNs: number;
+  readonly ncpus: number;
+  readonly sliceNs: number;
+  onRun: RunHook | null = null;
+
+  private now = 0;
+  private seq = 0;
+  private readonly heap = new EventHeap();
+  /** queued events that are not deferrable timers: the system is idle when 0 */
+  private nrBusyEvents = 0;
+  private readonly done: CpuDone[] = [];
+  private nrIdleCpus: number;
+  private rqHead: SimThread | null = null;
+  private rqTail: SimThread | null = null;
+  private running: SimThread | null = null;
+  private nextThreadId = 1;
+  private depth = 0;
+  /** events fired since boot (the event-rate figure) */
+  eventsFired = 0;
+  readonly random: () => number;
+
+  constructor(opts: RuntimeOptions) {
+    this.hz = opts.hz;
+    this.tickNs = 1e9 / opts.hz;
+    this.ncpus = opts.ncpus;
+    this.sliceNs = opts.sliceNs;
+    this.nrIdleCpus = opts.ncpus;
+    for (let i = 0; i < opts.ncpus; i++) this.done.push(new CpuDone(this, i));
+    this.random = makePrng(opts.seed);
+  }
+
+  nowNs(): number {
+    const r = this.running;
+    return r === null ? this.now : this.now + r.costNs;
+  }
+
+  jiffies(): number {
+    return Math.floor(this.nowNs() / this.tickNs);
+  }
+
+  // ---- events and timers -------------------------------------------------------
+
+  private queue(ev: SimEvent, time: number): void {
+    ev.time = time;
+    ev.seq = this.seq++;
+    if (!ev.deferrable) this.nrBusyEvents++;
+    this.heap.push(ev);
+  }
+
+  private dequeue(ev: SimEvent): boolean {
+    if (!this.heap.remove(ev)) return false;
+    if (!ev.deferrable) this.nrBusyEvents--;
+    return true;
+  }
+
+  private timerTime(expires: number): number {
+    // A timer already due fires at the next event processing (the next tick).
+    return Math.max(expires * this.tickNs, this.nowNs());
+  }
+
+  addTimer(t: TimerList, expires: number): void {
+    if (t.pending) throw new KwqError('add_timer', 'timer is already pending (use mod_timer)');
+    t.expires = expires;
+    this.queue(t, this.timerTime(expires));
+  }
+
+  modTimer(t: TimerList, expires: number): number {
+    const was = this.dequeue(t) ? 1 : 0;
+    t.expires = expires;
+    this.queue(t, this.timerTime(expires));
+    return was;
+  }
+
+  timerReduce(t: TimerList, expires: number): number {
+    // timer_reduce: a pending timer only moves earlier (kernel/time/timer.c, MOD_TIMER_REDUCE).
+    if (t.pending && expires >= t.expires) return 1;
+    return this.modTimer(t, expires);
+  }
+
+  delTimer(t: TimerList): number {
+    return this.dequeue(t) ? 1 : 0;
+  }
+
+  callAt(ns: number, fn: () => void): void {
+    this.queue(new CallbackEvent(fn), Math.max(ns, this.nowNs()));
+  }
+
+  // ---- threads -----------------------------------------------------------------
+
+  createThread(body: ThreadBody, owner: unknown): SimThread {
+    return new SimThread(body, owner, this.nextThreadId++);
+  }
+
+  wakeUpProcess(th: SimThread): boolean {
+    if (th.state === THREAD_SLEEPING) {
+      th.state = THREAD_RUNNABLE;
+      this.enqueue(th);
+      return true;
+    }
+    if (th.state === THREAD_RUNNING) th.wakePending = true;
+    return false;
+  }
+
+  killThread(th: SimThread): void {
+    if (th.state === THREAD_RUNNABLE) this.unlink(th);
+    th.state = THREAD_DEAD;
+  }
+
+  private enqueue(th: SimThread): void {
+    th.rqNext = null;
+    if (this.rqTail === null) this.rqHead = th;
+    else this.rqTail.rqNext = th;
+    this.rqTail = th;
+  }
+
+  private unlink(th: SimThread): void {
+    let prev: SimThread | null = null;
+    for (let cur = this.rqHead; cur !== null; prev = cur, cur = cur.rqNext) {
+      if (cur !== th) continue;
+      if (prev === null) this.rqHead = cur.rqNext;
+      else prev.rqNext = cur.rqNext;
+      if (this.rqTail === cur) this.rqTail = prev;
+      cur.rqNext = null;
+      return;
+    }
+  }
+
+  /** Give every idle CPU a runnable thread, at the current time. */
+  private dispatch(): void {
+    while (this.nrIdleCpus > 0 && this.rqHead !== null) {
+      const th = this.rqHead;
+      this.rqHead = th.rqNext;
+      if (this.rqHead === null) this.rqTail = null;
+      th.rqNext = null;
+      let cpu = 0;
+      while (this.done[cpu]!.thread !== null) cpu++;
+      const ev = this.done[cpu]!;
+      this.nrIdleCpus--;
+      th.state = THREAD_RUNNING;
+      th.costNs = 0;
+      th.wakePending = false;
+      this.running = th;
+      let more: boolean;
+      try {
+        more = th.body.run(th, this.sliceNs);
+      } finally {
+        this.running = null;
+      }
+      const cost = th.costNs > 0 ? th.costNs : 0;
+      th.totalNs += cost;
+      th.nrRuns++;
+      ev.thread = th;
+      ev.more = more;
+      this.queue(ev, this.now + cost);
+      if (this.onRun !== null) this.onRun(th, this.now, cost, cpu);
+    }
+  }
+
+  /** A CPU finished a slice: requeue the thread or let it sleep. */
+  cpuDone(ev: CpuDone): void {
+    const th = ev.thread!;
+    ev.thread = null;
+    this.nrIdleCpus++;
+    if (th.state !== THREAD_RUNNING) return; // killed meanwhile
+    if (ev.more || th.wakePending) {
+      th.state = THREAD_RUNNABLE;
+      this.enqueue(th);
+    } else {
+      th.state = THREAD_SLEEPING;
+    }
+    th.wakePending = false;
+  }
+
+  // ---- running time --------------------------------------------------------------
+
+  private enter(where: string): void {
+    if (this.running !== null || this.depth > 0) {
+      throw new KwqError(where, 'called from inside the simulation (a timer or a running thread); call it from top-level code');
+    }
+    this.depth++;
+  }
+
+  private fireNext(): void {
+    const ev = this.heap.pop()!;
+    if (!ev.deferrable) this.nrBusyEvents--;
+    if (ev.time > this.now) this.now = ev.time;
+    this.eventsFired++;
+    ev.fire();
+  }
+
+  canBlock(): boolean {
+    return this.running === null && this.depth === 0;
+  }
+
+  get idle(): boolean {
+    return this.rqHead === null && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0;
+  }
+
+  advance(ns: number): void {
+    if (!(ns >= 0) || !Number.isFinite(ns)) throw new KwqError('advance', `bad duration ${ns} ns: need a finite number >= 0`);
+    this.enter('advance');
+    try {
+      const target = this.now + ns;
+      for (;;) {
+        this.dispatch();
+        const ev = this.heap.peek();
+        if (ev === undefined || ev.time > target) break;
+        this.fireNext();
+      }
+      this.now = target;
+      this.dispatch();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  runUntilIdle(maxEvents = 50_000_000): void {
+    this.enter('runUntilIdle');
+    try {
+      for (let n = 0; ; n++) {
+        this.dispatch();
+        if (this.rqHead === null && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0) return;
+        if (n >= maxEvents) {
+          throw new KwqError('runUntilIdle', `still busy after ${maxEvents} events (a thread that never sleeps, or a periodic non-deferrable timer?)`);
+        }
+        this.fireNext();
+      }
+    } finally {
+      this.depth--;
+    }
+  }
+
+  runUntil(done: () => boolean, maxEvents = 50_000_000): boolean {
+    if (done()) return true;
+    this.enter('runUntil');
+    try {
+      for (let n = 0; n < maxEvents; n++) {
+        this.dispatch();
+        if (done()) return true;
+        if (this.heap.size === 0) return false;
+        if (this.rqHead === null && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0) return false;
+        this.fireNext();
+        if (done()) return true;
+      }
+      return false;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  sleep(ns: number): Promise<void> {
+    this.advance(ns);
+    return Promise.resolve();
+  }
+
+  shutdown(): void {
+    /* nothing to stop: no host resources */
+  }
+}
