@@ -46,7 +46,6 @@ export const BUILTIN_TRACEPOINTS = [
   'task_newtask', 'sched_process_exit', 'signal_generate', 'cgroup_attach_task', 'cgroup_mkdir', 'cgroup_rmdir',
   'memcg_charge', 'memcg_uncharge', 'mark_victim', 'block_bio_queue',
   'workqueue_queue_work', 'workqueue_execute_start', 'workqueue_execute_end', 'sched_wakeup', 'sched_sleep', 'sched_slice',
-  'timer_expire',
 ] as const;
 
 export class Tracer {
