@@ -11,7 +11,7 @@
  */
 import { KwqError } from './error.js';
 import {
-  EACCES, EBADF, EEXIST, EINTR, EINVAL, EISDIR, ENODEV, ENOENT, ENOIOCTLCMD, ENOTDIR, ENOTTY, EPERM, ERESTARTNOINTR,
+  EACCES, EBADF, EBUSY, EEXIST, EINTR, EINVAL, EISDIR, ENODEV, ENOENT, ENOIOCTLCMD, ENOTDIR, ENOTTY, EPERM, ERESTARTNOINTR,
 } from './errno.js';
 import { createRuntime, type Runtime, type RuntimeKind } from '../runtime/index.js';
 import { TimerList, TIMER_DEFERRABLE } from '../runtime/clock.js';
@@ -845,6 +845,8 @@ export class Kernel {
     this.enter('rmdir', task);
     const pp = pathParent(this, task, path);
     if (typeof pp === 'number') return this.leave(task, pp);
+    // a mountpoint (or the root of a mount) is busy
+    if ((task.nsproxy.mnt as MntNamespace).mountedAt(pp.path) !== null) return this.leave(task, -EBUSY);
     const r = pp.dir.iop?.rmdir?.(this, pp.dir, pp.name, task) ?? -EPERM;
     return this.leave(task, r);
   }

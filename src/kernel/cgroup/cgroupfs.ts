@@ -376,7 +376,7 @@ const V1_FILES: Record<Controller, Record<string, CftFile>> = {
   },
   pids: {
     'pids.max': V2_FILES['pids.max']!,
-    'pids.current': { show: (_k, cg) => `${cg.pids.counter}\n` },
+    'pids.current': { notOnRoot: true, show: (_k, cg) => `${cg.pids.counter}\n` },
     'pids.events': V2_FILES['pids.events']!,
   },
 };
@@ -392,7 +392,9 @@ export function cgroupFiles(cg: Cgroup): Map<string, CftFile> {
     }
   } else {
     for (const [name, f] of Object.entries(V1_COMMON)) out.set(name, f);
-    for (const ss of cg.root.controllers) for (const [name, f] of Object.entries(V1_FILES[ss])) out.set(name, f);
+    for (const ss of cg.root.controllers) {
+      for (const [name, f] of Object.entries(V1_FILES[ss])) if (!(f.notOnRoot && cg.parent === null)) out.set(name, f);
+    }
   }
   return out;
 }
