@@ -38,7 +38,7 @@ import { Tracer, type Tracepoint } from './trace.js';
 import { Cgroup, CgroupRoot, CONTROLLERS, type Controller } from './cgroup/cgroup.js';
 import { cgroupAttach, cgroupAttachTaskAll, cgroupMkdir, newCgroup } from './cgroup/cgroup-core.js';
 import { cgroupFiles, cgroupfsFill } from './cgroup/cgroupfs.js';
-import { chargeAnon, PAGE_SIZE, type MemCgroup, type ObjCgroup, unchargePages } from './memcontrol.js';
+import { chargeAnon, PAGE_SIZE, type MemCgroup, type ObjCgroup, unchargeMm } from './memcontrol.js';
 import { memparse } from './parse.js';
 import { FilesStruct } from './vfs/fdtable.js';
 import { File, fput, getFile, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, type FileOperations } from './vfs/file.js';
@@ -1036,11 +1036,7 @@ export class Kernel {
 
   /** mmput with the kernel's exit_mmap (uncharges anon memory) */
   mmput(mm: MmStruct): void {
-    mmput(mm, (m) => {
-      for (const [objcg, n] of m.anon) if (n > 0) unchargePages(this, objcg, n, 'anon');
-      m.anon.clear();
-      m.nrAnon = 0;
-    });
+    mmput(mm, (m) => unchargeMm(this, m));
   }
 
   mmget(mm: MmStruct): void {

@@ -289,7 +289,11 @@ export function tryToFreeMemCgroupPages(k: Kernel, top: MemCgroup, nrToReclaim: 
       started += startWriteback(k, mapping, filter, nrToReclaim - got - started, current);
     }
   }
-  if (started > 0) {
+  // pages already under writeback (started by the flusher or the dirty threshold) count too:
+  // reclaim waits for them (reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK))
+  let inFlight = started > 0;
+  for (const m of memcgs) for (const mapping of m.mappings.keys()) if (mapping.nrWriteback > 0) inFlight = true;
+  if (inFlight) {
     k.waitWriteback(memcgs);
     for (const m of memcgs) {
       for (const mapping of m.mappings.keys()) {

@@ -212,6 +212,12 @@ describe('io', () => {
     expect(k.readFile(r, `${CG}/io/memory.stat`)).toMatch(/^file_dirty 0$/m);
     expect(k.readFile(r, `${CG}/io/io.stat`)).toMatch(/wbytes=1056768 rios=0 wios=2/);
     expect(k.pwrite(p, fd2, 1, 64 << 20)).toBe(-28);
+    // the periodic flusher (5 s, deferrable) writes back what nobody fsyncs
+    expect(k.pwrite(p, fd2, 4096, 8192)).toBe(4096);
+    expect(k.readFile(r, `${CG}/io/memory.stat`)).toMatch(/^file_dirty 4096$/m);
+    k.advance(5000);
+    expect(k.readFile(r, `${CG}/io/memory.stat`)).toMatch(/^file_dirty 0$/m);
+    expect(k.readFile(r, `${CG}/io/io.stat`)).toMatch(/wbytes=1060864 rios=0 wios=3/);
     // io.max
     for (const bad of ['7:0 wbps=1', '7:0 wbps=-5', '7:0 bogus=3', 'x:y wbps=5', '7:0 wbps=5M']) {
       expect(k.writeFile(r, `${CG}/io/io.max`, bad), bad).toBe(-EINVAL);
@@ -245,5 +251,32 @@ describe('cgroup v1', () => {
     expect(p.cgroup).toBe('/vm');
     expect(k.cgroupOf(p, 'pids').path).toBe('/');
     expect(k.readFile(r, '/sys/fs/cgroup/pids/pids.current')).toBe(-ENOENT);
+  });
+});
+
+describe('reclaim', () => {
+  test('dirty page cache is reclaimed after writeback (no OOM); shmem without swap is not', async () => {
+    const k = await Kernel.boot({ swap: '0' });
+    const r = k.init;
+    let pendingBios: import('../../src/kernel/vfs/blkdev.js').Bio[] = [];
+    registerBlkdev(k, {
+      name: 'slowblk0', major: 7, minor: 1, sizeBytes: 64 << 20,
+      // completes bios 1 ms later, from a timer: reclaim must wait for writeback
+      ops: { submitBio: (kk, _b, bio) => { pendingBios.push(bio); kk.rt.callAt(kk.now + 1e6, () => { bioEndio(kk, bio, 0); pendingBios = pendingBios.filter((b) => b !== bio); }); } },
+    });
+    k.mkdir(r, `${CG}/w`);
+    k.writeFile(r, `${CG}/w/memory.max`, '1M');
+    const p = k.spawn({ cgroup: '/w' });
+    const fd = k.open(p, '/dev/slowblk0', O_WRONLY);
+    for (let i = 0; i < 16; i++) expect(k.pwrite(p, fd, 256 << 10, i * (256 << 10))).toBe(256 << 10);
+    expect(p.alive).toBe(true);
+    expect(Number(k.readFile(r, `${CG}/w/memory.current`))).toBeLessThanOrEqual(1 << 20);
+    expect(k.readFile(r, `${CG}/w/memory.events`)).toMatch(/^oom_kill 0$/m);
+    expect(k.readFile(r, `${CG}/w/io.stat`)).toMatch(/7:1 rbytes=0 wbytes=\d+/);
+    // the same amount into tmpfs: shmem cannot go anywhere, the writer is OOM-killed
+    const q = k.spawn({ cgroup: '/w' });
+    const f2 = k.open(q, '/tmp/big', O_CREAT | O_WRONLY);
+    expect(k.pwrite(q, f2, 4 << 20, 0)).toBe(-4);
+    expect(q.alive).toBe(false);
   });
 });

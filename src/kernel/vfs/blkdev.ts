@@ -146,6 +146,7 @@ function blkdevWrite(k: Kernel, file: File, task: Task, len: number, pos: number
   const last = Math.ceil((pos + n) / PAGE_SIZE);
   const m = bdev.mapping;
   const done = addPages(k, m, task, first, last - first, true);
+  if (m.nrDirty > 0) k.wakeFlusher();
   if (!task.alive) return -EINTR;
   // balance_dirty_pages, reduced: over the background threshold, start writeback of this memcg's pages
   const memcg = getMemcgForCharge(k, task);
