@@ -215,7 +215,7 @@ export class Engine {
   /** Size the memory once from `opts`, write the control block + canary, instantiate, initialise every structure. */
   static create(opts: EngineOptions): Engine {
     const layout = planLayout(opts);
-    const module = compileKwq(opts.flavour ?? 'release');
+    const module = compileKwq(opts.flavour);
     const memory = createSharedMemory(layout.totalBytes);
     const u32 = new Uint32Array(memory.buffer);
     const canary = randomInt(1, 0xffff_ffff) >>> 0;

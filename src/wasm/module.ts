@@ -38,7 +38,19 @@ export function buildDir(): string {
 
 export type WasmFlavour = 'release' | 'profile';
 
-export function wasmPath(flavour: WasmFlavour = 'release'): string {
+/**
+ * The build used when a caller names none: `release`, or `profile` (names kept, so a
+ * CPU profile shows `llist_del_all`, not `wasm-function[12]`) when the environment
+ * says KWQ_WASM=profile. `kwq profile` sets it for the run it profiles.
+ */
+export function defaultFlavour(): WasmFlavour {
+  const v = process.env['KWQ_WASM'];
+  if (v === undefined || v === '' || v === 'release') return 'release';
+  if (v === 'profile') return 'profile';
+  throw new Error(`kwq: KWQ_WASM=${JSON.stringify(v)}; expected release or profile`);
+}
+
+export function wasmPath(flavour: WasmFlavour = defaultFlavour()): string {
   return join(buildDir(), flavour === 'release' ? 'kwq.wasm' : 'kwq.profile.wasm');
 }
 
@@ -49,7 +61,7 @@ const compiled = new Map<WasmFlavour, WebAssembly.Module>();
  * The module guard (guard.ts) runs on the bytes first: a module that would clobber
  * shared memory on instantiation is refused with a KwqError.
  */
-export function compileKwq(flavour: WasmFlavour = 'release'): WebAssembly.Module {
+export function compileKwq(flavour: WasmFlavour = defaultFlavour()): WebAssembly.Module {
   let m = compiled.get(flavour);
   if (!m) {
     const bytes = readFileSync(wasmPath(flavour));
