@@ -1,24 +1,105 @@
 #!/usr/bin/env node
 /**
- * The `kwq` command. `commands` maps a command name to an async function taking
- * the remaining arguments and returning the exit code; add commands there.
- *   kwq tour      a short run of the threaded engine (items/s + exactly-once check)
- *   kwq help      this list
+ * The `kwq` command. `commands` maps a name to an async function taking the
+ * remaining words and returning the exit code; add commands there.
+ *
+ *   kwq tour [--ms N]                  the default tour (what `npm start` runs)
+ *   kwq engine [--ms N]                the threaded engine alone
+ *   kwq scenario NAME [--opt value]    one scenario; --json prints its data
+ *   kwq list                           the scenarios and their options
+ *   kwq profile [--out DIR] [WHAT]     CPU-profile the queue design (names kept)
+ *   kwq bench [--quick] [--json FILE]  the benchmark suite
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { KwqError } from '../kernel/error.js';
 import { engineTour } from './engine-tour.js';
+import { SCENARIOS, loadScenario, runScenario, scenarioAvailable } from './tour.js';
+import { parseOptionWords } from './scenario-options.js';
+import { profileCommand } from './profile.js';
+import { runNodeScript } from './child.js';
 
 export type Command = (args: string[]) => Promise<number>;
 
+function takeFlag(args: string[], name: string): boolean {
+  const i = args.indexOf(name);
+  if (i < 0) return false;
+  args.splice(i, 1);
+  return true;
+}
+
+function takeValue(args: string[], name: string, where: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new KwqError(where, `${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}
+
+async function tour(args: string[]): Promise<number> {
+  const msWord = takeValue(args, '--ms', 'kwq tour');
+  const ms = msWord === undefined ? 1000 : Number(msWord);
+  if (!Number.isFinite(ms) || ms <= 0) throw new KwqError('kwq tour', `--ms needs a positive number of milliseconds, got ${msWord}`);
+  if (args.length) throw new KwqError('kwq tour', `unexpected arguments: ${args.join(' ')}`);
+  let ok = true;
+  console.log('# kwq tour\n');
+  const r = await engineTour({ durationMs: ms });
+  ok &&= r.exactlyOnce;
+  for (const name of SCENARIOS) {
+    if (!scenarioAvailable(name)) continue;
+    const sc = await loadScenario(name);
+    console.log(`\n## ${name}: ${sc.title}`);
+    const res = await runScenario(name);
+    for (const line of res.lines) console.log(line);
+  }
+  return ok ? 0 : 1;
+}
+
+async function scenario(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (!name) throw new KwqError('kwq scenario', `name a scenario: ${SCENARIOS.join(', ')}`);
+  const json = takeFlag(rest, '--json');
+  const res = await runScenario(name, parseOptionWords(`scenario ${name}`, rest));
+  if (json) console.log(JSON.stringify(res.data, null, 2));
+  else for (const line of res.lines) console.log(line);
+  return 0;
+}
+
+async function list(): Promise<number> {
+  for (const name of SCENARIOS) {
+    if (!scenarioAvailable(name)) { console.log(`${name.padEnd(16)} (not built)`); continue; }
+    const sc = await loadScenario(name);
+    console.log(`${name.padEnd(16)} ${sc.title}`);
+    for (const [opt, spec] of Object.entries(sc.options)) {
+      const choices = spec.choices ? ` (${spec.choices.join('|')})` : '';
+      console.log(`  --${opt.padEnd(14)} ${spec.help}${choices}; default ${JSON.stringify(spec.default)}`);
+    }
+  }
+  return 0;
+}
+
 export const commands: Record<string, { summary: string; run: Command }> = {
-  tour: {
-    summary: 'a short run of the threaded engine: items/s for one design, with the exactly-once check',
+  tour: { summary: 'the default tour: the threaded engine, then every scenario', run: tour },
+  engine: {
+    summary: 'the threaded engine alone: kwq engine [--ms N] (2 producer threads, 1 vhost worker thread)',
     run: async (args) => {
-      const ms = args[0] === '--ms' ? Number(args[1]) : 1000;
-      if (!Number.isFinite(ms) || ms <= 0) throw new KwqError('kwq tour', `--ms needs a positive number of milliseconds, got ${args[1]}`);
+      const msWord = takeValue(args, '--ms', 'kwq engine');
+      const ms = msWord === undefined ? 1000 : Number(msWord);
+      if (!Number.isFinite(ms) || ms <= 0) throw new KwqError('kwq engine', `--ms needs a positive number, got ${msWord}`);
       const r = await engineTour({ durationMs: ms });
       return r.exactlyOnce ? 0 : 1;
     },
+  },
+  scenario: { summary: 'run one scenario: kwq scenario NAME [--option value ...] [--json]', run: scenario },
+  list: { summary: 'list the scenarios and their options', run: list },
+  profile: {
+    summary: 'CPU-profile the queue design: kwq profile [--out DIR] [--ms N] [scenario NAME ...]',
+    run: profileCommand,
+  },
+  bench: {
+    summary: 'run the benchmarks: kwq bench [--quick] [--json FILE] [--only NAME,...]',
+    run: (args) => runNodeScript(new URL('../../bench/main.js', import.meta.url), args, ['--expose-gc']),
   },
   help: {
     summary: 'list the commands',
@@ -40,9 +121,27 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (e) {
-    if (e instanceof KwqError) { console.error(e.message); return 2; }
+    if (e instanceof KwqError) {
+      console.error(e.message);
+      return 2;
+    }
     throw e;
   }
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+/** Run only when executed (`kwq ...`, `node dist/src/cli/kwq.js`), not when imported. */
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
