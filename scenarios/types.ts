@@ -1,6 +1,7 @@
 /**
- * A scenario is a runnable script over the public API (it imports only
- * '../src/index.js', the package's explicit export list, as a user imports 'kwq'): it boots kernels, drives them, and returns both what to print and the
+ * A scenario is a runnable script over the public API: it imports only
+ * '../src/index.js', the package's explicit export list, as a user imports 'kwq'.
+ * It boots kernels, drives them, and returns both what to print and the
  * structured outcome that tests assert on. `kwq scenario NAME [--opt value ...]`
  * runs one; `kwq tour` (what `npm start` runs) runs the tour list in order.
  */
