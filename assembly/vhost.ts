@@ -39,6 +39,15 @@
 // test_and_set (wake_up_process on a running task is cheap in the kernel); kwq
 // only notifies a worker that said it is asleep, because a notify costs a
 // syscall-like builtin and waking a halted vCPU costs 36-48 us here.
+// Ring producers (vhost_work_queue_batch_ordered, vhost_worker_queue_each_ordered,
+// vhost_work_wait_idle): a producer that owns a fixed set of works and re-uses
+// each one as soon as it has run (a virtqueue's descriptors) queues them in ring
+// order and stops at the first one still QUEUED, then waits for that one with
+// read-only loads (which leave the line shared instead of taking it from the
+// worker that is about to clear the bit) before sleeping. Re-testing works that
+// are still queued, over and over, costs the producers CPU that the worker
+// needs and pulls the works' lines away from the worker.
+//
 // DIVERGENCE (batches): vhost_work_queue_batch links all the works it could mark
 // QUEUED into one chain and pushes it with one llist_add_batch and one wake check;
 // the resulting order is the one n vhost_worker_queue calls would give.
@@ -168,6 +177,94 @@ export function vhost_worker_queue_each(worker: usize, works: usize, n: u32): u3
   return added;
 }
 
+/**
+ * A ring producer's batch: queue works[0..n) in array order with ONE
+ * llist_add_batch and at most one wake-up, stopping before the first work that
+ * is still QUEUED (it has not run since it was last queued; nothing is written
+ * to it). Returns how many were queued, every one of them added: the caller's
+ * ring position advances by that many, and works[ret] (ret < n) is the one to
+ * wait for (vhost_work_wait_idle). The resulting order is the one `ret`
+ * vhost_worker_queue calls would give.
+ */
+export function vhost_work_queue_batch_ordered(worker: usize, works: usize, n: u32): u32 {
+  let first: usize = 0;
+  let last: usize = 0;
+  let added: u32 = 0;
+  while (added < n) {
+    const w = <usize>load<u32>(works + (<usize>added << 2));
+    if (test_and_set_bit(VHOST_WORK_QUEUED, w + VHOST_WORK_FLAGS)) break;
+    // we own w's node now (QUEUED set by us): newest at the chain's head
+    if (last == 0) last = w; else store<u32>(w, <u32>first);
+    first = w;
+    added++;
+  }
+  if (added == 0) return 0;
+  llist_add_batch(first, last, worker + VHOST_WORKER_LIST);
+  vhost_worker_wakeup(worker);
+  return added;
+}
+
+/**
+ * One vhost_worker_queue per work (the kernel's path: a cmpxchg and a wake check
+ * each) for works[0..n) in order, stopping before the first one still QUEUED.
+ * Returns how many were queued (all added).
+ */
+export function vhost_worker_queue_each_ordered(worker: usize, works: usize, n: u32): u32 {
+  let i: u32 = 0;
+  while (i < n && (vhost_worker_queue(worker, <usize>load<u32>(works + (<usize>i << 2))) & 1)) i++;
+  return i;
+}
+
+/** vhost_work_wait_idle's result bits. */
+export const VHOST_WAIT_IDLE: u32 = 1;
+export const VHOST_WAIT_SLEPT: u32 = 2;
+
+/**
+ * Wait until `work` is no longer QUEUED (its worker took it and cleared the bit):
+ * up to `spin` read-only checks, then, if it is still queued and `sleep_us` > 0,
+ * one sleep of at most `sleep_us` on the flags word. Nobody notifies that word:
+ * the sleep is a yield of this CPU (to the worker, on a machine with fewer cores
+ * than busy threads). Returns VHOST_WAIT_IDLE (1) if the work is idle,
+ * | VHOST_WAIT_SLEPT (2) if this call slept: 1 = idle within the spin,
+ * 3 = idle after sleeping, 2 = slept and still queued, 0 = spin ran out.
+ * The caller adapts `spin` from that (see src/runtime/worker.js).
+ */
+export function vhost_work_wait_idle(work: usize, spin: u32, sleep_us: u32): u32 {
+  const flags = work + VHOST_WORK_FLAGS;
+  const m: u32 = 1 << VHOST_WORK_QUEUED;
+  for (let i: u32 = 0; i < spin; i++) {
+    // a plain (non-RMW) load keeps the line shared; pairs with the worker's test_and_clear_bit
+    if (!(atomic.load<u32>(flags) & m)) return VHOST_WAIT_IDLE;
+  }
+  const v = atomic.load<u32>(flags); // pairs with the worker's test_and_clear_bit
+  if (!(v & m)) return VHOST_WAIT_IDLE;
+  if (sleep_us == 0) return 0;
+  // a timed sleep (never notified); returns early if the word already changed
+  memory.atomic.wait32(flags, <i32>v, <i64>sleep_us * 1000); // pairs with no notify: a yield
+  // pairs with the worker's test_and_clear_bit
+  return VHOST_WAIT_SLEPT | (atomic.load<u32>(flags) & m ? 0 : VHOST_WAIT_IDLE);
+}
+
+/**
+ * The worker's idle spin: up to `spin` checks of the list and the stop flag
+ * (read-only). Returns 1 as soon as either is set, 0 if the spin ran out.
+ * vhost_worker_loop runs it before sleeping; exported so that the host can
+ * time one check (a spin budget is set in time, not in checks).
+ */
+// @ts-ignore: decorator
+@inline function vhost_worker_idle_spin(list: usize, stop: usize, spin: u32): u32 {
+  for (let i: u32 = 0; i < spin; i++) {
+    // may be stale: a hint; llist_del_all decides. pairs with llist_add_batch / vhost_worker_stop
+    if (!llist_empty(list) || atomic.load<u32>(stop)) return 1;
+  }
+  return 0;
+}
+
+/** vhost_worker_idle_spin for the host (calibration): 1 if work or stop was seen. */
+export function vhost_worker_spin(worker: usize, spin: u32): u32 {
+  return vhost_worker_idle_spin(worker + VHOST_WORKER_LIST, worker + VHOST_WORKER_STOP, spin);
+}
+
 /** Set the stop flag and wake the worker (vhost_task_stop without the wait). */
 export function vhost_worker_stop(worker: usize): void {
   atomic.store<u32>(worker + VHOST_WORKER_STOP, 1); // pairs with the loop's stop checks
@@ -185,10 +282,13 @@ export function vhost_worker_has_work(worker: usize): u32 {
   return u32(load<u32>(worker + VHOST_WORKER_PENDING) != 0 || !llist_empty(worker + VHOST_WORKER_LIST)); // may be stale
 }
 
-/** Run one built-in work; returns 0, or 1 if the id or argument was bad. */
-// @ts-ignore: decorator
-@inline function vhost_run_builtin(work: usize, fn: u32, arg: u32): u32 {
-  if (fn == VHOST_FN_NOOP) return 0;
+/**
+ * Run one built-in work other than NOOP; returns 0, or 1 if the id or argument
+ * was bad. Not inlined on purpose: NOOP (the common case) never calls it, and
+ * the run loop keeps its few live values in registers.
+ */
+function vhost_run_builtin(work: usize, fn: u32): u32 {
+  const arg = load<u32>(work + VHOST_WORK_ARG);
   if (fn == VHOST_FN_SPIN) {
     // an LCG the optimiser cannot drop: its result is stored
     let x: u32 = <u32>work;
@@ -238,27 +338,32 @@ export function vhost_worker_run(worker: usize, out: usize, cap: u32, max_batche
       left--;
       batches++;
     }
-    const fn = load<u32>(node + VHOST_WORK_FN);
-    if (fn >= VHOST_FN_HOST) {
-      if (n == cap) break;
-      // read next BEFORE clearing QUEUED: once clear, a producer may re-queue the
-      // work and overwrite its node (the kernel's llist_for_each_entry_safe)
-      const next = <usize>load<u32>(node);
-      if (!test_and_clear_bit(VHOST_WORK_QUEUED, node + VHOST_WORK_FLAGS)) violations++;
-      vcost += <u64>load<u32>(node + VHOST_WORK_COST);
-      store<u32>(out + (<usize>n << 2), <u32>node);
-      n++;
-      items++;
-      node = next;
+    let fn = load<u32>(node + VHOST_WORK_FN);
+    if (fn < VHOST_FN_HOST) {
+      if (n != 0) break; // a built-in after HOST works: let the caller run those first
+      // built-ins in a tight loop until a HOST work or the end of the chain
+      do {
+        // read next BEFORE clearing QUEUED: once clear, a producer may re-queue the
+        // work and overwrite its node (the kernel's llist_for_each_entry_safe)
+        const next = <usize>load<u32>(node);
+        vcost += <u64>load<u32>(node + VHOST_WORK_COST);
+        // cleared BEFORE fn runs: a fn that re-queues its work lands in the next batch
+        violations += <u64>!test_and_clear_bit(VHOST_WORK_QUEUED, node + VHOST_WORK_FLAGS);
+        if (fn != VHOST_FN_NOOP) bad += <u64>vhost_run_builtin(node, fn);
+        items++;
+        node = next;
+        if (node == 0) break;
+        fn = load<u32>(node + VHOST_WORK_FN);
+      } while (fn < VHOST_FN_HOST);
       continue;
     }
-    if (n != 0) break; // a built-in after HOST works: let the caller run those first
+    if (n == cap) break;
+    // a HOST work: next read before the clear, as above; the caller runs fn
     const next = <usize>load<u32>(node);
-    const arg = load<u32>(node + VHOST_WORK_ARG);
+    violations += <u64>!test_and_clear_bit(VHOST_WORK_QUEUED, node + VHOST_WORK_FLAGS);
     vcost += <u64>load<u32>(node + VHOST_WORK_COST);
-    // cleared BEFORE fn runs: a fn that re-queues its work lands in the next batch
-    if (!test_and_clear_bit(VHOST_WORK_QUEUED, node + VHOST_WORK_FLAGS)) violations++;
-    bad += vhost_run_builtin(node, fn, arg);
+    store<u32>(out + (<usize>n << 2), <u32>node);
+    n++;
     items++;
     node = next;
   }
@@ -291,13 +396,8 @@ export function vhost_worker_loop(worker: usize, out: usize, cap: u32, spin: u32
     if (atomic.load<u32>(stop)) return -1; // pairs with vhost_worker_stop
     const n = vhost_worker_run(worker, out, cap, 1);
     if (n != 0) return n;
-    if (!llist_empty(list)) continue;
-    let found = false;
-    for (let i: u32 = 0; i < spin; i++) {
-      // may be stale: a hint; llist_del_all decides
-      if (!llist_empty(list) || atomic.load<u32>(stop)) { found = true; break; }
-    }
-    if (found) continue;
+    if (!llist_empty(list)) continue; // may be stale: a hint
+    if (vhost_worker_idle_spin(list, stop, spin)) continue;
     atomic.store<u32>(state, VHOST_WORKER_SLEEPING); // set_current_state; pairs with vhost_worker_wakeup's load
     if (!llist_empty(list) || atomic.load<u32>(stop)) { // the re-check after publishing SLEEPING (Dekker)
       atomic.store<u32>(state, VHOST_WORKER_RUNNING);

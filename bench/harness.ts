@@ -9,8 +9,12 @@
  * (worker entries must be JavaScript on Node 20). The Wasm threads run through
  * src/runtime/threads.ts, which has the same gate and stop words.
  */
+import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { newRefStats, vhostWorkQueueBatch, vhostWorkerLoop, vhostWorkerQueue, type RefWorkerStats } from './ref/vhost.js';
+import {
+  newRefStats, vhostWorkQueueBatch, vhostWorkQueueBatchOrdered, vhostWorkerLoop, vhostWorkerQueue, vhostWorkerQueueEachOrdered, vhostWorkWaitIdle,
+  type RefWorkerStats,
+} from './ref/vhost.js';
 
 /** Control words in their own SharedArrayBuffer: [gate, stop], each on its own line. */
 const GATE = 0;
@@ -25,8 +29,11 @@ export interface RefThreadSpec {
   spin?: number;
   /** ts-producer: works (byte offsets), mode, works per call */
   works?: number[];
-  mode?: 'batch' | 'each';
+  /** as src/runtime/threads.ts ProducerMode (without 'sequence') */
+  mode?: 'batch' | 'each' | 'ring-batch' | 'ring-each';
   batch?: number;
+  /** ring modes: as threads.ts RingWait, in this implementation's own checks */
+  wait?: { spin: number; minSpin: number; sleepUs: number; resume: number };
 }
 
 export interface RefThreadReport {
@@ -34,9 +41,27 @@ export interface RefThreadReport {
   /** producers */
   added?: number;
   attempted?: number;
+  waits?: number;
+  sleeps?: number;
   ms?: number;
   /** worker */
   stats?: RefWorkerStats;
+  /** CPU ms and ms waiting for a CPU (Linux schedstat), as src/runtime/worker.js reports them */
+  cpu?: { ms: number; queueMs: number };
+}
+
+function schedstat(): { ms: number; queueMs: number } | undefined {
+  try {
+    const [run, queue] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+    return { ms: Number(run) / 1e6, queueMs: Number(queue) / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSince(a: ReturnType<typeof schedstat>): RefThreadReport['cpu'] {
+  const b = schedstat();
+  return a && b ? { ms: b.ms - a.ms, queueMs: b.queueMs - a.queueMs } : undefined;
 }
 
 export interface HarnessResult {
@@ -89,10 +114,11 @@ function threadMain(): void {
   parentPort!.postMessage({ type: 'ready' });
   while (Atomics.load(control, GATE) === 0) Atomics.wait(control, GATE, 0); // pairs with runRefThreads' store
   const t0 = performance.now();
+  const c0 = schedstat();
   if (spec.role === 'ts-worker') {
     const st = newRefStats();
     vhostWorkerLoop(m, spec.worker, spec.counters ?? 0, spec.spin ?? 2000, st);
-    parentPort!.postMessage({ type: 'done', report: { role: spec.role, stats: st, ms: performance.now() - t0 } });
+    parentPort!.postMessage({ type: 'done', report: { role: spec.role, stats: st, ms: performance.now() - t0, cpu: cpuSince(c0) } });
     return;
   }
   const works = spec.works!;
@@ -100,6 +126,35 @@ function threadMain(): void {
   let added = 0;
   let attempted = 0;
   let i = 0;
+  if (spec.mode === 'ring-batch' || spec.mode === 'ring-each') {
+    // the same loop as src/runtime/worker.js's ring modes, over the TS reference
+    const queue = spec.mode === 'ring-batch' ? vhostWorkQueueBatchOrdered : vhostWorkerQueueEachOrdered;
+    const { spin: maxSpin, minSpin, sleepUs } = spec.wait!;
+    const resume = Math.min(Math.max(1, spec.wait!.resume), batch);
+    let spin = maxSpin;
+    let waits = 0;
+    let sleeps = 0;
+    while (Atomics.load(control, STOP) === 0) { // pairs with runRefThreads' store; once per call
+      const n = Math.min(batch, works.length - i);
+      const a = queue(m, spec.worker, works, i, n);
+      added += a;
+      attempted += a;
+      i += a;
+      if (i === works.length) i = 0;
+      if (a === n) continue;
+      waits++;
+      const target = works[(i + resume - 1) % works.length]!;
+      for (;;) {
+        const r = vhostWorkWaitIdle(m, target, spin, sleepUs);
+        spin = r === 1 ? Math.min(maxSpin, spin * 2) : Math.max(minSpin, spin >>> 1);
+        if (r & 1) break;
+        sleeps += r >>> 1;
+        if (Atomics.load(control, STOP) !== 0) break; // pairs with runRefThreads' store
+      }
+    }
+    parentPort!.postMessage({ type: 'done', report: { role: spec.role, added, attempted, waits, sleeps, ms: performance.now() - t0, cpu: cpuSince(c0) } });
+    return;
+  }
   while (Atomics.load(control, STOP) === 0) { // pairs with runRefThreads' store; once per `batch` works
     const n = Math.min(batch, works.length - i);
     if (spec.mode === 'each') {
@@ -111,7 +166,7 @@ function threadMain(): void {
     i += n;
     if (i === works.length) i = 0;
   }
-  parentPort!.postMessage({ type: 'done', report: { role: spec.role, added, attempted, ms: performance.now() - t0 } });
+  parentPort!.postMessage({ type: 'done', report: { role: spec.role, added, attempted, ms: performance.now() - t0, cpu: cpuSince(c0) } });
 }
 
 if (!isMainThread && (workerData as { kwqHarness?: boolean } | undefined)?.kwqHarness) threadMain();

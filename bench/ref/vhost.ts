@@ -14,10 +14,12 @@ export interface RefWorkerStats {
   batches: number;
   sleeps: number;
   violations: number;
+  /** summed virtual cost of the works run (the Wasm sums it too) */
+  vcost: number;
 }
 
 export function newRefStats(): RefWorkerStats {
-  return { items: 0, batches: 0, sleeps: 0, violations: 0 };
+  return { items: 0, batches: 0, sleeps: 0, violations: 0, vcost: 0 };
 }
 
 function wakeup(m: Int32Array, worker: number): number {
@@ -54,6 +56,53 @@ export function vhostWorkQueueBatch(m: Int32Array, worker: number, works: ArrayL
   return added;
 }
 
+/** vhostWorkQueueBatchOrdered: works[from..from+n) in order, one add_batch, stopping before the first still QUEUED. */
+export function vhostWorkQueueBatchOrdered(m: Int32Array, worker: number, works: ArrayLike<number>, from: number, n: number): number {
+  let first = 0;
+  let last = 0;
+  let added = 0;
+  while (added < n) {
+    const w = works[from + added]!;
+    if (testAndSetBit(m, VHOST_WORK_QUEUED, w + VHOST_WORK.FLAGS)) break;
+    if (last === 0) last = w; else m[w >> 2] = first;
+    first = w;
+    added++;
+  }
+  if (added === 0) return 0;
+  llistAddBatch(m, first, last, worker + VHOST_WORKER.LIST);
+  wakeup(m, worker);
+  return added;
+}
+
+/** vhostWorkerQueue per work for works[from..from+n), stopping before the first still QUEUED. */
+export function vhostWorkerQueueEachOrdered(m: Int32Array, worker: number, works: ArrayLike<number>, from: number, n: number): number {
+  let i = 0;
+  while (i < n && (vhostWorkerQueue(m, worker, works[from + i]!) & 1)) i++;
+  return i;
+}
+
+/** vhostWorkWaitIdle: `spin` read-only checks, then one timed sleep (a yield); 1 idle, 3 idle after sleeping, 2 slept and queued, 0 spin ran out. */
+export function vhostWorkWaitIdle(m: Int32Array, work: number, spin: number, sleepUs: number): number {
+  const f = (work + VHOST_WORK.FLAGS) >> 2;
+  const mask = 1 << VHOST_WORK_QUEUED;
+  for (let i = 0; i < spin; i++) if (!(Atomics.load(m, f) & mask)) return 1; // pairs with testAndClearBit
+  const v = Atomics.load(m, f); // pairs with testAndClearBit
+  if (!(v & mask)) return 1;
+  if (sleepUs === 0) return 0;
+  Atomics.wait(m, f, v, sleepUs / 1000); // a timed yield: nobody notifies
+  return 2 | (Atomics.load(m, f) & mask ? 0 : 1); // pairs with testAndClearBit
+}
+
+/** The worker's idle spin (vhost_worker_spin): 1 as soon as the list is non-empty or stop is set. */
+export function vhostWorkerSpin(m: Int32Array, worker: number, spin: number): number {
+  const list = worker + VHOST_WORKER.LIST;
+  const stop = (worker + VHOST_WORKER.STOP) >> 2;
+  for (let i = 0; i < spin; i++) {
+    if (!llistEmpty(m, list) || Atomics.load(m, stop)) return 1; // may be stale: a hint
+  }
+  return 0;
+}
+
 /** One del_all batch: reverse, clear QUEUED before each fn, run built-ins. Returns works run. */
 export function vhostRunBatch(m: Int32Array, worker: number, counters: number, st: RefWorkerStats): number {
   let node = llistDelAll(m, worker + VHOST_WORKER.LIST);
@@ -65,6 +114,7 @@ export function vhostRunBatch(m: Int32Array, worker: number, counters: number, s
     const next = m[node >> 2]!; // before clearing QUEUED (the work may be re-queued at once)
     const fn = m[(node + VHOST_WORK.FN) >> 2]!;
     const arg = m[(node + VHOST_WORK.ARG) >> 2]!;
+    st.vcost += m[(node + VHOST_WORK.COST) >> 2]! >>> 0;
     if (!testAndClearBit(m, VHOST_WORK_QUEUED, node + VHOST_WORK.FLAGS)) st.violations++;
     if (fn === VHOST_FN_COUNT) Atomics.add(m, (counters >> 2) + arg * 2, 1); // low word of the u64 slot
     n++;
@@ -82,11 +132,8 @@ export function vhostWorkerLoop(m: Int32Array, worker: number, counters: number,
   for (;;) {
     if (Atomics.load(m, stop)) return; // pairs with the stopper's store
     if (vhostRunBatch(m, worker, counters, st)) continue;
-    let found = false;
-    for (let i = 0; i < spin; i++) {
-      if (!llistEmpty(m, list) || Atomics.load(m, stop)) { found = true; break; } // may be stale: a hint
-    }
-    if (found) continue;
+    if (!llistEmpty(m, list)) continue; // may be stale: a hint
+    if (vhostWorkerSpin(m, worker, spin)) continue;
     Atomics.store(m, state, VHOST_WORKER_SLEEPING); // pairs with wakeup's load (Dekker)
     if (!llistEmpty(m, list) || Atomics.load(m, stop)) { Atomics.store(m, state, VHOST_WORKER_RUNNING); continue; }
     st.sleeps++;

@@ -3,7 +3,7 @@
  * loops over the Engine's shared structures, and producer threads queueing to them.
  *
  * ```ts
- * const rt = await ThreadRuntime.start(engine, { workers: [{ worker: 0, spin: 2000 }] });
+ * const rt = await ThreadRuntime.start(engine, { workers: [{ worker: 0 }] });
  * const reports = await rt.produce([{ worker: 0, works, mode: 'batch', batch: 256 }], { durationMs: 500 });
  * await rt.drain();              // every queued work has run
  * await rt.stop();               // stop flags, threads exit; rt.threadCount === 0
@@ -25,7 +25,10 @@ import type { Engine, WorkRef } from '../wasm/engine.js';
 export interface VhostWorkerThreadSpec {
   /** index of the vhost_worker struct this thread runs */
   worker: number;
-  /** empty-list re-checks before sleeping (default 2000) */
+  /**
+   * empty-list re-checks before sleeping (default DEFAULT_WORKER_SPIN: about 40 us
+   * here, the cost of waking a sleeping thread; vhost_worker_spin times one check)
+   */
   spin?: number;
   /**
    * URL (string) of an ES module whose default export `(ctx, options) => handler`
@@ -36,7 +39,54 @@ export interface VhostWorkerThreadSpec {
   handlerOptions?: Record<string, unknown>;
 }
 
-export type ProducerMode = 'batch' | 'each' | 'sequence';
+/**
+ * Empty-list re-checks a worker thread makes before it sleeps when no `spin` is
+ * given: one check costs about 0.4 ns here, so this is about 40 us, the cost of
+ * waking a sleeping thread (36-48 us, wasm-notes.md). Spinning for about as long
+ * as a sleep + wake costs is the classic spin-then-block bound; a much shorter
+ * spin made the worker sleep thousands of times a second between bursts.
+ */
+export const DEFAULT_WORKER_SPIN = 100_000;
+
+/**
+ * How a producer thread queues its works:
+ * - 'batch': vhost_work_queue_batch, `batch` works per call, cycling over the
+ *   pool and skipping (re-testing) the ones still queued;
+ * - 'each': vhost_worker_queue per work, the same way;
+ * - 'ring-batch': the pool is a ring: vhost_work_queue_batch_ordered queues up to
+ *   `batch` works in ring order with one llist_add_batch and stops at the first
+ *   one still queued, which the producer then waits for (read-only spin, then a
+ *   timed yield; see `wait`, and `wait.resume` for a burst producer) before going on;
+ * - 'ring-each': the same with one vhost_worker_queue per work
+ *   (vhost_worker_queue_each_ordered): a producer that keeps re-queuing its works;
+ * - 'sequence': see src/runtime/worker.js (stress: owner + sequence stamps).
+ */
+export type ProducerMode = 'batch' | 'each' | 'ring-batch' | 'ring-each' | 'sequence';
+const PRODUCER_MODES: readonly ProducerMode[] = ['batch', 'each', 'ring-batch', 'ring-each', 'sequence'];
+
+/**
+ * How a ring producer waits for its next work to be idle (vhost_work_wait_idle):
+ * it spins `spin` read-only checks, then sleeps `sleepUs`. The spin adapts: it
+ * doubles (up to `spin`) after a wait that ended within the spin and halves (down
+ * to `minSpin`) after one that had to sleep, so a producer that keeps finding its
+ * work still deep in the worker's backlog yields the CPU at once, and one whose
+ * work comes back within microseconds keeps spinning instead of paying a sleep.
+ */
+export interface RingWait {
+  /** most read-only checks before a sleep (default 100_000: about 40 us here) */
+  spin?: number;
+  /** fewest checks the adaptation goes down to (default 256: about 0.1 us) */
+  minSpin?: number;
+  /** length of one timed yield, microseconds (default 20; Linux adds ~50 us of timer slack) */
+  sleepUs?: number;
+  /**
+   * how many works from the first one still queued must be idle before the
+   * producer goes on (default 1: re-queue each work as soon as it has run; a
+   * burst producer sets its burst size, so that it goes on with a whole burst
+   * instead of trailing the worker a few works at a time). At most `batch`.
+   */
+  resume?: number;
+}
 
 export interface ProducerThreadSpec {
   worker: number;
@@ -50,6 +100,8 @@ export interface ProducerThreadSpec {
   count?: number;
   /** written into each work's owner word in 'sequence' mode */
   owner?: number;
+  /** ring modes: how to wait for the next work */
+  wait?: RingWait;
 }
 
 export interface ProducerReport {
@@ -59,13 +111,26 @@ export interface ProducerReport {
   calls: number;
   ms: number;
   violations?: number;
+  /** ring modes: times the producer found its next work still queued, and sleeps while waiting */
+  waits?: number;
+  sleeps?: number;
+  /** this thread's CPU ms and ms spent waiting for a CPU while producing (Linux only) */
+  cpu?: ThreadCpu;
   canaryOk: boolean;
+}
+
+/** From /proc/thread-self/schedstat: CPU time used, and time runnable but waiting for a CPU. */
+export interface ThreadCpu {
+  ms: number;
+  queueMs: number;
 }
 
 export interface WorkerThreadReport {
   worker: number;
   hostRuns: number;
   handler?: unknown;
+  /** CPU ms and ms waiting for a CPU over the thread's whole run (Linux only) */
+  cpu?: ThreadCpu;
   canaryOk: boolean;
 }
 
@@ -111,7 +176,7 @@ export class ThreadRuntime {
     try {
       for (const spec of opts.workers) {
         engine.worker(spec.worker).clearStop();
-        const t = rt.spawn({ role: 'vhost-worker', worker: spec.worker, spin: spec.spin ?? 2000, handler: spec.handler, handlerOptions: spec.handlerOptions });
+        const t = rt.spawn({ role: 'vhost-worker', worker: spec.worker, spin: spec.spin ?? DEFAULT_WORKER_SPIN, handler: spec.handler, handlerOptions: spec.handlerOptions });
         rt.workerThreads.push(t);
       }
       await Promise.all(rt.workerThreads.map((t) => t.ready));
@@ -180,6 +245,16 @@ export class ThreadRuntime {
       if (!s.works.length) throw new KwqError(`ThreadRuntime.produce: specs[${i}]`, 'works is empty');
       for (const w of s.works) if (!e.works.contains(w)) throw new KwqError(`ThreadRuntime.produce: specs[${i}]`, `${w} is not a vhost_work of this engine`);
       if (s.count === undefined && opts.durationMs === undefined) throw new KwqError(`ThreadRuntime.produce: specs[${i}]`, 'give a count or a durationMs, or it never ends');
+      if (!PRODUCER_MODES.includes(s.mode)) throw new KwqError(`ThreadRuntime.produce: specs[${i}].mode`, `unknown mode ${JSON.stringify(s.mode)}; allowed: ${PRODUCER_MODES.join(', ')}`);
+      if (s.batch !== undefined && (!Number.isInteger(s.batch) || s.batch < 1)) throw new KwqError(`ThreadRuntime.produce: specs[${i}].batch`, `must be an integer >= 1, got ${String(s.batch)}`);
+      for (const k of ['spin', 'minSpin', 'sleepUs', 'resume'] as const) {
+        const v = s.wait?.[k];
+        if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff)) throw new KwqError(`ThreadRuntime.produce: specs[${i}].wait.${k}`, `must be an integer in 0..2^32-1, got ${String(v)}`);
+      }
+      const ringCap = this.engine.slot(0).inputCap;
+      if ((s.mode === 'batch' || s.mode === 'each' || s.mode === 'ring-batch' || s.mode === 'ring-each') && s.works.length > ringCap) {
+        throw new KwqError(`ThreadRuntime.produce: specs[${i}].works`, `${s.works.length} works do not fit a thread's batch array (${ringCap}; option slotBytes)`);
+      }
     }
     e.sync.store(this.gateWord, 0);
     e.sync.store(this.stopWord, 0);

@@ -9,6 +9,9 @@
  *   `count` works were added or the stop word is set (fixed-duration runs).
  *   modes: 'batch' (vhost_work_queue_batch, `batch` works per call, cycling over
  *   the pool), 'each' (vhost_worker_queue per work, one Wasm call per `batch`),
+ *   'ring-batch' / 'ring-each' (the pool is a ring: queue in order with
+ *   vhost_work_queue_batch_ordered / vhost_worker_queue_each_ordered, which stop
+ *   at the first work still queued; wait for that one, then go on),
  *   'sequence' (stress: re-use a work only after its handler marked it done,
  *   stamping owner + sequence numbers so the consumer can check order).
  * - 'selftest': run the Liftoff probe (kwq_selftest_wait_sum) in this thread.
@@ -16,8 +19,31 @@
  * Each thread posts { type: 'ready' } once attached (canary checked), and
  * { type: 'done', report } before it exits. Errors are posted as { type: 'error' }.
  */
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachKwq } from '../wasm/thread.js';
+
+/**
+ * This thread's CPU time and time spent runnable but waiting for a CPU, in ms
+ * (Linux /proc/thread-self/schedstat); undefined elsewhere.
+ * @returns {{ ms: number, queueMs: number } | undefined}
+ */
+function schedstat() {
+  try {
+    const [run, queue] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+    return { ms: Number(run) / 1e6, queueMs: Number(queue) / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * @param {{ ms: number, queueMs: number } | undefined} a
+ * @param {{ ms: number, queueMs: number } | undefined} b
+ */
+function cpuSince(a, b) {
+  return a && b ? { ms: b.ms - a.ms, queueMs: b.queueMs - a.queueMs } : undefined;
+}
 
 /** @param {any} msg */
 function post(msg) {
@@ -35,8 +61,10 @@ async function main() {
       handler = mod.default(ctx, d.handlerOptions ?? {});
     }
     post({ type: 'ready' });
-    const hostRuns = ctx.runVhostWorker(d.worker, d.spin ?? 2000, handler);
-    const report = { role: d.role, worker: d.worker, hostRuns, handler: mod?.report ? mod.report() : undefined, canaryOk: ctx.checkCanary() };
+    const c0 = schedstat();
+    const hostRuns = ctx.runVhostWorker(d.worker, d.spin ?? 100_000, handler);
+    const cpu = cpuSince(c0, schedstat());
+    const report = { role: d.role, worker: d.worker, hostRuns, handler: mod?.report ? mod.report() : undefined, cpu, canaryOk: ctx.checkCanary() };
     post({ type: 'done', report });
     return;
   }
@@ -46,8 +74,11 @@ async function main() {
     const stopWord = ctx.syncIndex(d.stop);
     while (Atomics.load(ctx.i32, gate) === 0) Atomics.wait(ctx.i32, gate, 0); // pairs with the runtime's store + notify
     const t0 = performance.now();
+    const c0 = schedstat();
     const r = produce(ctx, d, stopWord);
-    post({ type: 'done', report: { role: d.role, worker: d.worker, ...r, ms: performance.now() - t0, canaryOk: ctx.checkCanary() } });
+    const ms = performance.now() - t0;
+    const cpu = cpuSince(c0, schedstat());
+    post({ type: 'done', report: { role: d.role, worker: d.worker, ...r, ms, cpu, canaryOk: ctx.checkCanary() } });
     return;
   }
   if (d.role === 'selftest') {
@@ -90,6 +121,47 @@ function produce(ctx, d, stopWord) {
       if (i === works.length) i = 0;
     }
     return { added, attempted, calls };
+  }
+  if (d.mode === 'ring-batch' || d.mode === 'ring-each') {
+    const batch = Math.min(d.batch ?? works.length, works.length);
+    const at = ctx.stage(works);
+    const queue = d.mode === 'ring-batch' ? x.vhost_work_queue_batch_ordered : x.vhost_worker_queue_each_ordered;
+    const waitIdle = x.vhost_work_wait_idle;
+    const w = d.wait ?? {};
+    const maxSpin = w.spin ?? 100_000;
+    const minSpin = Math.min(w.minSpin ?? 256, maxSpin);
+    const sleepUs = w.sleepUs ?? 20;
+    const resume = Math.min(Math.max(1, w.resume ?? 1), batch);
+    let spin = maxSpin;
+    let waits = 0;
+    let sleeps = 0;
+    let i = 0;
+    while (added < count) {
+      if (Atomics.load(ctx.i32, stopWord) !== 0) break; // pairs with the runtime's store; once per call
+      const n = Math.min(batch, works.length - i, count - added);
+      const a = queue(worker, at + i * 4, n);
+      added += a;
+      attempted += a;
+      calls++;
+      i += a;
+      if (i === works.length) i = 0;
+      if (a === n) continue;
+      // works[i] has not run since we last queued it: wait for it. The spin adapts
+      // (the RingWait doc in threads.ts): doubled after a wait that ended within
+      // it, halved after one that had to sleep.
+      waits++;
+      // wait for the `resume`-th work from here: when it is idle, so are the ones
+      // before it (they were queued before it, and each producer's works run in order)
+      const target = works[(i + resume - 1) % works.length];
+      for (;;) {
+        const r = waitIdle(target, spin, sleepUs);
+        spin = r === 1 ? Math.min(maxSpin, spin * 2) : Math.max(minSpin, spin >>> 1);
+        if (r & 1) break;
+        sleeps += r >>> 1;
+        if (Atomics.load(ctx.i32, stopWord) !== 0) break; // pairs with the runtime's store
+      }
+    }
+    return { added, attempted, calls, waits, sleeps };
   }
   if (d.mode === 'sequence') {
     // work k carries sequence numbers k, k + W, k + 2W, ...; it is re-used only

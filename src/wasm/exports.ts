@@ -64,4 +64,11 @@ export interface KwqExports {
   vhost_worker_run(worker: number, out: number, cap: number, maxBatches: number): number;
   vhost_worker_loop(worker: number, out: number, cap: number, spin: number): number;
   vhost_worker_stats(worker: number, out: number): void;
+  /** ring producers: queue in order, stop before the first work still QUEUED; returns how many were queued */
+  vhost_work_queue_batch_ordered(worker: number, works: number, n: number): number;
+  vhost_worker_queue_each_ordered(worker: number, works: number, n: number): number;
+  /** 1 idle within the spin, 3 idle after sleeping, 2 slept and still queued, 0 spin ran out (sleepUs 0) */
+  vhost_work_wait_idle(work: number, spin: number, sleepUs: number): number;
+  /** the worker loop's idle spin (for timing one check): 1 if work or stop was seen */
+  vhost_worker_spin(worker: number, spin: number): number;
 }
