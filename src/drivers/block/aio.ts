@@ -1,0 +1,135 @@
+/**
+ * Linux native AIO (fs/aio.c), the part fio's libaio engine uses on a block device:
+ * io_setup, io_submit, io_getevents. It lets one task keep several requests in flight,
+ * which the synchronous pread/pwrite of the public API cannot: what the loop scenarios
+ * need to put two cgroups' I/O on one loop device at the same time.
+ *
+ *   ioSubmit(iocb) ── O_DIRECT on a block device ──► bio (the submitter's blkcg)
+ *        │                                             │ bio_endio
+ *        └─ anything else: done at once, as the       ▼
+ *           kernel's buffered AIO is synchronous     ring of completed events
+ *                                                      │
+ *   ioGetevents(min, max) ◄────────────────────────────┘ (sim: runs until min are there)
+ *
+ * Model addition: each event carries `completedNs`, the time of its completion, so a
+ * caller reaping in batches still measures each request's latency exactly.
+ */
+import { EAGAIN, EBADF, EINTR, EINVAL, ENOSPC, EPERM } from '../../kernel/errno.js';
+import { KwqError } from '../../kernel/error.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { Task } from '../../kernel/task.js';
+import { blkcgOf } from '../../kernel/blk-cgroup.js';
+import { newBio, submitBio, type BlockDevice } from '../../kernel/vfs/blkdev.js';
+import { O_DIRECT } from '../../kernel/vfs/file.js';
+import { isBlk } from '../../kernel/vfs/inode.js';
+
+export const IOCB_CMD_PREAD = 0;
+export const IOCB_CMD_PWRITE = 1;
+export const IOCB_CMD_FSYNC = 2;
+
+/** struct iocb, the fields kwq reads */
+export interface Iocb {
+  aio_lio_opcode: number;
+  aio_fildes: number;
+  aio_nbytes: number;
+  aio_offset: number;
+  /** returned in the event's `data` */
+  aio_data?: number;
+}
+
+/** struct io_event (+ completedNs, a model addition) */
+export interface IoEvent {
+  data: number;
+  obj: Iocb;
+  /** bytes, or -errno */
+  res: number;
+  res2: number;
+  submittedNs: number;
+  completedNs: number;
+}
+
+/** struct kioctx */
+export class AioContext {
+  readonly ring: IoEvent[] = [];
+  inflight = 0;
+  constructor(
+    readonly owner: Task,
+    readonly maxEvents: number,
+  ) {}
+}
+
+/** io_setup(nr_events): a context or -errno. */
+export function ioSetup(k: Kernel, task: Task, nrEvents: number): AioContext | number {
+  if (!Number.isInteger(nrEvents)) throw new KwqError('io_setup', `bad nr_events ${nrEvents}`);
+  const r = k.syscall('io_setup', task, () => (nrEvents <= 0 ? -EINVAL : new AioContext(task, nrEvents)));
+  return r;
+}
+
+function complete(k: Kernel, ctx: AioContext, iocb: Iocb, res: number, submittedNs: number): void {
+  ctx.inflight--;
+  ctx.ring.push({ data: iocb.aio_data ?? 0, obj: iocb, res, res2: 0, submittedNs, completedNs: k.now });
+}
+
+/** io_submit(ctx, iocbs): how many were submitted, or -errno if none was. */
+export function ioSubmit(k: Kernel, task: Task, ctx: AioContext, iocbs: Iocb[]): number {
+  if (!(ctx instanceof AioContext)) throw new KwqError('io_submit', 'ctx is not an AioContext from ioSetup()');
+  if (ctx.owner.groupLeader !== task.groupLeader) return k.syscall('io_submit', task, () => -EINVAL);
+  return k.syscall('io_submit', task, () => {
+    let n = 0;
+    for (const iocb of iocbs) {
+      const r = submitOne(k, task, ctx, iocb);
+      if (r < 0) return n > 0 ? n : r;
+      n++;
+      if (!task.alive) break;
+    }
+    return n;
+  }) as number;
+}
+
+function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
+  if (ctx.inflight + ctx.ring.length >= ctx.maxEvents) return -EAGAIN;
+  const file = k.fileOf(task, iocb.aio_fildes);
+  if (file === null) return -EBADF;
+  const op = iocb.aio_lio_opcode;
+  if (op !== IOCB_CMD_PREAD && op !== IOCB_CMD_PWRITE && op !== IOCB_CMD_FSYNC) return -EINVAL;
+  if (!Number.isSafeInteger(iocb.aio_nbytes) || iocb.aio_nbytes < 0 || !Number.isSafeInteger(iocb.aio_offset) || iocb.aio_offset < 0) return -EINVAL;
+  if (op === IOCB_CMD_PWRITE ? !file.writable : op === IOCB_CMD_PREAD && !file.readable) return -EBADF;
+  const t0 = k.now;
+  ctx.inflight++;
+  if (op !== IOCB_CMD_FSYNC && file.flags & O_DIRECT && isBlk(file.inode.mode)) {
+    const bdev = file.inode.iPrivate as BlockDevice;
+    const len = Math.max(0, Math.min(iocb.aio_nbytes, bdev.sizeBytes - iocb.aio_offset));
+    if (len === 0) {
+      complete(k, ctx, iocb, op === IOCB_CMD_PWRITE && iocb.aio_nbytes > 0 ? -ENOSPC : 0, t0);
+      return 0;
+    }
+    if (op === IOCB_CMD_PWRITE && bdev.readOnly) {
+      ctx.inflight--;
+      return -EPERM;
+    }
+    const bio = newBio(op === IOCB_CMD_PWRITE ? 'write' : 'read', iocb.aio_offset, len, blkcgOf(k, task), task);
+    bio.endIo = (kk, b) => complete(kk, ctx, iocb, b.status < 0 ? b.status : len, t0);
+    submitBio(k, bdev, bio);
+    return 0;
+  }
+  // the kernel's buffered AIO (and fsync) run synchronously in io_submit
+  const r = op === IOCB_CMD_FSYNC ? k.vfsFsync(file, task) : op === IOCB_CMD_PWRITE ? k.vfsWrite(file, task, iocb.aio_nbytes, iocb.aio_offset) : k.vfsRead(file, task, iocb.aio_nbytes, iocb.aio_offset);
+  complete(k, ctx, iocb, r, t0);
+  return 0;
+}
+
+/**
+ * io_getevents(ctx, min_nr, nr): up to `maxNr` completed events, oldest first. In sim
+ * from top-level code it runs the simulation until `minNr` are there (or nothing can
+ * complete any more); elsewhere it returns what is there. -EINTR if the task died.
+ */
+export function ioGetevents(k: Kernel, task: Task, ctx: AioContext, minNr: number, maxNr: number): IoEvent[] | number {
+  if (!(ctx instanceof AioContext)) throw new KwqError('io_getevents', 'ctx is not an AioContext from ioSetup()');
+  if (!Number.isInteger(minNr) || !Number.isInteger(maxNr)) throw new KwqError('io_getevents', `bad min_nr ${minNr} / nr ${maxNr}`);
+  return k.syscall('io_getevents', task, () => {
+    if (minNr < 0 || maxNr < minNr) return -EINVAL;
+    if (ctx.ring.length < minNr) k.waitFor(() => ctx.ring.length >= minNr || !task.alive || ctx.inflight === 0);
+    if (!task.alive) return -EINTR;
+    return ctx.ring.splice(0, Math.min(maxNr, ctx.ring.length));
+  }) as IoEvent[] | number;
+}

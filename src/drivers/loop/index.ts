@@ -1,0 +1,76 @@
+/**
+ * The loop driver's public surface: importing this file registers the loop and
+ * null_blk modules (src/index.ts does it once). Names exported from 'kwq' are listed in
+ * src/index.ts; the rest is for tests, scenarios and benchmarks inside the repository.
+ */
+import '../block/null-blk.js';
+import './loop-control.js';
+import { KwqError } from '../../kernel/error.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import { loopDevice, loopDriver } from './loop-control.js';
+import { loopSetDesign, LO_STATE_NAMES, type LoopDesign, type LoopDevice } from './loop-device.js';
+
+export * from './uapi.js';
+export type { LoopDesign } from './loop-device.js';
+export { IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, ioSetup, ioSubmit, ioGetevents, AioContext } from '../block/aio.js';
+export type { Iocb, IoEvent } from '../block/aio.js';
+
+/** What a loop device looks like from outside, for scenarios and tests (a snapshot). */
+export interface LoopInfo {
+  name: string;
+  state: string;
+  design: LoopDesign;
+  flags: number;
+  openers: number;
+  /** live loop_workers, by the issuing cgroup's path (per-cgroup design) */
+  workers: { cgroup: string; id: number; idle: boolean; lastRanAt: number; cmds: number }[];
+  /** kworker threads the device's workqueue has */
+  kworkers: number;
+  stats: {
+    queued: number; completed: number; rootQueued: number; allocFailures: number; workersCreated: number;
+    workersFreed: number; queueNoop: number; rescued: number;
+  };
+  /** the reaper timer's expiry in jiffies, or null when it is not pending */
+  timerExpires: number | null;
+}
+
+function device(k: Kernel, n: number, where: string): LoopDevice {
+  if (!Number.isInteger(n) || n < 0) throw new KwqError(where, `bad loop device number ${n}`);
+  const lo = loopDevice(k, n);
+  if (lo === null) throw new KwqError(where, `no /dev/loop${n} in this kernel`);
+  return lo;
+}
+
+/** A snapshot of /dev/loop<n>'s state and workers (model inspection, like debugfs). */
+export function loopInfo(k: Kernel, n: number): LoopInfo {
+  const lo = device(k, n, 'loopInfo');
+  return {
+    name: lo.name,
+    state: LO_STATE_NAMES[lo.state]!,
+    design: lo.design,
+    flags: lo.flags,
+    openers: lo.openers,
+    workers: lo.liveWorkers().map((w) => ({ cgroup: w.blkcgCss.path, id: w.blkcgCss.id, idle: w.onIdle, lastRanAt: w.lastRanAt, cmds: w.nrCmds })),
+    kworkers: lo.workqueue?.kworkers.length ?? 0,
+    stats: { ...lo.stats },
+    timerExpires: lo.timer.pending ? lo.timer.expires : null,
+  };
+}
+
+/**
+ * Choose the worker design of /dev/loop<n> (a model-only control; `kwq.loop_workers`
+ * sets the default at boot). 0, or -EBUSY unless the device is unbound.
+ */
+export function loopSetWorkers(k: Kernel, n: number, design: LoopDesign): number {
+  return loopSetDesign(device(k, n, 'loopSetWorkers'), design);
+}
+
+/** The design new loop devices get (LOOP_CTL_ADD, GET_FREE) from now on. */
+export function loopDefaultWorkers(k: Kernel, design?: LoopDesign): LoopDesign {
+  const d = loopDriver(k);
+  if (design !== undefined) {
+    if (design !== 'kworker' && design !== 'per-cgroup') throw new KwqError('loopDefaultWorkers', `bad design ${JSON.stringify(design)}; allowed: per-cgroup, kworker`);
+    d.defaultDesign = design;
+  }
+  return d.defaultDesign;
+}

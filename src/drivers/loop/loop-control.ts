@@ -1,0 +1,222 @@
+/**
+ * The loop module: /dev/loop-control (misc 10:237), the /dev/loopN block devices
+ * (major 7) and their ioctls, the module parameter and the model switches.
+ *
+ *   loop.max_loop=N              devices made at init (default 8, the kernel's
+ *                                CONFIG_BLK_DEV_LOOP_MIN_COUNT)
+ *   kwq.loop_workers=per-cgroup|kworker   the design of new devices (default per-cgroup)
+ *   kwq.loop_worker_max=N        loop_worker arena capacity per kernel (default 4096)
+ *   kwq.loop_worker_fail=P       percent of worker allocations that fail (fault injection)
+ *
+ * Device state machine (section 6.7, merged 6.11 LOOP_CLR_FD, notes Q6):
+ *
+ *   Lo_unbound --LOOP_SET_FD/LOOP_CONFIGURE--> Lo_bound --LOOP_CLR_FD (sole opener)--> Lo_rundown
+ *       ^   |                                    |   LOOP_CLR_FD (others open): AUTOCLEAR, stays bound
+ *       |   |                                    +--last close with AUTOCLEAR---------> Lo_rundown
+ *       |   +--LOOP_CTL_REMOVE (no openers)--> Lo_deleting (gone)                         |
+ *       +-----------------------------__loop_clr_fd at the last close--------------------+
+ *
+ * errnos: LOOP_SET_FD/CONFIGURE on a bound device -EBUSY; LOOP_CLR_FD not bound -ENXIO;
+ * LOOP_GET_STATUS64 unbound -ENXIO, NULL arg -EINVAL; LOOP_SET_STATUS64 without write
+ * access or CAP_SYS_ADMIN -EPERM; open during rundown/deleting -ENXIO; an unknown ioctl
+ * on /dev/loopN -EINVAL (lo_simple_ioctl), on /dev/loop-control -ENOSYS; LOOP_CTL_ADD of a
+ * taken number -EEXIST; LOOP_CTL_REMOVE of -1 -EINVAL, of a missing device -ENODEV, of a
+ * bound or open one -EBUSY.
+ */
+import { EEXIST, EINVAL, ENODEV, ENOSYS, EBUSY, EFAULT } from '../../kernel/errno.js';
+import { KwqError } from '../../kernel/error.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
+import { registerChrdev } from '../../kernel/vfs/chrdev.js';
+import { registerBlkdev, unregisterBlkdev } from '../../kernel/vfs/blkdev.js';
+import type { File, FileOperations } from '../../kernel/vfs/file.js';
+import type { Task } from '../../kernel/task.js';
+import {
+  LoopDevice, loopClrFd, loopConfigure, loopFreeDisk, loopGetStatus, loopOpen, loopRelease, loopSetStatus, loopSubmitBio,
+  Lo_deleting, Lo_unbound, LOOP_DESIGNS, type LoopDesign,
+} from './loop-device.js';
+import {
+  LOOP_CLR_FD, LOOP_CONFIGURE, LOOP_CTL_ADD, LOOP_CTL_GET_FREE, LOOP_CTL_REMOVE, LOOP_CTRL_MINOR, LOOP_GET_STATUS64, LOOP_MAJOR,
+  LOOP_SET_FD, LOOP_SET_STATUS64, MISC_MAJOR, readConfig,
+} from './uapi.js';
+
+/** MINORMASK: the largest minor a gendisk may have (device_add_disk's range check) */
+const MINORMASK = (1 << 20) - 1;
+
+/** The loop driver's per-kernel state: loop_index_idr. */
+export class LoopDriver {
+  readonly devices = new Map<number, LoopDevice>();
+  constructor(
+    readonly k: Kernel,
+    public defaultDesign: LoopDesign,
+  ) {}
+}
+
+const drivers = new WeakMap<Kernel, LoopDriver>();
+
+/** The loop driver of a booted kernel (throws if the loop module is not there). */
+export function loopDriver(k: Kernel): LoopDriver {
+  const d = drivers.get(k);
+  if (d === undefined) throw new KwqError('loop', 'this kernel has no loop driver (was it booted before the driver was imported?)');
+  return d;
+}
+
+/** The LoopDevice of loop<n>, or null. */
+export function loopDevice(k: Kernel, n: number): LoopDevice | null {
+  return loopDriver(k).devices.get(n) ?? null;
+}
+
+function intArg(where: string, arg: unknown): number {
+  if (arg === undefined) return 0;
+  if (typeof arg !== 'number' || !Number.isInteger(arg)) throw new KwqError(where, `the argument must be an integer (a long), got ${typeof arg === 'number' ? arg : typeof arg}`);
+  // (int)parm
+  return arg | 0;
+}
+
+// ---- /dev/loopN -------------------------------------------------------------------------
+
+function loFops(): FileOperations {
+  return {
+    open(_k, inode, _file, _task) {
+      return loopOpen(blkLo(inode.iPrivate));
+    },
+    release(_k, inode) {
+      loopRelease(blkLo(inode.iPrivate));
+    },
+    unlockedIoctl(_k, file, task, request, arg) {
+      return loIoctl(blkLo(file.inode.iPrivate), file, task, request, arg);
+    },
+  };
+}
+
+function blkLo(bdev: unknown): LoopDevice {
+  return (bdev as { data: LoopDevice }).data;
+}
+
+/** lo_ioctl */
+function loIoctl(lo: LoopDevice, file: File, task: Task, request: number, arg: unknown): number {
+  switch (request) {
+    case LOOP_SET_FD: {
+      const fd = intArg('ioctl(LOOP_SET_FD)', arg);
+      const cfg = readConfig({ fd: fd >>> 0 })!;
+      return loopConfigure(lo, task, file, cfg);
+    }
+    case LOOP_CONFIGURE: {
+      const cfg = readConfig(arg);
+      if (cfg === null) return -EFAULT;
+      return loopConfigure(lo, task, file, cfg);
+    }
+    case LOOP_CLR_FD:
+      return loopClrFd(lo);
+    case LOOP_SET_STATUS64:
+      return loopSetStatus(lo, task, file, arg);
+    case LOOP_GET_STATUS64:
+      return loopGetStatus(lo, arg);
+    default:
+      return -EINVAL; // lo_simple_ioctl
+  }
+}
+
+// ---- /dev/loop-control ----------------------------------------------------------------
+
+/** loop_add(i): the new device's number, or -errno. */
+export function loopAdd(d: LoopDriver, i: number): number {
+  const k = d.k;
+  let n = i;
+  if (i >= 0) {
+    if (i > MINORMASK) return -EINVAL;
+    if (d.devices.has(i)) return -EEXIST; // idr_alloc's -ENOSPC becomes -EEXIST
+  } else {
+    n = 0;
+    while (d.devices.has(n)) n++;
+    if (n > MINORMASK) return -EINVAL;
+  }
+  const bdev = registerBlkdev(k, {
+    name: `loop${n}`, major: LOOP_MAJOR, minor: n, sizeBytes: 0,
+    ops: { submitBio: loopSubmitBio, fops: loFops() },
+  });
+  const lo = new LoopDevice(k, n, bdev, d.defaultDesign);
+  bdev.data = lo;
+  d.devices.set(n, lo);
+  return n;
+}
+
+/** loop_control_remove(idx) */
+export function loopControlRemove(d: LoopDriver, idx: number): number {
+  if (idx < 0) return -EINVAL; // "deleting an unspecified loop device is not supported"
+  const lo = d.devices.get(idx);
+  if (lo === undefined || !lo.visible) return -ENODEV;
+  lo.visible = false; // hidden from GET_FREE while checked
+  if (lo.state !== Lo_unbound || lo.openers > 0) {
+    lo.visible = true;
+    return -EBUSY;
+  }
+  lo.state = Lo_deleting;
+  unregisterBlkdev(d.k, lo.bdev);
+  d.devices.delete(idx);
+  loopFreeDisk(lo);
+  return 0;
+}
+
+/** loop_control_get_free: the first visible unbound device (open ones count), else a new one. */
+export function loopControlGetFree(d: LoopDriver): number {
+  const nums = [...d.devices.keys()].sort((a, b) => a - b);
+  for (const n of nums) {
+    const lo = d.devices.get(n)!;
+    if (lo.visible && lo.state === Lo_unbound) return n;
+  }
+  return loopAdd(d, -1);
+}
+
+const loopCtlFops: FileOperations = {
+  unlockedIoctl(k, _file, _task, request, arg) {
+    const d = loopDriver(k);
+    switch (request) {
+      case LOOP_CTL_ADD:
+        return loopAdd(d, intArg('ioctl(LOOP_CTL_ADD)', arg));
+      case LOOP_CTL_REMOVE:
+        return loopControlRemove(d, intArg('ioctl(LOOP_CTL_REMOVE)', arg));
+      case LOOP_CTL_GET_FREE:
+        return loopControlGetFree(d);
+      default:
+        return -ENOSYS;
+    }
+  },
+};
+
+// ---- the module ---------------------------------------------------------------------
+
+registerKwqSwitch('loop_workers', {
+  type: 'enum', values: LOOP_DESIGNS, default: 'per-cgroup',
+  description: 'loop device worker design: per-cgroup (5.14+) or kworker (<= 5.13)',
+});
+registerKwqSwitch('loop_worker_max', {
+  type: 'uint', default: 4096, min: 1, max: 1 << 20,
+  description: 'capacity of the loop_worker arena per kernel (a full arena makes worker allocation fail)',
+});
+registerKwqSwitch('loop_worker_fail', {
+  type: 'uint', default: 0, min: 0, max: 100,
+  description: 'fault injection: percent of loop_worker allocations that fail',
+});
+
+registerModule({
+  name: 'loop',
+  params: {
+    max_loop: { type: 'uint', default: 8, max: 1 << 20, description: 'loop devices made at init (CONFIG_BLK_DEV_LOOP_MIN_COUNT)' },
+  },
+  init(k, params) {
+    const d = new LoopDriver(k, k.kwqSwitch('loop_workers') as LoopDesign);
+    drivers.set(k, d);
+    registerChrdev(k, { name: 'loop-control', major: MISC_MAJOR, minor: LOOP_CTRL_MINOR, fops: loopCtlFops });
+    const n = params['max_loop'] as number;
+    for (let i = 0; i < n; i++) loopAdd(d, i);
+  },
+  exit(k) {
+    const d = drivers.get(k);
+    if (d === undefined) return;
+    for (const lo of d.devices.values()) {
+      // module unload: timers must not fire into a dead kernel
+      k.rt.delTimer(lo.timer);
+    }
+  },
+});

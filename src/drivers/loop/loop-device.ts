@@ -1,0 +1,709 @@
+/**
+ * struct loop_device and its I/O path (drivers/block/loop.c), in the two designs:
+ *
+ *   kworker (<= 5.13)     one kthread "loopN" per bound device runs every command in
+ *                         FIFO order; no active memcg, so every backing-file page is
+ *                         charged to the root memcg (section 6.1). Only direct-I/O
+ *                         commands carry the bio's blkcg into the kthread
+ *                         (kthread_associate_blkcg, since 4.14's "make loop cgroup aware").
+ *   per-cgroup (5.14+)    sections 6.2-6.7: lo->workqueue (WQ_UNBOUND), a loop_worker per
+ *                         issuing blkcg found in worker_tree (worker-tree.ts, the Wasm
+ *                         rbtree), the root queue for root-cgroup I/O and allocation
+ *                         failures, idle workers reaped by a deferrable timer with
+ *                         timer_reduce, teardown as 5.19+ (the workqueue outlives
+ *                         LOOP_CLR_FD; lo_free_disk frees it).
+ *
+ *   submit_bio(/dev/loopN) ─► blkMqSubmitBio: requests of <= LOOP_MAX_REQUEST_BYTES
+ *     └─► loopQueueRq: Lo_bound? use_aio? blkcg_css / memcg_css (css_get)
+ *           └─► loopQueueWork: under lo_work_lock (the JS thread): root queue, or the
+ *               cgroup's worker (rbtree lookup, else allocate, else root queue)
+ *                 └─► queue_work(lo->workqueue, work)          (no-op if pending)
+ *   kworker: loopProcessWork ─► loopHandleCmd: associate blkcg, set active memcg,
+ *            do_req_filebacked on the backing file, restore, complete the request;
+ *            list empty and the work not pending again: go idle, loop_set_timer.
+ *
+ * The model's worker waits for its backing-file I/O before the next command, direct
+ * I/O included (Divergence: the kernel submits LO_FLAGS_DIRECT_IO commands with aio,
+ * lo_rw_aio, and moves on; buffered commands are synchronous in the kernel too).
+ * That wait is what "synchronously blocked" means in 87579e9b's rationale: a worker
+ * blocked for one cgroup holds up every command queued behind it on that worker.
+ */
+import { EBADF, EBUSY, EINVAL, EIO, ENOMEM, ENXIO, EOPNOTSUPP, EOVERFLOW, EPERM, EFAULT } from '../../kernel/errno.js';
+import { KwqError } from '../../kernel/error.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { Task } from '../../kernel/task.js';
+import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
+import { cssGet, cssPut } from '../../kernel/cgroup/cgroup-core.js';
+import { blkcgOf, kthreadAssociateBlkcg } from '../../kernel/blk-cgroup.js';
+import { setActiveMemcg } from '../../kernel/memcontrol.js';
+import { PF_LOCAL_THROTTLE, PF_MEMALLOC_NOIO } from '../../kernel/sched.js';
+import { CAP_SYS_ADMIN } from '../../kernel/cred.js';
+import { TimerList, TIMER_DEFERRABLE, timeIsAfterJiffies } from '../../runtime/clock.js';
+import { blkdevFsync, newBio, submitBio, type Bio, type BlockDevice } from '../../kernel/vfs/blkdev.js';
+import { evictClean } from '../../kernel/vfs/filemap.js';
+import { fput, getFile, O_DIRECT, type File } from '../../kernel/vfs/file.js';
+import { isBlk, isReg } from '../../kernel/vfs/inode.js';
+import { blkMqEndRequest, blkMqSubmitBio } from '../block/blk-mq.js';
+import { CmdPool, type LoopCmd } from './loop-cmd.js';
+import { LoopWorker, RootQueue, type ExecState } from './loop-worker.js';
+import { loopEngine, WorkerTree } from './worker-tree.js';
+import {
+  allocWorkqueue, destroyWorkqueue, queueWork, workPending, workResume, WorkStruct, WORK_BLOCKED, WORK_DONE, WORK_YIELD,
+  WQ_FREEZABLE, WQ_UNBOUND, type Kworker, type Workqueue,
+} from './workqueue.js';
+import {
+  encodeDev, LLONG_MAX, LOOP_CONFIGURE_SETTABLE_FLAGS, LOOP_SET_STATUS_CLEARABLE_FLAGS, LOOP_SET_STATUS_SETTABLE_FLAGS,
+  LO_CRYPT_NONE, LO_FLAGS_AUTOCLEAR, LO_FLAGS_DIRECT_IO, LO_FLAGS_READ_ONLY, LO_KEY_SIZE, readInfo64, writeInfo64,
+  type KConfig, type KInfo64,
+} from './uapi.js';
+
+export type LoopDesign = 'kworker' | 'per-cgroup';
+export const LOOP_DESIGNS: readonly LoopDesign[] = ['per-cgroup', 'kworker'];
+
+/** enum lo_state */
+export const Lo_unbound = 0;
+export const Lo_bound = 1;
+export const Lo_rundown = 2;
+export const Lo_deleting = 3;
+export const LO_STATE_NAMES = ['Lo_unbound', 'Lo_bound', 'Lo_rundown', 'Lo_deleting'];
+
+/** LOOP_IDLE_WORKER_TIMEOUT = 60 * HZ */
+export const LOOP_IDLE_WORKER_TIMEOUT_S = 60;
+/** a request's largest size: max_hw_sectors of a loop queue (BLK_DEF_MAX_SECTORS_CAP, 2560 sectors) */
+export const LOOP_MAX_REQUEST_BYTES = 1280 * 1024;
+/** virtual CPU a worker spends per command (dispatch, iov setup) and per 4 KiB copied */
+export const LOOP_CMD_COST_NS = 1500;
+export const LOOP_PAGE_COST_NS = 400;
+
+/** What a device has done, for tests and figures (measured, never set by hand). */
+export class LoopStats {
+  /** commands queued / completed */
+  queued = 0;
+  completed = 0;
+  /** commands that went to the root queue, and why */
+  rootQueued = 0;
+  allocFailures = 0;
+  /** loop_worker structs made / freed (the timer, or teardown) */
+  workersCreated = 0;
+  workersFreed = 0;
+  /** queue_work calls that found the work pending already */
+  queueNoop = 0;
+  /** idle workers taken back off the idle list by new work */
+  rescued = 0;
+}
+
+export class LoopDevice {
+  state = Lo_unbound;
+  /** lo_flags */
+  flags = 0;
+  backingFile: File | null = null;
+  offset = 0;
+  sizelimit = 0;
+  fileName = '';
+  blockSize = 512;
+  /** disk_openers */
+  openers = 0;
+  /** idr_visible: false while LOOP_CTL_REMOVE checks it */
+  visible = true;
+  /** lo->use_dio */
+  useDio = false;
+  design: LoopDesign;
+  workqueue: Workqueue | null = null;
+  /** per-cgroup: lo->rootcg_work / rootcg_cmd_list; kworker: the one FIFO */
+  readonly rootQueue = new RootQueue();
+  /** worker_tree (made with the first per-cgroup workqueue) */
+  tree: WorkerTree | null = null;
+  /** the TS halves of the tree's workers, by slot */
+  readonly workers: (LoopWorker | null)[] = [];
+  private readonly freeSlots: number[] = [];
+  /** idle_worker_list (head = oldest last_ran_at) */
+  idleHead: LoopWorker | null = null;
+  idleTail: LoopWorker | null = null;
+  readonly timer: TimerList;
+  /** commands queued and not completed */
+  inflight = 0;
+  /** __loop_clr_fd could not wait for the queue to drain: finish it when it has */
+  clrPending = false;
+  readonly stats = new LoopStats();
+  readonly pool = new CmdPool();
+
+  constructor(
+    readonly k: Kernel,
+    readonly number: number,
+    readonly bdev: BlockDevice,
+    design: LoopDesign,
+  ) {
+    this.design = design;
+    this.timer = new TimerList(() => loopFreeIdleWorkers(this, false), TIMER_DEFERRABLE);
+  }
+
+  get name(): string {
+    return `loop${this.number}`;
+  }
+
+  /** live loop_workers (in the tree) */
+  get nrWorkers(): number {
+    return this.workers.length - this.freeSlots.length;
+  }
+
+  /** the live workers, in tree (cgroup id) order */
+  liveWorkers(): LoopWorker[] {
+    if (this.tree === null) return [];
+    return this.tree.nodes().map((n) => this.workers[this.tree!.slot(n)]!);
+  }
+
+  idleList(): LoopWorker[] {
+    const out: LoopWorker[] = [];
+    for (let w = this.idleHead; w !== null; w = w.idleNext) out.push(w);
+    return out;
+  }
+
+  allocSlot(): number {
+    const s = this.freeSlots.pop();
+    return s ?? this.workers.length;
+  }
+
+  releaseSlot(slot: number): void {
+    this.workers[slot] = null;
+    this.freeSlots.push(slot);
+  }
+}
+
+// ---- the workqueue and the worker tree ----------------------------------------------
+
+/** lo->workqueue for the device's design (5.19+: made on the first configure) */
+function loopPrepareQueue(lo: LoopDevice): number {
+  if (lo.workqueue !== null) return 0;
+  const k = lo.k;
+  if (lo.design === 'per-cgroup') {
+    lo.workqueue = allocWorkqueue(k, lo.name, WQ_UNBOUND | WQ_FREEZABLE, 0);
+    if (lo.tree === null) {
+      try {
+        lo.tree = new WorkerTree(loopEngine(k));
+      } catch {
+        lo.workqueue = null;
+        return -ENOMEM;
+      }
+    }
+    lo.rootQueue.work = new WorkStruct(loopRootcgWorkfn, lo);
+  } else {
+    // <= 5.13: kthread_worker "loop%d" (one kthread, FIFO)
+    lo.workqueue = allocWorkqueue(k, lo.name, 0, 1, lo.name);
+    lo.rootQueue.work = new WorkStruct(loopRootcgWorkfn, lo);
+  }
+  return 0;
+}
+
+/** queue_on_root_worker(): no css, or the root blkcg */
+function queueOnRootWorker(css: Cgroup | null): boolean {
+  return css === null || css.parent === null;
+}
+
+/** the fault-injection hook of the worker allocation: the arena, then `kwq.loop_worker_fail` percent */
+function allocWorker(lo: LoopDevice, css: Cgroup): LoopWorker | null {
+  const k = lo.k;
+  const rate = k.kwqSwitch('loop_worker_fail') as number;
+  if (rate > 0 && k.random() * 100 < rate) return null;
+  const slot = lo.allocSlot();
+  const node = lo.tree!.insert(css.id, slot, lo.number);
+  if (node < 0) {
+    if (slot < lo.workers.length) lo.releaseSlot(slot);
+    return null;
+  }
+  const w = new LoopWorker(css, slot, lo);
+  w.node = node;
+  w.work = new WorkStruct(loopWorkfn, w);
+  lo.workers[slot] = w;
+  return w;
+}
+
+function idleAdd(lo: LoopDevice, w: LoopWorker): void {
+  w.onIdle = true;
+  w.idleNext = null;
+  w.idlePrev = lo.idleTail;
+  if (lo.idleTail === null) lo.idleHead = w;
+  else lo.idleTail.idleNext = w;
+  lo.idleTail = w;
+}
+
+function idleDel(lo: LoopDevice, w: LoopWorker): void {
+  if (w.idlePrev === null) lo.idleHead = w.idleNext;
+  else w.idlePrev.idleNext = w.idleNext;
+  if (w.idleNext === null) lo.idleTail = w.idlePrev;
+  else w.idleNext.idlePrev = w.idlePrev;
+  w.idlePrev = w.idleNext = null;
+  w.onIdle = false;
+}
+
+/** loop_set_timer: timer_reduce(&lo->timer, jiffies + LOOP_IDLE_WORKER_TIMEOUT) */
+function loopSetTimer(lo: LoopDevice): void {
+  const k = lo.k;
+  k.rt.timerReduce(lo.timer, k.jiffies + LOOP_IDLE_WORKER_TIMEOUT_S * k.hz);
+}
+
+/**
+ * loop_free_idle_workers(lo, delete_all): free the idle workers whose 60 s have passed
+ * (all of them with delete_all), oldest first, stopping at the first that has not;
+ * re-arm for now + 60 s while any stay idle (section 6.6).
+ */
+export function loopFreeIdleWorkers(lo: LoopDevice, deleteAll: boolean): void {
+  const k = lo.k;
+  const timeout = LOOP_IDLE_WORKER_TIMEOUT_S * k.hz;
+  for (let w = lo.idleHead; w !== null; w = lo.idleHead) {
+    if (!deleteAll && timeIsAfterJiffies(w.lastRanAt + timeout, k.jiffies)) break;
+    idleDel(lo, w);
+    lo.tree!.erase(w.node);
+    w.node = 0;
+    lo.releaseSlot(w.slot);
+    const tp = k.trace.define('loop_worker_free');
+    if (tp.enabled) tp.emit({ dev: lo.name, cgroup: w.blkcgCss.path, id: w.blkcgCss.id, lastRanAt: w.lastRanAt });
+    cssPut(k, w.blkcgCss);
+    lo.stats.workersFreed++;
+  }
+  if (lo.idleHead !== null) loopSetTimer(lo);
+}
+
+// ---- submission ---------------------------------------------------------------------
+
+/** The block device's submit_bio: split into requests, each to loop_queue_rq. */
+export function loopSubmitBio(k: Kernel, bdev: BlockDevice, bio: Bio): void {
+  const lo = bdev.data as LoopDevice;
+  blkMqSubmitBio(bio, LOOP_MAX_REQUEST_BYTES, (b, pos, len) => loopQueueRq(lo, b, pos, len));
+}
+
+/** loop_queue_rq (section 6.3) */
+function loopQueueRq(lo: LoopDevice, bio: Bio, pos: number, len: number): void {
+  const k = lo.k;
+  if (lo.state !== Lo_bound) {
+    blkMqEndRequest(k, bio, -EIO); // BLK_STS_IOERR
+    return;
+  }
+  const cmd = lo.pool.get();
+  cmd.bio = bio;
+  cmd.op = bio.op;
+  cmd.pos = pos;
+  cmd.len = len;
+  cmd.ret = 0;
+  cmd.handled = 0;
+  cmd.ioDone = false;
+  cmd.queuedNs = k.now;
+  cmd.useAio = bio.op === 'flush' || bio.op === 'discard' ? false : lo.useDio;
+  cmd.blkcgCss = null;
+  cmd.memcgCss = null;
+  const css = bio.blkcg.ecss('io');
+  if (lo.design === 'per-cgroup') {
+    // c74d40e8: every request with a bio carries its blkcg, and the effective memcg of
+    // that cgroup (cgroup_get_e_css takes a reference)
+    cmd.blkcgCss = css;
+    cmd.memcgCss = memcgCssOf(k, css);
+    cssGet(cmd.memcgCss);
+  } else if (cmd.useAio) {
+    // 4.14-5.13: only aio (direct I/O) commands carried the css, for the blkcg only
+    cmd.blkcgCss = css;
+  }
+  lo.inflight++;
+  lo.stats.queued++;
+  loopQueueWork(lo, cmd);
+}
+
+/** cgroup_get_e_css(blkcg_css->cgroup, &memory_cgrp_subsys): the root memcg when the io hierarchy has no memory controller (v1) */
+function memcgCssOf(k: Kernel, blkcg: Cgroup): Cgroup {
+  if (blkcg.root.controllers.has('memory')) return blkcg.ecss('memory');
+  return k.cgroupRootFor('memory');
+}
+
+/** loop_queue_work (section 6.4): the whole body is under lo_work_lock */
+function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
+  const k = lo.k;
+  let worker: LoopWorker | null = null;
+  if (lo.design === 'per-cgroup' && !queueOnRootWorker(cmd.blkcgCss)) {
+    const css = cmd.blkcgCss!;
+    const node = lo.tree!.find(css.id);
+    if (node !== 0) {
+      worker = lo.workers[lo.tree!.slot(node)]!;
+    } else {
+      worker = allocWorker(lo, css);
+      if (worker === null) {
+        // GFP_NOWAIT allocation failed: the root worker issues it as the root cgroup
+        lo.stats.allocFailures++;
+        cmd.blkcgCss = null;
+        if (cmd.memcgCss !== null) cssPut(k, cmd.memcgCss);
+        cmd.memcgCss = null;
+      } else {
+        cssGet(css);
+        lo.stats.workersCreated++;
+        const tp = k.trace.define('loop_worker_alloc');
+        if (tp.enabled) tp.emit({ dev: lo.name, cgroup: css.path, id: css.id });
+      }
+    }
+  }
+  let rootq = false;
+  if (worker !== null) {
+    if (worker.onIdle) {
+      idleDel(lo, worker); // list_del_init: rescued from the reaper
+      lo.stats.rescued++;
+    }
+    worker.cmdList.push(cmd);
+    if (!queueWork(lo.workqueue!, worker.work)) lo.stats.queueNoop++;
+  } else {
+    rootq = true;
+    lo.rootQueue.cmdList.push(cmd);
+    if (!queueWork(lo.workqueue!, lo.rootQueue.work)) lo.stats.queueNoop++;
+  }
+  if (rootq) lo.stats.rootQueued++;
+}
+
+// ---- processing -----------------------------------------------------------------------
+
+function loopWorkfn(work: WorkStruct, kw: Kworker, budgetNs: number): number {
+  const w = work.data as LoopWorker;
+  return loopProcessWork(w.lo as LoopDevice, w, w.cmdList, w.exec, kw, budgetNs);
+}
+
+function loopRootcgWorkfn(work: WorkStruct, kw: Kworker, budgetNs: number): number {
+  const lo = work.data as LoopDevice;
+  return loopProcessWork(lo, null, lo.rootQueue.cmdList, lo.rootQueue.exec, kw, budgetNs);
+}
+
+/**
+ * loop_process_work (section 6.5), one slice at a time: commands in FIFO order; when
+ * the list is empty and the work was not queued again meanwhile, a cgroup worker goes
+ * on the idle list and the reaper timer is (re)armed with timer_reduce.
+ */
+function loopProcessWork(lo: LoopDevice, worker: LoopWorker | null, list: { shift(): LoopCmd | null; readonly empty: boolean }, ex: ExecState, kw: Kworker, budgetNs: number): number {
+  const k = lo.k;
+  const task = kw.task;
+  const th = kw.thread;
+  if (ex.origFlags < 0) {
+    ex.origFlags = task.flags;
+    task.flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
+  }
+  if (ex.waiting !== null) {
+    const c = ex.waiting;
+    if (!c.ioDone) return WORK_BLOCKED;
+    ex.waiting = null;
+    loopCompleteCmd(lo, c);
+  }
+  const start = th.costNs;
+  for (;;) {
+    if (list.empty) break;
+    if (th.costNs - start >= budgetNs) return WORK_YIELD; // cond_resched()
+    const cmd = list.shift()!;
+    th.costNs += LOOP_CMD_COST_NS + Math.ceil(cmd.len / 4096) * LOOP_PAGE_COST_NS;
+    if (worker !== null) worker.nrCmds++;
+    else lo.rootQueue.nrCmds++;
+    if (!loopHandleCmd(lo, cmd, kw)) {
+      ex.waiting = cmd;
+      return WORK_BLOCKED;
+    }
+    loopCompleteCmd(lo, cmd);
+  }
+  if (worker !== null && !workPending(worker.work)) {
+    worker.lastRanAt = k.jiffies;
+    idleAdd(lo, worker);
+    loopSetTimer(lo);
+  }
+  task.flags = ex.origFlags;
+  ex.origFlags = -1;
+  return WORK_DONE;
+}
+
+/**
+ * loop_handle_cmd: associate the kworker with the command's blkcg, make its memcg the
+ * active one, run the I/O on the backing file, restore both. Returns true when the
+ * command is finished (cmd.ret set), false when it waits for backing I/O.
+ */
+function loopHandleCmd(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): boolean {
+  const k = lo.k;
+  const task = kw.task;
+  cmd.handled++;
+  const write = cmd.op !== 'read';
+  if (write && lo.flags & LO_FLAGS_READ_ONLY) {
+    cmd.ret = -EIO;
+    return true;
+  }
+  // copies first: the command may complete (and be reused) during the I/O ("loop: Fix use-after-free issues")
+  const blkcg = cmd.blkcgCss;
+  const memcg = cmd.memcgCss;
+  if (blkcg !== null) kthreadAssociateBlkcg(task, blkcg);
+  const old = memcg !== null ? setActiveMemcg(task, memcg) : null;
+  const r = doReqFilebacked(lo, cmd, kw);
+  if (blkcg !== null) kthreadAssociateBlkcg(task, null);
+  if (memcg !== null) setActiveMemcg(task, old);
+  if (r === WAIT_IO) return false;
+  cmd.ret = r === -EOPNOTSUPP ? r : r < 0 ? -EIO : 0;
+  return true;
+}
+
+const WAIT_IO = 1;
+
+/** do_req_filebacked: 0, -errno, or WAIT_IO when a bio to the backing device is in flight */
+function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): number {
+  const k = lo.k;
+  const task = kw.task;
+  const file = lo.backingFile!;
+  const pos = cmd.pos + lo.offset;
+  switch (cmd.op) {
+    case 'flush':
+      return k.vfsFsync(file, task);
+    case 'discard':
+      return -EOPNOTSUPP; // no fallocate(PUNCH_HOLE) in the model's filesystems
+    default: {
+      const lower = isBlk(file.inode.mode) ? (file.inode.iPrivate as BlockDevice) : null;
+      if (lower !== null && (cmd.useAio || file.flags & O_DIRECT)) {
+        // direct I/O to the backing block device: a bio of the associated blkcg; the
+        // worker waits for it (see the header: a divergence for use_aio)
+        const bio = newBio(cmd.op, pos, cmd.len, blkcgOf(k, task), task);
+        bio.endIo = (kk, b) => {
+          cmd.ret = b.status < 0 ? -EIO : 0;
+          cmd.ioDone = true;
+          workResume(kw);
+          void kk;
+        };
+        submitBio(k, lower, bio);
+        if (cmd.ioDone) return cmd.ret; // completed synchronously
+        return WAIT_IO;
+      }
+      if (cmd.op === 'write') {
+        const r = k.vfsWrite(file, task, cmd.len, pos);
+        return r < 0 ? r : r === cmd.len ? 0 : -EIO;
+      }
+      const r = k.vfsRead(file, task, cmd.len, pos);
+      return r < 0 ? r : 0; // a short read is zero-filled (lo_read_simple)
+    }
+  }
+}
+
+/** blk_mq_complete_request for a handled command */
+function loopCompleteCmd(lo: LoopDevice, cmd: LoopCmd): void {
+  const k = lo.k;
+  // the kernel skips this css_put on the read-only -EIO path (section 6.5 as read);
+  // the model always drops the reference (Divergence: no leak modelled)
+  if (cmd.memcgCss !== null) cssPut(k, cmd.memcgCss);
+  cmd.memcgCss = null;
+  const bio = cmd.bio!;
+  const ret = cmd.ret;
+  lo.inflight--;
+  lo.stats.completed++;
+  lo.pool.put(cmd);
+  blkMqEndRequest(k, bio, ret);
+  if (lo.clrPending && lo.inflight === 0) finishClrFd(lo);
+}
+
+// ---- configure / status / teardown ---------------------------------------------------
+
+/** loop_validate_file + the checks before it; returns 0 or -errno (nothing changed) */
+function capacityOf(file: File, offset: number, sizelimit: number): number {
+  const size = isBlk(file.inode.mode) ? (file.inode.iPrivate as BlockDevice).sizeBytes : file.inode.size;
+  let n = Math.max(0, size - offset);
+  if (sizelimit > 0 && sizelimit < n) n = sizelimit;
+  return Math.floor(n / 512) * 512;
+}
+
+/** loop_set_status_from_info's checks: 0 or -errno */
+function checkInfo(info: KInfo64): number {
+  if (info.lo_encrypt_key_size > LO_KEY_SIZE) return -EINVAL;
+  if (info.lo_encrypt_type !== LO_CRYPT_NONE) return -EINVAL; // XOR / CRYPTOAPI were removed
+  if (info.lo_offset > LLONG_MAX || info.lo_sizelimit > LLONG_MAX) return -EOVERFLOW;
+  // kwq: offsets beyond 2^53 cannot be modelled (JS numbers)
+  if (info.lo_offset > BigInt(Number.MAX_SAFE_INTEGER) || info.lo_sizelimit > BigInt(Number.MAX_SAFE_INTEGER)) return -EOVERFLOW;
+  return 0;
+}
+
+/** is `file` this device, or a loop device stacked (through any chain) on it? */
+function isLoopChainOf(file: File, lo: LoopDevice): number {
+  let f: File | null = file;
+  for (let depth = 0; f !== null && depth < 64; depth++) {
+    if (!isBlk(f.inode.mode)) return 0;
+    const bdev = f.inode.iPrivate as BlockDevice;
+    const other = bdev.data instanceof LoopDevice ? bdev.data : null;
+    if (other === null) return 0;
+    if (other === lo) return -EBADF;
+    if (other.state !== Lo_bound) return -EINVAL;
+    f = other.backingFile;
+  }
+  return 0;
+}
+
+/**
+ * loop_configure (LOOP_SET_FD and LOOP_CONFIGURE), in the kernel's order: bad fd
+ * (-EBADF), backing file without read/write ops (-EINVAL), not Lo_unbound (-EBUSY),
+ * loop_validate_file (-EBADF for a chain back to this device, -EINVAL for an unbound
+ * chain or a file that is neither regular nor a block device), flags outside
+ * LOOP_CONFIGURE_SETTABLE_FLAGS (-EINVAL), loop_set_status_from_info (-EINVAL,
+ * -EOVERFLOW), block_size (-EINVAL), the workqueue (-ENOMEM). Nothing changes before
+ * every check passed.
+ */
+export function loopConfigure(lo: LoopDevice, task: Task, file: File, config: KConfig): number {
+  const k = lo.k;
+  const backing = k.fileOf(task, config.fd);
+  if (backing === null) return -EBADF;
+  if (backing.fop.read === undefined || (backing.writable && backing.fop.write === undefined)) return -EINVAL;
+  if (lo.state !== Lo_unbound) return -EBUSY;
+  const chain = isLoopChainOf(backing, lo);
+  if (chain < 0) return chain;
+  if (!isReg(backing.inode.mode) && !isBlk(backing.inode.mode)) return -EINVAL;
+  if ((config.info.lo_flags & ~LOOP_CONFIGURE_SETTABLE_FLAGS) !== 0) return -EINVAL;
+  const ie = checkInfo(config.info);
+  if (ie < 0) return ie;
+  const bs = config.block_size;
+  if (bs !== 0 && (bs < 512 || bs > 4096 || (bs & (bs - 1)) !== 0)) return -EINVAL; // blk_validate_block_size
+  const q = loopPrepareQueue(lo);
+  if (q < 0) return q;
+  // ---- commit ----
+  lo.backingFile = getFile(backing);
+  lo.flags = config.info.lo_flags;
+  if (!backing.writable || !file.writable || backing.fop.write === undefined) lo.flags |= LO_FLAGS_READ_ONLY;
+  lo.offset = Number(config.info.lo_offset);
+  lo.sizelimit = Number(config.info.lo_sizelimit);
+  lo.fileName = config.info.lo_file_name;
+  lo.blockSize = bs === 0 ? 512 : bs;
+  lo.useDio = (lo.flags & LO_FLAGS_DIRECT_IO) !== 0;
+  lo.bdev.readOnly = (lo.flags & LO_FLAGS_READ_ONLY) !== 0;
+  lo.bdev.sizeBytes = capacityOf(backing, lo.offset, lo.sizelimit);
+  lo.state = Lo_bound;
+  return 0;
+}
+
+/** LOOP_CLR_FD (merged 6.11 form, notes Q6): mark for teardown at the last close. */
+export function loopClrFd(lo: LoopDevice): number {
+  if (lo.state !== Lo_bound) return -ENXIO;
+  lo.flags |= LO_FLAGS_AUTOCLEAR;
+  if (lo.openers === 1) lo.state = Lo_rundown;
+  return 0;
+}
+
+/**
+ * __loop_clr_fd (5.19+): freeze the queue (wait for in-flight commands), drop the
+ * backing file, back to Lo_unbound. The per-cgroup workqueue and its workers stay
+ * (lo_free_disk frees them); the <= 5.13 kthread is stopped here (loop_unprepare_queue).
+ */
+function loopClrFdNow(lo: LoopDevice): void {
+  const k = lo.k;
+  // blk_mq_freeze_queue: wait for in-flight requests (only possible from top-level code in sim)
+  if (lo.inflight > 0 && !k.waitFor(() => lo.inflight === 0)) {
+    lo.clrPending = true;
+    return;
+  }
+  finishClrFd(lo);
+}
+
+function finishClrFd(lo: LoopDevice): void {
+  const k = lo.k;
+  lo.clrPending = false;
+  const f = lo.backingFile;
+  lo.backingFile = null;
+  lo.offset = 0;
+  lo.sizelimit = 0;
+  lo.fileName = '';
+  lo.flags = 0;
+  lo.useDio = false;
+  lo.bdev.sizeBytes = 0;
+  lo.bdev.readOnly = false;
+  lo.state = Lo_unbound;
+  if (lo.design === 'kworker' && lo.workqueue !== null) {
+    destroyWorkqueue(lo.workqueue);
+    lo.workqueue = null;
+  }
+  if (f !== null) fput(k, f);
+}
+
+/** lo_open */
+export function loopOpen(lo: LoopDevice): number {
+  if (lo.state === Lo_deleting || lo.state === Lo_rundown) return -ENXIO;
+  lo.openers++;
+  return 0;
+}
+
+/**
+ * lo_release, after the block layer's last-close flush (blkdev_put ->
+ * sync_blockdev + kill_bdev: write back the page cache, drop the clean pages).
+ */
+export function loopRelease(lo: LoopDevice): void {
+  const k = lo.k;
+  lo.openers--;
+  if (lo.openers > 0) return;
+  if (lo.bdev.mapping.nrDirty > 0 || lo.bdev.mapping.nrWriteback > 0) blkdevFsync(k, lo.bdev, null);
+  evictClean(k, lo.bdev.mapping, () => true, Infinity);
+  if (lo.state === Lo_bound && lo.flags & LO_FLAGS_AUTOCLEAR) lo.state = Lo_rundown;
+  if (lo.state === Lo_rundown) loopClrFdNow(lo);
+}
+
+/** LOOP_SET_STATUS64 (loop_set_status): AUTOCLEAR follows info, PARTSCAN can only be set; the rest ignored. */
+export function loopSetStatus(lo: LoopDevice, task: Task, file: File, arg: unknown): number {
+  if (!file.writable && !task.cred.capable(CAP_SYS_ADMIN)) return -EPERM;
+  const info = readInfo64(arg);
+  if (info === null) return -EFAULT;
+  if (lo.state !== Lo_bound) return -ENXIO;
+  const ie = checkInfo(info);
+  if (ie < 0) return ie;
+  const k = lo.k;
+  const off = Number(info.lo_offset);
+  const lim = Number(info.lo_sizelimit);
+  if (off !== lo.offset || lim !== lo.sizelimit) {
+    // sync_blockdev + invalidate_bdev: the cached pages described the old mapping
+    blkdevFsync(k, lo.bdev, task);
+    evictClean(k, lo.bdev.mapping, () => true, Infinity);
+    lo.offset = off;
+    lo.sizelimit = lim;
+    lo.bdev.sizeBytes = capacityOf(lo.backingFile!, off, lim);
+  }
+  lo.fileName = info.lo_file_name;
+  lo.flags &= ~LOOP_SET_STATUS_CLEARABLE_FLAGS;
+  lo.flags |= info.lo_flags & LOOP_SET_STATUS_SETTABLE_FLAGS;
+  return 0;
+}
+
+/** LOOP_GET_STATUS64 (loop_get_status) */
+export function loopGetStatus(lo: LoopDevice, arg: unknown): number {
+  if (arg === undefined || arg === null) return -EINVAL;
+  if (lo.state !== Lo_bound) return -ENXIO;
+  const f = lo.backingFile!;
+  const ok = writeInfo64(arg, {
+    lo_device: encodeDev(`0:${f.inode.sb.id}`),
+    lo_inode: f.inode.ino,
+    lo_rdevice: encodeDev(f.inode.rdev),
+    lo_offset: lo.offset,
+    lo_sizelimit: lo.sizelimit,
+    lo_number: lo.number,
+    lo_flags: lo.flags,
+    lo_file_name: lo.fileName,
+  });
+  return ok ? 0 : -EFAULT;
+}
+
+/**
+ * lo_free_disk (5.19+), after LOOP_CTL_REMOVE: destroy the workqueue (drains it), free
+ * every idle worker (delete_all), shut the timer down, give the tree back.
+ */
+export function loopFreeDisk(lo: LoopDevice): void {
+  const k = lo.k;
+  if (lo.workqueue !== null) {
+    destroyWorkqueue(lo.workqueue);
+    lo.workqueue = null;
+  }
+  if (lo.tree !== null) {
+    loopFreeIdleWorkers(lo, true);
+    k.rt.delTimer(lo.timer); // timer_shutdown_sync
+    if (!lo.tree.empty) throw new KwqError('lo_free_disk', `${lo.name}: ${lo.nrWorkers} worker(s) still busy after the workqueue was drained`);
+    lo.tree.release();
+    lo.tree = null;
+  } else {
+    k.rt.delTimer(lo.timer);
+  }
+}
+
+/**
+ * Choose the design of one device (a model-only control; `kwq.loop_workers` sets the
+ * default at boot). Only while unbound: -EBUSY otherwise. A per-cgroup workqueue left
+ * from an earlier binding is torn down first, as lo_free_disk would.
+ */
+export function loopSetDesign(lo: LoopDevice, design: LoopDesign): number {
+  if (!LOOP_DESIGNS.includes(design)) throw new KwqError('loopSetDesign', `bad design ${JSON.stringify(design)}; allowed: ${LOOP_DESIGNS.join(', ')}`);
+  if (lo.state !== Lo_unbound) return -EBUSY;
+  if (design === lo.design) return 0;
+  loopFreeDisk(lo);
+  lo.design = design;
+  return 0;
+}
+
