@@ -26,8 +26,8 @@ export interface VhostWorkerThreadSpec {
   /** index of the vhost_worker struct this thread runs */
   worker: number;
   /**
-   * empty-list re-checks before sleeping (default DEFAULT_WORKER_SPIN: about 40 us
-   * here, the cost of waking a sleeping thread; vhost_worker_spin times one check)
+   * empty-list re-checks before sleeping (default DEFAULT_WORKER_SPIN: about 0.1 ms
+   * here; vhost_worker_spin times one check)
    */
   spin?: number;
   /**
@@ -41,10 +41,12 @@ export interface VhostWorkerThreadSpec {
 
 /**
  * Empty-list re-checks a worker thread makes before it sleeps when no `spin` is
- * given: one check costs about 0.4 ns here, so this is about 40 us, the cost of
- * waking a sleeping thread (36-48 us, wasm-notes.md). Spinning for about as long
- * as a sleep + wake costs is the classic spin-then-block bound; a much shorter
- * spin made the worker sleep thousands of times a second between bursts.
+ * given: one check costs about 1 ns here (vhost_worker_spin times it), so this is
+ * about 0.1 ms: longer than a sleep + wake-up costs (36-48 us, wasm-notes.md) and
+ * than a producer's timed yield lasts (RingWait.sleepUs + ~50 us of timer slack).
+ * The old default (2000 checks, ~2 us) made the worker sleep thousands of times a
+ * second between bursts, each wake-up costing a producer a notify and the worker
+ * ~40 us.
  */
 export const DEFAULT_WORKER_SPIN = 100_000;
 
@@ -73,7 +75,7 @@ const PRODUCER_MODES: readonly ProducerMode[] = ['batch', 'each', 'ring-batch', 
  * work comes back within microseconds keeps spinning instead of paying a sleep.
  */
 export interface RingWait {
-  /** most read-only checks before a sleep (default 100_000: about 40 us here) */
+  /** most read-only checks before a sleep (default 100_000: about 40 us here, ~0.4 ns each) */
   spin?: number;
   /** fewest checks the adaptation goes down to (default 256: about 0.1 us) */
   minSpin?: number;

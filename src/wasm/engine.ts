@@ -432,6 +432,26 @@ export class VhostWorkerHandle {
   }
 
   /**
+   * A ring producer's batch (vhost_work_queue_batch_ordered): queue refs[from..from+n)
+   * in order, one llist_add_batch per scratch-sized chunk, stopping before the first
+   * work still QUEUED (it has not run since it was last queued; it is not touched).
+   * Returns how many were queued, all added: refs[from + returned] is the one to wait for.
+   * `perWork`: one vhost_worker_queue per work instead (vhost_worker_queue_each_ordered).
+   */
+  queueOrdered(refs: ArrayLike<number>, from = 0, n: number = refs.length - from, perWork = false): number {
+    const e = this.engine;
+    const queue = perWork ? e.exports.vhost_worker_queue_each_ordered : e.exports.vhost_work_queue_batch_ordered;
+    let done = 0;
+    while (done < n) {
+      const chunk = Math.min(n - done, e.scratch.inputCap);
+      const got = queue(this.offset, e.stageInput(refs, from + done, chunk), chunk);
+      done += got;
+      if (got < chunk) break;
+    }
+    return done;
+  }
+
+  /**
    * Run without sleeping on this thread (the sim runtime): built-ins inline, HOST
    * works through `handler` in FIFO order, until the list is empty or `maxBatches`
    * llist_del_all batches were taken. Returns the number of works taken.

@@ -138,3 +138,20 @@ describe('ring producer threads', () => {
     await rt.stop();
   });
 });
+
+describe('VhostWorkerHandle.queueOrdered', () => {
+  it('stops at the first work still queued across scratch chunks, per batch or per work', () => {
+    const engine = Engine.create({ works: 300, workers: 1, slotBytes: 1024 });
+    const worker = engine.worker(0);
+    const cap = engine.scratch.inputCap;
+    const refs: WorkRef[] = [];
+    for (let i = 0; i < 2 * cap + 10; i++) { const w = engine.works.alloc(); engine.works.init(w, VHOST_FN_NOOP); refs.push(w); }
+    worker.queue(refs[cap + 5]!); // in the second chunk
+    expect(worker.queueOrdered(refs)).toBe(cap + 5);
+    expect(worker.run()).toBe(cap + 6);
+    expect(worker.queueOrdered(refs, 0, refs.length, true)).toBe(refs.length);
+    expect(worker.queueOrdered(refs, 3, 4, true)).toBe(0); // refs[3] is queued
+    expect(worker.run()).toBe(refs.length);
+    expect(worker.stats().violations).toBe(0);
+  });
+});
