@@ -39,3 +39,7 @@ export { S_IFMT, S_IFDIR, S_IFCHR, S_IFBLK, S_IFREG } from './kernel/vfs/inode.j
 export type { TraceEvent, TraceListener } from './kernel/trace.js';
 export { registerModule, registerKwqSwitch } from './kernel/module.js';
 export type { ModuleSpec, ParamSpec, ParamValue } from './kernel/module.js';
+
+// vhost (issue 4): the modules register at import; the public names live in public.ts
+import './drivers/vhost/index.js';
+export * from './drivers/vhost/public.js';

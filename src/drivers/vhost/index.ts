@@ -1,0 +1,58 @@
+/**
+ * The vhost modules, registered at import (src/index.ts imports this file once):
+ *
+ *   vhost        the core; parameter fork_from_owner_default (bool, 0444, default Y)
+ *   vhost_net    /dev/vhost-net   (misc 10:238)
+ *   vhost_scsi   /dev/vhost-scsi  (misc, dynamic minor; 10:61 here); parameter
+ *                max_io_vqs (1..1024, default 128)
+ *   vhost_vsock  /dev/vhost-vsock (misc 10:241)
+ *
+ * and two model switches sizing the vhost Wasm engine (vhost-engine.ts):
+ * kwq.vhost_workers (vhost_worker structs, default 256) and kwq.vhost_works
+ * (vhost_work arena, default 16384).
+ */
+import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
+import { registerChrdev } from '../../kernel/vfs/chrdev.js';
+import { vhostNetFops } from './net.js';
+import { vhostScsiFops, VHOST_SCSI_MAX_IO_VQ } from './scsi.js';
+import { vhostVsockFops } from './vsock.js';
+
+registerKwqSwitch('vhost_workers', {
+  type: 'uint', default: 256, min: 1, max: 65536,
+  description: 'vhost_worker structs in the vhost Wasm engine (more workers: VHOST_NEW_WORKER fails with -ENOMEM)',
+});
+registerKwqSwitch('vhost_works', {
+  type: 'uint', default: 16384, min: 64, max: 1 << 20,
+  description: 'vhost_work arena capacity of the vhost Wasm engine (full: opening a vhost device fails with -ENOMEM)',
+});
+
+registerModule({
+  name: 'vhost',
+  params: {
+    fork_from_owner_default: { type: 'bool', default: true, description: 'Set task mode as the default(default: Y)' },
+  },
+});
+
+registerModule({
+  name: 'vhost_net',
+  init(k) {
+    registerChrdev(k, { name: 'vhost-net', major: 10, minor: 238, fops: vhostNetFops });
+  },
+});
+
+registerModule({
+  name: 'vhost_scsi',
+  params: {
+    max_io_vqs: { type: 'uint', default: 128, min: 1, max: VHOST_SCSI_MAX_IO_VQ, description: 'Set the max number of IO virtqueues a vhost scsi device can support' },
+  },
+  init(k) {
+    registerChrdev(k, { name: 'vhost-scsi', major: 10, minor: 61, fops: vhostScsiFops });
+  },
+});
+
+registerModule({
+  name: 'vhost_vsock',
+  init(k) {
+    registerChrdev(k, { name: 'vhost-vsock', major: 10, minor: 241, fops: vhostVsockFops });
+  },
+});

@@ -1,0 +1,176 @@
+/**
+ * The vhost driver's Wasm engine: one per Kernel, created at the first open of a
+ * vhost device. Every vhost_work of every vhost device lives in its work arena and
+ * every vhost_worker's llist in its worker structs (assembly/vhost.ts); this file
+ * maps them to the driver's JS objects.
+ *
+ *   Wasm (shared memory)                         JS (this file)
+ *   works arena: vhost_work 32 B each       <->  table[(ref - base) / 32]: VhostWork
+ *     fn = VHOST_FN_HOST (16), arg = table index    (its handler and owner)
+ *   vhost_worker structs 256 B each         <->  free list of struct indices
+ *     (llist head, QUEUED bit protocol)              (VhostWorker holds one)
+ *
+ * A worker body drains its Wasm llist with one `VhostWorkerHandle.run` call per
+ * llist_del_all batch; the HOST works of the batch come back in FIFO order (QUEUED
+ * already cleared, as vhost_run_work_list clears it before fn) and are dispatched
+ * here to their VhostWork.fn. Handlers add the virtual CPU time they use with
+ * `charge(ns)`: to the sim thread running the worker (so `k.now` advances inside the
+ * batch), or to a sink that the caller charges to the worker task afterwards.
+ *
+ * Sizing (model switches, DESIGN.md rule 5): `kwq.vhost_workers` worker structs
+ * (default 256) and `kwq.vhost_works` works (default 16384). A device open that
+ * finds the work arena full fails with -ENOMEM (the kernel's kzalloc of the device);
+ * a worker creation that finds no free worker struct fails like any other worker
+ * creation failure (-ENOMEM from SET_OWNER / VHOST_NEW_WORKER).
+ */
+import { KwqError } from '../../kernel/error.js';
+import { ENOMEM } from '../../kernel/errno.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { SimThread } from '../../runtime/sim-thread.js';
+import { Engine, type HostHandler, type VhostWorkerHandle, type WorkRef } from '../../wasm/engine.js';
+import { VHOST_FN_HOST, VHOST_WORK } from '../../wasm/layout.js';
+
+/** A vhost_work owned by the driver: the Wasm work plus its JS function. */
+export class VhostWork {
+  /** set by the flush work's fn; read by the flusher */
+  done = false;
+  /** free the work when it has run (a flush that could not wait for it) */
+  freeOnRun = false;
+  constructor(
+    readonly ref: WorkRef,
+    readonly index: number,
+    public fn: (w: VhostWork) => void,
+    /** the object the fn works on (a vq, a flush, a device) */
+    public data: unknown,
+  ) {}
+}
+
+const engines = new WeakMap<Kernel, VhostEngine>();
+
+export class VhostEngine {
+  readonly engine: Engine;
+  private readonly table: (VhostWork | null)[];
+  private readonly freeWorkerStructs: number[] = [];
+  private readonly base: number;
+  /** the sim thread whose body is running a worker batch now (charge() goes there) */
+  private th: SimThread | null = null;
+  /** virtual ns charged outside a thread body (the killed path's drain) */
+  private sink = 0;
+  /** a worker run is in progress on this thread (Engine.run is not re-entrant) */
+  running = false;
+  /** HOST works dispatched since boot (a statistic) */
+  hostWorks = 0;
+  /** per-work dispatch cost of the worker running now (its device's costs.workNs) */
+  workNs = 0;
+  readonly dispatch: HostHandler;
+
+  private constructor(
+    readonly k: Kernel,
+    workers: number,
+    works: number,
+  ) {
+    this.engine = Engine.create({ works, workers, counters: 8, threadSlots: 4, slotBytes: 16 * 1024, syncWords: 4 });
+    this.table = new Array<VhostWork | null>(works).fill(null);
+    this.base = this.engine.layout.works.base;
+    for (let i = workers - 1; i >= 0; i--) this.freeWorkerStructs.push(i);
+    this.dispatch = (_ref, fn, arg) => {
+      const w = fn === VHOST_FN_HOST ? this.table[arg] : null;
+      if (w === null || w === undefined) throw new KwqError('vhost worker', `work ${_ref} (fn ${fn}, arg ${arg}) is not a vhost driver work`);
+      this.hostWorks++;
+      this.charge(this.workNs);
+      w.fn(w);
+      if (w.freeOnRun) this.workFree(w);
+    };
+  }
+
+  /** The kernel's vhost engine, created on first use. */
+  static of(k: Kernel): VhostEngine {
+    let ve = engines.get(k);
+    if (ve === undefined) {
+      const workers = k.kwqSwitch('vhost_workers') as number;
+      const works = k.kwqSwitch('vhost_works') as number;
+      ve = new VhostEngine(k, workers, works);
+      engines.set(k, ve);
+    }
+    return ve;
+  }
+
+  /** The engine if one was created for `k` (inspection; no creation). */
+  static peek(k: Kernel): VhostEngine | undefined {
+    return engines.get(k);
+  }
+
+  /** vhost_work_init on a new work: the work, or -ENOMEM when the arena is full. */
+  workAlloc(fn: (w: VhostWork) => void, data: unknown): VhostWork | number {
+    const ref = this.engine.works.tryAlloc();
+    if (ref < 0) return -ENOMEM;
+    const index = (ref - this.base) / VHOST_WORK.SIZE;
+    this.engine.works.init(ref as WorkRef, VHOST_FN_HOST, index, 0);
+    const w = new VhostWork(ref as WorkRef, index, fn, data);
+    this.table[index] = w;
+    return w;
+  }
+
+  /** Give a work back. It must not be queued (a queued work is on a worker's list). */
+  workFree(w: VhostWork): void {
+    if (this.table[w.index] !== w) return;
+    if (this.engine.works.queued(w.ref)) throw new KwqError('vhost', `work ${w.ref} is freed while QUEUED`);
+    this.table[w.index] = null;
+    this.engine.works.free(w.ref);
+  }
+
+  /** Works allocated now (inspection). */
+  worksInUse(): number {
+    let n = 0;
+    for (const w of this.table) if (w !== null) n++;
+    return n;
+  }
+
+  /** A zeroed vhost_worker struct: its handle, or -ENOMEM when all are in use. */
+  workerStructAlloc(): VhostWorkerHandle | number {
+    const i = this.freeWorkerStructs.pop();
+    if (i === undefined) return -ENOMEM;
+    const h = this.engine.worker(i);
+    this.engine.exports.vhost_worker_init(h.offset);
+    return h;
+  }
+
+  workerStructFree(h: VhostWorkerHandle): void {
+    if (h.hasWork()) throw new KwqError('vhost', `vhost_worker struct ${h.index} is freed with works on its list`);
+    this.freeWorkerStructs.push(h.index);
+  }
+
+  get workerStructsFree(): number {
+    return this.freeWorkerStructs.length;
+  }
+
+  /** Add `ns` of virtual CPU time to whoever is running works now. */
+  charge(ns: number): void {
+    if (this.th !== null) this.th.costNs += ns;
+    else this.sink += ns;
+  }
+
+  /**
+   * Run up to `maxBatches` llist_del_all batches of `h` (all: until empty) on this
+   * thread, charging handlers' time to `th` (a body) or to the sink. Returns
+   * [works taken, ns charged to the sink].
+   */
+  runWorker(h: VhostWorkerHandle, th: SimThread | null, maxBatches: number): number {
+    if (this.running) throw new KwqError('vhost worker', 'a worker batch is already running on this thread (Engine.run is not re-entrant)');
+    this.running = true;
+    this.th = th;
+    try {
+      return h.run(this.dispatch, maxBatches);
+    } finally {
+      this.running = false;
+      this.th = null;
+    }
+  }
+
+  /** Take the time charged outside a body since the last call. */
+  takeSink(): number {
+    const s = this.sink;
+    this.sink = 0;
+    return s;
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * struct vhost_worker and its two back ends (drivers/vhost/vhost.c @ f3f64c2e;
+ * kernel-reference.md sections 1.7-1.12, 2, 3):
+ *
+ *   task mode (dev.forkOwner, vhost_task)        kthread mode (kthread_create)
+ *   ------------------------------------------   ------------------------------------------
+ *   a thread of the ioctl caller's group,        a child of kthreadd, PF_KTHREAD, init
+ *   PF_USER_WORKER, CLONE_VM|FS|SIGHAND|THREAD   creds and namespaces, no mm of its own:
+ *   |UNTRACED, no files: shares mm, creds,       borrows dev.mm (kthread_use_mm) while it
+ *   rlimits, namespaces, cgroups; counted        runs works; attached once to the caller's
+ *   against RLIMIT_NPROC and pids.max;           cgroups (cgroup_attach_task_all, a snapshot,
+ *   moves with its process (cgroup.procs);       v2 included since 5.16); not counted against
+ *   SIGKILL of the group runs vhost_worker_      the caller's RLIMIT_NPROC; ignores signals;
+ *   killed; stopped by vhost_task_stop           stopped by kthread_stop at cleanup
+ *
+ * Both run the same loop: the worker's Wasm llist (vhost_worker struct in the
+ * vhost engine) drained one llist_del_all batch per Wasm call, FIFO, QUEUED cleared
+ * before each fn; the sim thread's virtual time is what the works cost, charged by
+ * the runtime to the cgroup the worker task is in (cpu.stat).
+ *
+ * Locking: the kernel's dev->mutex / worker->mutex / vq->mutex serialise ioctls,
+ * flushes and the killed path. The model runs on one JS thread, so each ioctl is
+ * atomic; the one place where other code runs in the middle of an ioctl is a flush
+ * waiting for its work (k.waitFor runs the simulation), as the kernel drops
+ * worker->mutex there.
+ */
+import { KwqError } from '../../kernel/error.js';
+import { EFAULT, EINVAL, ENODEV, ENOIOCTLCMD, ENOMEM, EBUSY } from '../../kernel/errno.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import { kfreeAccount, kmallocAccount, type KmemObj } from '../../kernel/memcontrol.js';
+import type { Task } from '../../kernel/task.js';
+import type { SimThread, ThreadBody } from '../../runtime/sim-thread.js';
+import type { VhostWorkerHandle } from '../../wasm/engine.js';
+import type { VhostDev } from './dev.js';
+import { FAULT, readU32, VHOST_ATTACH_VRING_WORKER, VHOST_FREE_WORKER, VHOST_GET_VRING_WORKER, VHOST_NEW_WORKER, writeFields } from './uapi.js';
+import { VhostEngine, type VhostWork } from './vhost-engine.js';
+import { vhostGetVqFromUser, vhostVqAttachWorker } from './vq.js';
+
+/** sizeof(struct vhost_worker) on x86_64, for the GFP_KERNEL_ACCOUNT charge (order of magnitude) */
+const VHOST_WORKER_BYTES = 192;
+
+export type VhostWorkerMode = 'task' | 'kthread';
+
+export class VhostWorker implements ThreadBody {
+  /** index in dev.workers (worker_xa); -1 until xa_alloc */
+  id = -1;
+  /** number of vqs whose vq.worker is this worker */
+  attachmentCnt = 0;
+  /** set by vhost_worker_killed (task mode only) */
+  killed = false;
+  /** the vhost_task's thread or the kthread */
+  task: Task | null = null;
+  /** destroyed: its Wasm struct is back in the pool */
+  dead = false;
+  /** the thread slept after its last run (a wake-up costs costs.wakeNs) */
+  private sleeping = true;
+  /** wake-ups from sleep (a statistic) */
+  wakeups = 0;
+  kmem: KmemObj | null = null;
+
+  constructor(
+    readonly dev: VhostDev,
+    readonly mode: VhostWorkerMode,
+    readonly handle: VhostWorkerHandle,
+  ) {}
+
+  get k(): Kernel {
+    return this.dev.k;
+  }
+
+  /** vhost_task_fn + vhost_run_work_list / vhost_run_work_kthread_list: one slice. */
+  run(th: SimThread, budgetNs: number): boolean {
+    const k = this.dev.k;
+    const task = this.task!;
+    const ve = this.dev.ve;
+    const costs = this.dev.costs;
+    // kthread_use_mm(dev->mm) for the works (the kernel holds it for the loop's lifetime)
+    const useMm = this.mode === 'kthread' && this.dev.mm !== null && task.mm === null;
+    if (useMm) k.kthreadUseMm(task, this.dev.mm!);
+    if (this.sleeping) {
+      this.sleeping = false;
+      this.wakeups++;
+      th.costNs += costs.wakeNs;
+    }
+    let more: boolean;
+    ve.workNs = costs.workNs;
+    for (;;) {
+      // one llist_del_all batch per Wasm call; handlers charge th as they go
+      const n = ve.runWorker(this.handle, th, 1);
+      if (n === 0 || th.costNs >= budgetNs) {
+        more = this.handle.hasWork(); // may be stale: the next run re-checks with llist_del_all
+        break;
+      }
+    }
+    if (useMm) k.kthreadUnuseMm(task);
+    if (!more && !th.wakePending) this.sleeping = true;
+    return more;
+  }
+
+  /** Works this worker took off its list (built-ins and HOST works). */
+  get items(): number {
+    return this.handle.itemsTaken();
+  }
+}
+
+// ---- creation and destruction -----------------------------------------------------
+
+/**
+ * vhost_worker_create(dev): ops->create by dev.forkOwner, then xa_alloc (lowest free
+ * id). Every failure (kzalloc charge, no free Wasm worker struct, copy_process
+ * -EAGAIN for RLIMIT_NPROC / pids.max / max_threads, -ERESTARTNOINTR for a pending
+ * signal, kthread_create failure, cgroup attach failure) returns null: the callers
+ * report -ENOMEM (section 1.6, "error collapse"). Nothing is left behind on failure.
+ */
+export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | null {
+  const k = dev.k;
+  const mode: VhostWorkerMode = dev.forkOwner ? 'task' : 'kthread';
+  // kzalloc(sizeof(*worker), GFP_KERNEL_ACCOUNT): charged to the caller's memcg
+  const kmem = kmallocAccount(k, current, VHOST_WORKER_BYTES);
+  if (typeof kmem === 'number') return null;
+  const h = dev.ve.workerStructAlloc();
+  if (typeof h === 'number') {
+    kfreeAccount(k, kmem);
+    return null;
+  }
+  const worker = new VhostWorker(dev, mode, h);
+  worker.kmem = kmem;
+  const name = `vhost-${current.pid}`; // snprintf(name, TASK_COMM_LEN, "vhost-%d", current->pid)
+  const fail = (): null => {
+    dev.ve.workerStructFree(h);
+    kfreeAccount(k, kmem);
+    worker.dead = true;
+    return null;
+  };
+  if (mode === 'task') {
+    // vhost_task_create + vhost_task_start, then xa_alloc
+    const t = k.userWorkerCreate(current, name, worker, () => vhostWorkerKilled(worker));
+    if (typeof t === 'number') return fail();
+    worker.task = t;
+    k.wakeUpProcess(t);
+    worker.id = xaAlloc(dev, worker);
+  } else {
+    // kthread_create + wake_up_process, xa_alloc, then vhost_attach_task_to_cgroups
+    const t = k.kthreadCreate(name, worker);
+    if (typeof t === 'number') return fail();
+    worker.task = t;
+    k.wakeUpProcess(t);
+    const id = xaAlloc(dev, worker);
+    // DIVERGENCE: the kernel runs cgroup_attach_task_all(owner, current) as a work on
+    // the new kthread and flushes it (attachment_cnt = INT_MAX meanwhile); kwq attaches
+    // from the ioctl caller directly, so that the ioctl never waits on a thread (the
+    // threads runtime cannot block the caller). Same resulting cgroups, same errors.
+    const ret = k.cgroupAttachTaskAll(current, t);
+    if (ret !== 0) {
+      dev.workers[id] = undefined; // xa_erase (the "free_id" step of f3f64c2e)
+      k.kthreadStop(t);
+      return fail();
+    }
+    worker.id = id;
+  }
+  return worker;
+}
+
+/** xa_alloc(&dev->worker_xa, ..., xa_limit_32b): the lowest free index. */
+function xaAlloc(dev: VhostDev, worker: VhostWorker): number {
+  let id = 0;
+  while (dev.workers[id] !== undefined) id++;
+  dev.workers[id] = worker;
+  return id;
+}
+
+/** vhost_worker_destroy: WARN_ON(!llist_empty), xa_erase, ops->stop, kfree. */
+export function vhostWorkerDestroy(worker: VhostWorker): void {
+  const dev = worker.dev;
+  const k = dev.k;
+  if (worker.handle.hasWork()) {
+    // the kernel WARNs; kwq runs what is left so that no work is lost with the struct
+    drainInline(worker);
+  }
+  if (dev.workers[worker.id] === worker) dev.workers[worker.id] = undefined;
+  const t = worker.task;
+  if (t !== null && t.alive) {
+    if (worker.mode === 'task') k.userWorkerStop(t); // vhost_task_stop
+    else k.kthreadStop(t); // kthread_stop
+  }
+  worker.dead = true;
+  dev.ve.workerStructFree(worker.handle);
+  if (worker.kmem !== null) kfreeAccount(k, worker.kmem);
+  worker.kmem = null;
+}
+
+// ---- queueing and flushing -----------------------------------------------------------
+
+/** vhost_worker_queue: test_and_set QUEUED + llist_add in Wasm; ops->wakeup on success. */
+export function vhostWorkerQueue(worker: VhostWorker, work: VhostWork): void {
+  if ((worker.handle.queue(work.ref) & 1) !== 0 && worker.task !== null) worker.k.wakeUpProcess(worker.task);
+}
+
+/**
+ * __vhost_worker_flush: no-op for an unattached or killed worker; else queue a
+ * flush work and wait for it (everything queued before it has run). Returns false
+ * if the wait could not complete (see the divergence below).
+ */
+export function vhostWorkerFlush(worker: VhostWorker): boolean {
+  if (worker.attachmentCnt === 0 || worker.killed || worker.dead) return true;
+  const dev = worker.dev;
+  const f = dev.ve.workAlloc(flushWorkFn, null);
+  if (typeof f === 'number') {
+    // the kernel's flush work is on the stack and cannot fail; here the arena is full
+    throw new KwqError('vhost flush', `the vhost work arena is full (${dev.ve.engine.works.capacity} works); raise it with kwq.vhost_works=N on the command line`);
+  }
+  f.done = false;
+  vhostWorkerQueue(worker, f);
+  // DIVERGENCE: wait_for_completion blocks the ioctl until the worker ran the flush
+  // work. In sim from top-level code k.waitFor runs the simulation until then. When
+  // it cannot (threads runtime, a call from inside the simulation, or a worker that
+  // can never run: its process is stopped), kwq returns without waiting; the flush
+  // work stays queued and frees itself when it runs.
+  dev.k.waitFor(() => f.done || worker.killed || worker.dead);
+  if (f.done) {
+    dev.ve.workFree(f);
+    return true;
+  }
+  f.freeOnRun = true;
+  return false;
+}
+
+function flushWorkFn(w: VhostWork): void {
+  w.done = true; // complete(&flush.wait_event)
+}
+
+/** vhost_dev_flush: flush every worker of the device (xa_for_each). */
+export function vhostDevFlush(dev: VhostDev): void {
+  for (const w of [...dev.workers]) if (w !== undefined) vhostWorkerFlush(w);
+}
+
+// ---- the killed path (task mode) ---------------------------------------------------
+
+/**
+ * vhost_worker_killed (the vhost_task's handle_sigkill): mark killed, take the worker
+ * off every vq that uses it, then run what is queued (flush works and anything that
+ * slipped in) before the thread exits.
+ */
+export function vhostWorkerKilled(worker: VhostWorker): void {
+  worker.killed = true;
+  let attachCnt = 0;
+  for (const vq of worker.dev.vqs) {
+    if (vq.worker === worker) {
+      vq.worker = null;
+      attachCnt++;
+    }
+  }
+  worker.attachmentCnt -= attachCnt;
+  // (synchronize_rcu: no reader can still be queueing on it in the model)
+  drainInline(worker);
+}
+
+/** vhost_run_work_list until empty, on the calling thread; CPU time charged to the worker task. */
+function drainInline(worker: VhostWorker): void {
+  const dev = worker.dev;
+  const ve = dev.ve;
+  if (ve.running) {
+    // a worker batch is running on this thread (a handler's charge OOM-killed the
+    // owner, say): Engine.run is not re-entrant, so drain right after, at this time
+    dev.k.rt.callAt(dev.k.now, () => drainInline(worker));
+    return;
+  }
+  ve.workNs = dev.costs.workNs;
+  if (!worker.handle.hasWork()) return;
+  ve.runWorker(worker.handle, null, 0xffff_ffff);
+  const ns = ve.takeSink();
+  const t = worker.task;
+  if (ns > 0 && t !== null) dev.k.chargeCpu(t, ns, false);
+}
+
+// ---- vhost_worker_ioctl -----------------------------------------------------------------
+
+/**
+ * vhost_worker_ioctl (section 1.10), called with dev.mutex held by the driver:
+ * !use_worker -EINVAL; no owner -EINVAL; another mm -EPERM; then the four ioctls.
+ */
+export function vhostWorkerIoctl(dev: VhostDev, task: Task, request: number, arg: unknown): number {
+  if (!dev.useWorker) return -EINVAL;
+  if (!dev.hasOwner()) return -EINVAL;
+  const r = dev.checkOwner(task);
+  if (r !== 0) return r;
+  switch (request) {
+    case VHOST_NEW_WORKER: {
+      // "vhost_tasks will account for worker threads under the parent's NPROC value
+      // but kthreads do not. To avoid userspace overflowing the system with worker
+      // threads fork_owner must be true."
+      if (!dev.forkOwner) return -EFAULT;
+      const worker = vhostWorkerCreate(dev, task);
+      if (worker === null) return -ENOMEM;
+      // copy_to_user after creation: on -EFAULT the worker stays created (the kernel's behaviour)
+      return writeFields(arg, { worker_id: worker.id }) ? 0 : -EFAULT;
+    }
+    case VHOST_FREE_WORKER: {
+      const id = readU32(arg, 'worker_id');
+      if (id === FAULT) return -EFAULT;
+      return vhostFreeWorker(dev, id);
+    }
+    case VHOST_ATTACH_VRING_WORKER:
+    case VHOST_GET_VRING_WORKER:
+      break;
+    default:
+      return -ENOIOCTLCMD;
+  }
+  const vq = vhostGetVqFromUser(dev, arg);
+  if (typeof vq === 'number') return vq;
+  if (request === VHOST_ATTACH_VRING_WORKER) {
+    const index = readU32(arg, 'index');
+    const id = readU32(arg, 'worker_id');
+    if (index === FAULT || id === FAULT) return -EFAULT;
+    return vhostVqAttachWorker(vq, id);
+  }
+  const worker = vq.worker;
+  if (worker === null) return -EINVAL;
+  return writeFields(arg, { index: vq.index, worker_id: worker.id }) ? 0 : -EFAULT;
+}
+
+/** xa_find(index >= id) and the id check: the worker, or null (-ENODEV). */
+export function vhostWorkerLookup(dev: VhostDev, id: number): VhostWorker | null {
+  return dev.workers[id] ?? null;
+}
+
+/** vhost_free_worker: -ENODEV unknown id; -EBUSY attached or killed; else destroy. */
+function vhostFreeWorker(dev: VhostDev, id: number): number {
+  const worker = vhostWorkerLookup(dev, id);
+  if (worker === null) return -ENODEV;
+  if (worker.attachmentCnt !== 0 || worker.killed) return -EBUSY;
+  vhostWorkerFlush(worker); // a no-op: attachment_cnt is 0
+  vhostWorkerDestroy(worker);
+  return 0;
+}
