@@ -206,6 +206,9 @@ registerModule({
   },
   init(k, params) {
     const d = new LoopDriver(k, k.kwqSwitch('loop_workers') as LoopDesign);
+    // the driver's tracepoints: a worker made (loop_queue_work) or freed (reaper, teardown)
+    k.trace.define('loop_worker_alloc');
+    k.trace.define('loop_worker_free');
     drivers.set(k, d);
     registerChrdev(k, { name: 'loop-control', major: MISC_MAJOR, minor: LOOP_CTRL_MINOR, fops: loopCtlFops });
     const n = params['max_loop'] as number;
