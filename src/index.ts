@@ -43,3 +43,14 @@ export type { ModuleSpec, ParamSpec, ParamValue } from './kernel/module.js';
 // vhost (issue 4): the modules register at import; the public names live in public.ts
 import './drivers/vhost/index.js';
 export * from './drivers/vhost/public.js';
+
+// loop (issue 5): the loop and null_blk modules register at import
+export {
+  LOOP_SET_FD, LOOP_CLR_FD, LOOP_SET_STATUS, LOOP_GET_STATUS, LOOP_SET_STATUS64, LOOP_GET_STATUS64, LOOP_CHANGE_FD,
+  LOOP_SET_CAPACITY, LOOP_SET_DIRECT_IO, LOOP_SET_BLOCK_SIZE, LOOP_CONFIGURE, LOOP_CTL_ADD, LOOP_CTL_REMOVE, LOOP_CTL_GET_FREE,
+  LO_FLAGS_READ_ONLY, LO_FLAGS_AUTOCLEAR, LO_FLAGS_PARTSCAN, LO_FLAGS_DIRECT_IO, LO_NAME_SIZE, LO_KEY_SIZE,
+  LOOP_SET_STATUS_SETTABLE_FLAGS, LOOP_SET_STATUS_CLEARABLE_FLAGS, LOOP_CONFIGURE_SETTABLE_FLAGS, LO_CRYPT_NONE,
+  LOOP_MAJOR, LOOP_CTRL_MINOR, loopInfo, loopSetWorkers, loopDefaultWorkers,
+  IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, ioSetup, ioSubmit, ioGetevents, AioContext,
+} from './drivers/loop/index.js';
+export type { LoopInfo64, LoopConfig, LoopInfo, LoopDesign, Iocb, IoEvent } from './drivers/loop/index.js';
