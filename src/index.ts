@@ -54,3 +54,26 @@ export {
   IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, ioSetup, ioSubmit, ioGetevents, AioContext,
 } from './drivers/loop/index.js';
 export type { LoopInfo64, LoopConfig, LoopInfo, LoopDesign, Iocb, IoEvent } from './drivers/loop/index.js';
+
+// kvm and blk-ioc (issue 6): /dev/kvm registers at import; blk-ioc installs its fork/exit
+// hooks at boot and adds k.ioprio_set / k.ioprio_get
+import './drivers/kvm/index.js';
+import './drivers/block/blk-ioc-index.js';
+export {
+  KVMIO, KVM_API_VERSION, KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU,
+  KVM_SET_USER_MEMORY_REGION, KVM_RUN, KVM_CREATE_DEVICE, KVM_SET_DEVICE_ATTR, KVM_GET_DEVICE_ATTR, KVM_HAS_DEVICE_ATTR,
+  KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_CREATE_DEVICE_TEST, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
+  KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_CAP_USER_MEMORY, KVM_CAP_NR_VCPUS, KVM_CAP_NR_MEMSLOTS,
+  KVM_CAP_MAX_VCPUS, KVM_CAP_MAX_VCPU_ID, KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DEVICE_CTRL, KVM_CAP_READONLY_MEM,
+  KVM_CAP_SYNC_MMU, KVM_CAP_IMMEDIATE_EXIT, KVM_EXIT_UNKNOWN, KVM_EXIT_HLT, KVM_X86_DEFAULT_VM, kvmVms, kvmVcpuExitReason,
+} from './drivers/kvm/index.js';
+export type { KvmInfo, KvmUserspaceMemoryRegion, KvmCreateDevice, KvmDeviceAttr } from './drivers/kvm/index.js';
+export {
+  IOPRIO_CLASS_SHIFT, IOPRIO_CLASS_NONE, IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE, IOPRIO_CLASS_INVALID,
+  IOPRIO_NR_LEVELS, IOPRIO_BE_NR, IOPRIO_NORM, IOPRIO_BE_NORM, IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER,
+  IOPRIO_DEFAULT, IOPRIO_PRIO_CLASS, IOPRIO_PRIO_DATA, IOPRIO_PRIO_LEVEL, IOPRIO_PRIO_HINT, IOPRIO_PRIO_VALUE, ioprioValue,
+  ioprioValid, ioprioName, ioprioSet, ioprioGet, getTaskIoprio, getTaskRawIoprio, setpgid, getpgid,
+  IoContext, IoCq, RequestQueue, taskIoContext, blkAllocQueue, blkQueueExit, elevatorSwitch, ioContextForIssue,
+  ioContextRequestDone,
+} from './drivers/block/blk-ioc-index.js';
+export type { IoIssue, ElevatorName } from './drivers/block/blk-ioc-index.js';
