@@ -20,8 +20,8 @@ export interface VhostCosts {
 export const DEFAULT_VHOST_COSTS: Readonly<VhostCosts> = Object.freeze({
   wakeNs: 2500,
   workNs: 300,
-  descNs: 1300,
-  usedNs: 250,
+  descNs: 1600,
+  usedNs: 350,
   weight: 256,
 });
 
