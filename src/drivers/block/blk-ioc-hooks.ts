@@ -2,58 +2,66 @@
  * blk-ioc's part of fork and exit, and its registration.
  *
  * The kernel model offers drivers no copy_process/do_exit hook yet (docs/kernel-api.md
- * lists none), so this file attaches to the two tracepoints that fire synchronously
- * in those paths, at boot (module init), before any user listener:
+ * lists none), so:
  *
- *   task_newtask        (end of copy_process)  pgrp inheritance, copy_io
- *   sched_process_exit  (end of do_exit)       exit_io_context
+ *   fork  the four Kernel methods that call copy_process (spawn, clone (fork goes
+ *         through it), kthreadCreate, userWorkerCreate) are wrapped once, at import:
+ *         when the original returns a new task, copy_io and the pgrp inheritance run
+ *         for (creating thread, child, clone flags). The child cannot issue I/O in
+ *         between, so this is copy_io's effect at copy_io's time. The task_newtask
+ *         tracepoint is NOT used: it would stay enabled for everyone.
+ *   exit  do_exit has no method to wrap (k.exit, kill, OOM kill, kthread/user-worker
+ *         stop all end in exit.ts's doExit), so exit_io_context runs from a
+ *         sched_process_exit listener, attached at boot. It fires at the end of
+ *         do_exit, after exit_files: where the kernel calls exit_io_context too (late
+ *         in do_exit), so I/O issued while closing files on exit still finds it.
  *
- * The order matches the kernel where it matters: copy_io runs before the child can
- * issue anything, and exit_io_context runs after exit_files (the kernel calls it late
- * in do_exit), so I/O issued while closing files on exit still finds the context.
- *
- * task_newtask does not name the creating thread. For a new process it is the
- * parent; for a new thread (CLONE_THREAD: k.clone, vhost_task_create) the parent is
- * the group leader's parent, so the thread that called is recorded around
- * Kernel.prototype.clone and .userWorkerCreate. A copy_process hook in the kernel
- * would replace both (see the report).
+ * A copy_process/do_exit hook in the kernel would replace both (see the report).
  */
-import { Kernel } from '../../kernel/kernel.js';
+import { Kernel, type SpawnOptions } from '../../kernel/kernel.js';
 import { registerModule } from '../../kernel/module.js';
-import { CLONE_THREAD } from '../../kernel/sched.js';
-import type { Task } from '../../kernel/task.js';
+import { CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_UNTRACED, CLONE_VM } from '../../kernel/sched.js';
+import { Task } from '../../kernel/task.js';
 import { blkIocState, copyIo, exitIoContext } from './blk-ioc.js';
 import { pgrpFork } from './ioprio-pgrp.js';
 
-/** threads inside k.clone / k.userWorkerCreate, innermost last */
-const creating: Task[] = [];
-
-type Creator = (this: Kernel, task: Task, ...rest: unknown[]) => unknown;
-const proto = Kernel.prototype as unknown as Record<'clone' | 'userWorkerCreate', Creator>;
-for (const name of ['clone', 'userWorkerCreate'] as const) {
-  const orig = proto[name];
-  proto[name] = function (this: Kernel, task: Task, ...rest: unknown[]): unknown {
-    creating.push(task);
-    try {
-      return orig.call(this, task, ...rest);
-    } finally {
-      creating.pop();
-    }
-  };
+/** after copy_process made `child` for `current` with `flags` */
+function forkHook(k: Kernel, current: Task, child: unknown, flags: number): void {
+  if (!(child instanceof Task)) return;
+  pgrpFork(k, current, child);
+  copyIo(k, current, child, flags >>> 0);
 }
 
-function installHooks(k: Kernel): void {
-  k.trace.on('task_newtask', (ev) => {
-    const p = k.task(ev['pid'] as number);
-    if (p === undefined) return;
-    const flags = (ev['cloneFlags'] as number) >>> 0;
-    const top = creating[creating.length - 1];
-    // the creating thread: recorded by the wrappers; else the parent (fork, spawn, kthread_create)
-    const current = top !== undefined && top.kernel === k && (!(flags & CLONE_THREAD) || top.signal === p.signal) ? top : p.parent;
-    if (current === null) return;
-    pgrpFork(k, current, p);
-    copyIo(k, current, p, flags);
-  });
+type Method = (this: Kernel, ...args: unknown[]) => unknown;
+const proto = Kernel.prototype as unknown as Record<'spawn' | 'clone' | 'kthreadCreate' | 'userWorkerCreate', Method>;
+
+const origSpawn = proto.spawn;
+proto.spawn = function (this: Kernel, ...args: unknown[]): unknown {
+  const child = origSpawn.apply(this, args);
+  forkHook(this, (args[0] as SpawnOptions | undefined)?.parent ?? this.init, child, 0);
+  return child;
+};
+const origClone = proto.clone;
+proto.clone = function (this: Kernel, ...args: unknown[]): unknown {
+  const child = origClone.apply(this, args);
+  forkHook(this, args[0] as Task, child, args[1] as number);
+  return child;
+};
+const origKthreadCreate = proto.kthreadCreate;
+proto.kthreadCreate = function (this: Kernel, ...args: unknown[]): unknown {
+  const child = origKthreadCreate.apply(this, args);
+  forkHook(this, this.kthreadd, child, CLONE_FS | CLONE_FILES);
+  return child;
+};
+const origUserWorkerCreate = proto.userWorkerCreate;
+proto.userWorkerCreate = function (this: Kernel, ...args: unknown[]): unknown {
+  const child = origUserWorkerCreate.apply(this, args);
+  // vhost_task_create's flags: no CLONE_IO
+  forkHook(this, args[0] as Task, child, CLONE_THREAD | CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_UNTRACED);
+  return child;
+};
+
+function installExitHook(k: Kernel): void {
   k.trace.on('sched_process_exit', (ev) => {
     const t = blkIocState(k).holders.get(ev['pid'] as number);
     if (t !== undefined) exitIoContext(k, t);
@@ -62,4 +70,4 @@ function installHooks(k: Kernel): void {
 
 // blk-ioc is part of the block core, not a loadable module; the module entry is the
 // model's way to run code at boot.
-registerModule({ name: 'blk_ioc', init: installHooks });
+registerModule({ name: 'blk_ioc', init: installExitHook });

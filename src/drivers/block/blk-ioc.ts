@@ -54,9 +54,8 @@
  *   vhost kthread worker                     kthreadd's defaults: none, BE/4
  *
  * fork/exit: the kernel model has no copy_process/do_exit hook for drivers yet, so
- * blk-ioc-hooks.ts attaches copyIo and exitIoContext to the task_newtask and
- * sched_process_exit tracepoints (both fire synchronously, inside copy_process and
- * do_exit).
+ * blk-ioc-hooks.ts runs copyIo after the Kernel methods that call copy_process and
+ * exitIoContext from the sched_process_exit tracepoint (fired inside do_exit).
  */
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
