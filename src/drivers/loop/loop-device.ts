@@ -126,6 +126,8 @@ export class LoopDevice {
   clrPending = false;
   readonly stats = new LoopStats();
   readonly pool = new CmdPool();
+  /** loop_queue_rq bound to this device, made once (no closure per bio) */
+  readonly queueRqFn: (bio: Bio, pos: number, len: number) => void;
 
   constructor(
     readonly k: Kernel,
@@ -134,6 +136,7 @@ export class LoopDevice {
     design: LoopDesign,
   ) {
     this.design = design;
+    this.queueRqFn = (bio, pos, len) => loopQueueRq(this, bio, pos, len);
     this.timer = new TimerList(() => loopFreeIdleWorkers(this, false), TIMER_DEFERRABLE);
   }
 
@@ -266,9 +269,9 @@ export function loopFreeIdleWorkers(lo: LoopDevice, deleteAll: boolean): void {
 // ---- submission ---------------------------------------------------------------------
 
 /** The block device's submit_bio: split into requests, each to loop_queue_rq. */
-export function loopSubmitBio(k: Kernel, bdev: BlockDevice, bio: Bio): void {
+export function loopSubmitBio(_k: Kernel, bdev: BlockDevice, bio: Bio): void {
   const lo = bdev.data as LoopDevice;
-  blkMqSubmitBio(bio, LOOP_MAX_REQUEST_BYTES, (b, pos, len) => loopQueueRq(lo, b, pos, len));
+  blkMqSubmitBio(bio, LOOP_MAX_REQUEST_BYTES, lo.queueRqFn);
 }
 
 /** loop_queue_rq (section 6.3) */
@@ -414,7 +417,6 @@ function loopProcessWork(lo: LoopDevice, worker: LoopWorker | null, list: { shif
  * command is finished (cmd.ret set), false when it waits for backing I/O.
  */
 function loopHandleCmd(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): boolean {
-  const k = lo.k;
   const task = kw.task;
   cmd.handled++;
   const write = cmd.op !== 'read';
