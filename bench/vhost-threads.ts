@@ -87,6 +87,8 @@ interface Run {
   leftQueued: number;
   wakeups: number;
   sleeps: number;
+  /** non-empty llist_del_all calls of the worker */
+  batches: number;
   /** producers: times they found their next work still queued; sleeps while waiting */
   waits: number;
   waitSleeps: number;
@@ -193,7 +195,7 @@ async function runWasm(sc: Scenario, durationMs: number, spins: Spins, mode: Pro
       : undefined;
     return {
       itemsPerSec: itemsPerSecond(added, ms), added, run: st.items - 1 /* the drain's COMPLETE */, violations: st.violations,
-      leftQueued: leftQueued(engine, pools), wakeups: st.wakeups, sleeps: st.sleeps,
+      leftQueued: leftQueued(engine, pools), wakeups: st.wakeups, sleeps: st.sleeps, batches: st.batches,
       waits: reports.reduce((a, r) => a + (r.waits ?? 0), 0), waitSleeps: reports.reduce((a, r) => a + (r.sleeps ?? 0), 0), cpu,
     };
   } finally {
@@ -226,7 +228,7 @@ async function runRef(sc: Scenario, durationMs: number, spins: Spins): Promise<R
     : undefined;
   return {
     itemsPerSec: itemsPerSecond(added, ms), added, run: w.stats!.items, violations: w.stats!.violations, leftQueued: leftQueued(engine, pools),
-    wakeups, sleeps: w.stats!.sleeps, waits: prods.reduce((a, r) => a + (r.waits ?? 0), 0), waitSleeps: prods.reduce((a, r) => a + (r.sleeps ?? 0), 0), cpu,
+    wakeups, sleeps: w.stats!.sleeps, batches: w.stats!.batches, waits: prods.reduce((a, r) => a + (r.waits ?? 0), 0), waitSleeps: prods.reduce((a, r) => a + (r.sleeps ?? 0), 0), cpu,
   };
 }
 
@@ -245,6 +247,7 @@ function figure(name: string, runs: Run[]): Figure {
     rounds: runs.length,
     'min..max M/s': `${(Math.min(...ips) / 1e6).toFixed(1)}..${(Math.max(...ips) / 1e6).toFixed(1)}`,
     'wake-ups/1000 items': Number(((mid.wakeups / Math.max(1, mid.added)) * 1000).toFixed(3)),
+    'works per batch': Number((mid.run / Math.max(1, mid.batches)).toFixed(1)),
     'worker sleeps': mid.sleeps,
     'producer waits/sleeps': `${mid.waits}/${mid.waitSleeps}`,
   };
