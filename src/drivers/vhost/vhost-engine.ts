@@ -69,7 +69,7 @@ export class VhostEngine {
     workers: number,
     works: number,
   ) {
-    this.engine = Engine.create({ works, workers, counters: 8, threadSlots: 4, slotBytes: 16 * 1024, syncWords: 4 });
+    this.engine = Engine.create({ works, workers, counters: 8, threadSlots: 8, slotBytes: 16 * 1024, syncWords: 4 });
     this.table = new Array<VhostWork | null>(works).fill(null);
     this.base = this.engine.layout.works.base;
     for (let i = workers - 1; i >= 0; i--) this.freeWorkerStructs.push(i);

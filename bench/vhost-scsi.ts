@@ -1,0 +1,195 @@
+/**
+ * Question: on real threads, how many commands per second does a vhost-scsi device
+ * move with one worker for every vq (the default) vs a worker per vq
+ * (VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER), and what does the same run cost
+ * with the pure-TypeScript queue (bench/ref/vhost.ts) instead of the Wasm one?
+ *
+ * Set-up (the `threads` runtime): a Kernel booted with runtime 'threads' and
+ * vhost_scsi.max_io_vqs = JOBS; QEMU opens /dev/vhost-scsi, VHOST_SET_OWNER, and for
+ * the per-vq design VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER for each other io
+ * vq. The device's own vhost_worker structs (in the vhost Wasm engine) are then run
+ * by worker_threads (src/runtime/threads.ts: the Wasm vhost_worker_loop), and one
+ * producer thread per fio job queues its vq's commands, IODEPTH vhost_works of its
+ * own (COUNT works: each one completion in the vq's counter slot), BATCH per call.
+ * The TS runs use the same layout and the same device set-up, with bench/ref's
+ * worker loop and queue in the threads instead.
+ *
+ * items/s = commands run / the producers' window; the exactly-once check (commands
+ * counted == commands queued, no QUEUED violation, none left queued) is printed
+ * beside each figure. JOBS is 2: this machine has 2 cores, and a worker per vq means
+ * 2 workers + 2 producers on them.
+ *
+ * The kernel model's own event-loop body for each worker (what runs it under
+ * Kernel.boot({ runtime: 'threads' })) is only woken by JS-side queueing, which
+ * nothing does during the run: the worker threads are the only consumers.
+ */
+import { Kernel, O_RDWR, VHOST_ATTACH_VRING_WORKER, VHOST_NEW_WORKER, VHOST_SCSI_VQ_IO, VHOST_SET_OWNER } from '../src/index.js';
+import { VhostDev } from '../src/drivers/vhost/dev.js';
+import type { Engine, WorkRef } from '../src/wasm/engine.js';
+import { VHOST_FN_COUNT, VHOST_WORKER } from '../src/wasm/layout.js';
+import { ThreadRuntime } from '../src/runtime/threads.js';
+import { vhostWorkerStop } from './ref/vhost.js';
+import { itemsPerSecond, runRefThreads } from './harness.js';
+import type { BenchScript, Figure, Ratio } from './types.js';
+
+const JOBS = 2;
+const IODEPTH = 128;
+const BATCH = 16;
+const SPIN = 2000;
+
+type Design = 'one worker' | 'worker per vq';
+
+interface Device {
+  k: Kernel;
+  engine: Engine;
+  /** Wasm worker struct index per job's vq */
+  workerOf: number[];
+  pools: WorkRef[][];
+}
+
+async function device(design: Design): Promise<Device> {
+  const k = await Kernel.boot({ runtime: 'threads', cmdline: `vhost_scsi.max_io_vqs=${JOBS}` });
+  const qemu = k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: '/machine.slice/vm1' });
+  const fd = k.open(qemu, '/dev/vhost-scsi', O_RDWR);
+  const ok = (r: number, what: string): void => {
+    if (r < 0) throw new Error(`vhost-scsi bench: ${what} returned ${r}`);
+  };
+  ok(fd, 'open');
+  ok(k.ioctl(qemu, fd, VHOST_SET_OWNER), 'VHOST_SET_OWNER');
+  if (design === 'worker per vq') {
+    for (let j = 1; j < JOBS; j++) {
+      const st = { worker_id: 0 };
+      ok(k.ioctl(qemu, fd, VHOST_NEW_WORKER, st), 'VHOST_NEW_WORKER');
+      ok(k.ioctl(qemu, fd, VHOST_ATTACH_VRING_WORKER, { index: VHOST_SCSI_VQ_IO + j, worker_id: st.worker_id }), 'VHOST_ATTACH_VRING_WORKER');
+    }
+  }
+  const dev = k.fileOf(qemu, fd)!.privateData as VhostDev;
+  const engine = dev.ve.engine;
+  const workerOf: number[] = [];
+  const pools: WorkRef[][] = [];
+  for (let j = 0; j < JOBS; j++) {
+    workerOf.push(dev.vqs[VHOST_SCSI_VQ_IO + j]!.worker!.handle.index);
+    const pool: WorkRef[] = [];
+    for (let i = 0; i < IODEPTH; i++) {
+      const w = engine.works.alloc();
+      engine.works.init(w, VHOST_FN_COUNT, j); // one completion in the vq's counter slot
+      pool.push(w);
+    }
+    pools.push(pool);
+  }
+  engine.counters.reset();
+  await new Promise((r) => setImmediate(r)); // let the event-loop bodies woken at creation run (empty lists) first
+  return { k, engine, workerOf, pools };
+}
+
+interface Run {
+  itemsPerSec: number;
+  added: number;
+  counted: number;
+  violations: number;
+  leftQueued: number;
+}
+
+function leftQueued(d: Device): number {
+  let n = 0;
+  for (const p of d.pools) for (const w of p) n += d.engine.works.queued(w) ? 1 : 0;
+  return n;
+}
+
+function counted(d: Device): number {
+  let n = 0;
+  for (let j = 0; j < JOBS; j++) n += d.engine.counters.get(j);
+  return n;
+}
+
+async function runWasm(design: Design, durationMs: number): Promise<Run> {
+  const d = await device(design);
+  const workers = [...new Set(d.workerOf)];
+  const rt = await ThreadRuntime.start(d.engine, { workers: workers.map((worker) => ({ worker, spin: SPIN })) });
+  try {
+    const reports = await rt.produce(d.pools.map((works, j) => ({ worker: d.workerOf[j]!, works, mode: 'batch' as const, batch: BATCH })), { durationMs });
+    if (!(await rt.drain(10_000))) throw new Error('vhost-scsi bench: the worker threads did not drain');
+    await rt.stop();
+    const added = reports.reduce((a, r) => a + r.added, 0);
+    const ms = Math.max(...reports.map((r) => r.ms));
+    const violations = workers.reduce((a, i) => a + d.engine.worker(i).stats().violations, 0);
+    return { itemsPerSec: itemsPerSecond(added, ms), added, counted: counted(d), violations, leftQueued: leftQueued(d) };
+  } finally {
+    if (rt.threadCount) await rt.stop();
+    d.k.shutdown();
+  }
+}
+
+async function runRef(design: Design, durationMs: number): Promise<Run> {
+  const d = await device(design);
+  const workers = [...new Set(d.workerOf)].map((i) => d.engine.worker(i).offset);
+  const m = d.engine.i32;
+  try {
+    const res = await runRefThreads(d.engine.memory, [
+      ...workers.map((worker) => ({ role: 'ts-worker' as const, worker, counters: d.engine.layout.counters.base, spin: SPIN })),
+      ...d.pools.map((works, j) => ({ role: 'ts-producer' as const, worker: d.engine.worker(d.workerOf[j]!).offset, works: [...works], mode: 'batch' as const, batch: BATCH })),
+    ], durationMs, () => {
+      const deadline = Date.now() + 10_000;
+      for (const w of workers) {
+        while (Atomics.load(m, (w + VHOST_WORKER.LIST) >> 2) !== 0 && Date.now() < deadline) { /* the worker thread drains; may be stale */ }
+        vhostWorkerStop(m, w);
+      }
+    });
+    const prods = res.reports.filter((r) => r.role === 'ts-producer');
+    const added = prods.reduce((a, r) => a + r.added!, 0);
+    const ms = Math.max(...prods.map((r) => r.ms!));
+    const violations = res.reports.filter((r) => r.role === 'ts-worker').reduce((a, r) => a + r.stats!.violations, 0);
+    // the reference counts into the low word of each u64 slot
+    let n = 0;
+    for (let j = 0; j < JOBS; j++) n += m[(d.engine.layout.counters.base >> 2) + j * 2]! >>> 0;
+    return { itemsPerSec: itemsPerSecond(added, ms), added, counted: n, violations, leftQueued: leftQueued(d) };
+  } finally {
+    d.k.shutdown();
+  }
+}
+
+function figure(name: string, r: Run): Figure {
+  const exact = r.counted === r.added && r.violations === 0 && r.leftQueued === 0;
+  return {
+    name,
+    value: r.itemsPerSec / 1e6,
+    unit: 'M items/s',
+    notes: {
+      'ns/item': Number((1e9 / r.itemsPerSec).toFixed(2)),
+      added: r.added,
+      'exactly-once': exact ? 'ok' : `FAILED (counted ${r.counted}, added ${r.added}, violations ${r.violations}, left queued ${r.leftQueued})`,
+    },
+  };
+}
+
+const vhostScsiBench: BenchScript = async ({ quick }) => {
+  const durationMs = quick ? 300 : 2000;
+  const figures: Figure[] = [];
+  const ratios: Ratio[] = [];
+  const res: Record<string, Run> = {};
+  for (const design of ['one worker', 'worker per vq'] as const) {
+    res[`wasm ${design}`] = await runWasm(design, durationMs);
+    res[`ts ${design}`] = await runRef(design, durationMs);
+    figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (wasm)`, res[`wasm ${design}`]!));
+    figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (ts reference)`, res[`ts ${design}`]!));
+    ratios.push({ name: `vhost-scsi ${design}: wasm vs ts reference`, value: res[`wasm ${design}`]!.itemsPerSec / res[`ts ${design}`]!.itemsPerSec });
+  }
+  ratios.push({ name: 'vhost-scsi wasm: worker per vq vs one worker', value: res['wasm worker per vq']!.itemsPerSec / res['wasm one worker']!.itemsPerSec });
+  ratios.push({ name: 'vhost-scsi ts: worker per vq vs one worker', value: res['ts worker per vq']!.itemsPerSec / res['ts one worker']!.itemsPerSec });
+  return { title: `vhost-scsi on real threads: ${JOBS} fio jobs, one worker vs a worker per vq (Wasm queue vs TS reference)`, figures, ratios };
+};
+
+export default vhostScsiBench;
+
+// `node dist/bench/vhost-scsi.js [--quick]` runs this section alone
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.argv.includes('--quick');
+  vhostScsiBench({ quick }).then((s) => {
+    console.log(s.title);
+    for (const f of s.figures) console.log(`  ${f.name}: ${f.value.toFixed(2)} ${f.unit} ${JSON.stringify(f.notes)}`);
+    for (const r of s.ratios) console.log(`  ${r.name}: ${r.value.toFixed(2)}`);
+  }, (e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
