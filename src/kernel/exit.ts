@@ -4,7 +4,12 @@
  * drops its mm (the last mm_users reference tears the address space down and
  * uncharges its anon pages), its fd table (the last sharer closes every fd; the last
  * close of a file runs its release), its fs, its cgroup membership and pids charge,
- * and its RLIMIT_NPROC count.
+ * and its RLIMIT_NPROC count; then the drivers' exit hooks run (task-hooks.ts, where
+ * do_exit calls exit_io_context) and sched_process_exit fires.
+ *
+ * Divergence: the kernel fires trace_sched_process_exit early in do_exit (after exit_mm
+ * and before exit_files up to 6.15; before exit_mm since 6.16); the model fires it last,
+ * once the task is gone, so a listener sees the final state (cgroup counters dropped).
  */
 import type { Kernel } from './kernel.js';
 import { mmdrop, mmput } from './mm.js';
@@ -12,6 +17,7 @@ import { PF_EXITING } from './sched.js';
 import type { Task } from './task.js';
 import { pidsUncharge } from './cgroup/cgroup-core.js';
 import { unchargeMm } from './memcontrol.js';
+import { taskHooksExit } from './task-hooks.js';
 
 /** do_exit(code): one thread. */
 export function doExit(k: Kernel, t: Task, code: number): void {
@@ -67,6 +73,8 @@ export function doExit(k: Kernel, t: Task, code: number): void {
     if (c.parent !== null) c.parent.children.add(c);
   }
   t.children.clear();
+  // the drivers' part of do_exit, where exit_io_context runs: after exit_notify
+  taskHooksExit(k, t);
   if (k.tp.processExit.enabled) k.tp.processExit.emit({ pid: t.pid, tgid: t.tgid, comm: t.comm, code });
 }
 

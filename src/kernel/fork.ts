@@ -9,15 +9,23 @@
  *      increment (k + 1 > limit), unless the uid is 0 (INIT_USER) or the creator has
  *      CAP_SYS_RESOURCE or CAP_SYS_ADMIN         -EAGAIN
  *   4. nr_threads >= max_threads                    -EAGAIN
- *   5. cgroup_can_fork: pids.max at every level     -EAGAIN
+ *   5. copy_files, copy_fs, copy_signal, copy_mm, copy_namespaces (cannot fail here)
+ *   6. the drivers' copyProcess hooks (task-hooks.ts), at copy_io's place: their -errno
+ *   7. alloc_pid (the model's never fails), then cgroup_can_fork: pids.max at every
+ *      level                                       -EAGAIN
+ *   --- point of no return: the child is linked into the task table and its cgroups
  *
- * A rejected creation changes nothing. On success the child shares or copies each
- * piece of state as the clone flags say (task.ts has the table).
+ * A rejected creation changes nothing: a failure at 6 or 7 undoes 5 and runs the hooks'
+ * exit for the half-made child (bad_fork_cleanup_*). The ids of a new mm or namespace
+ * made at 5 are not given back (cosmetic: ids only grow). On success the child shares
+ * or copies each piece of state as the clone flags say (task.ts has the table).
  */
 import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from './errno.js';
+import { KwqError } from './error.js';
 import type { Kernel } from './kernel.js';
 import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE, INIT_UID } from './cred.js';
-import { MmStruct, mmget } from './mm.js';
+import { MmStruct, mmget, mmput } from './mm.js';
+import { unchargeMm } from './memcontrol.js';
 import { RLIMIT_NPROC } from './rlimit.js';
 import {
   CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER,
@@ -27,6 +35,7 @@ import { BLOCK_ALL_BUT_KILL_STOP } from './signal-numbers.js';
 import { SignalStruct } from './signal-struct.js';
 import { commOf, Task, type SigkillHandler } from './task.js';
 import { pidsTryCharge, pidsUncharge } from './cgroup/cgroup-core.js';
+import { taskHooksCopyProcess, taskHooksExit } from './task-hooks.js';
 import type { MntNamespace } from './vfs/mount.js';
 import type { ThreadBody } from '../runtime/sim-thread.js';
 
@@ -76,28 +85,9 @@ export function copyProcess(k: Kernel, current: Task, args: KernelCloneArgs): Ta
   }
   // 4. max_threads
   if (k.nrThreads >= k.maxThreads) return -EAGAIN;
-  // 5. pids controller, in every hierarchy that has it
-  const charged: number[] = [];
-  for (const cg of current.cgroups) {
-    if (!cg.root.controllers.has('pids')) continue;
-    if (pidsTryCharge(cg) < 0) {
-      for (const h of charged) pidsUncharge(current.cgroups[h]!, 1);
-      return -EAGAIN;
-    }
-    charged.push(cg.root.hierarchyId);
-  }
-  // --- from here on nothing fails ---
-  k.ucounts.set(uid, count);
-  k.nrThreads++;
-  const pid = k.allocPid();
+  // 5. the state the child shares or copies (copy_files .. copy_namespaces)
+  const pid = k.peekPid(); // alloc_pid comes after copy_io; the model's cannot fail, so take the number now
   const isThread = (f & CLONE_THREAD) !== 0;
-  let mm: MmStruct | null = null;
-  if (!args.kthread && current.mm !== null && !current.isKthread) {
-    if (f & CLONE_VM) {
-      mm = current.mm;
-      mmget(mm);
-    }
-  }
   let nsproxy = current.nsproxy;
   if (f & NS_FLAGS) {
     nsproxy = nsproxy.clone();
@@ -138,13 +128,40 @@ export function copyProcess(k: Kernel, current: Task, args: KernelCloneArgs): Ta
     cgroups: current.cgroups.slice(),
     kernel: k,
   });
-  if (mm === null && !args.kthread && current.mm !== null && !current.isKthread && !(f & CLONE_VM)) {
-    // fork: a new address space (copy-on-write: no page is charged until written)
-    mm = new MmStruct(k.nextMmId(), p);
+  // copy_mm: CLONE_VM shares the address space; fork makes a new one (copy-on-write:
+  // no page is charged until written); kthreads have none
+  if (!args.kthread && current.mm !== null && !current.isKthread) {
+    if (f & CLONE_VM) {
+      p.mm = current.mm;
+      mmget(p.mm);
+    } else p.mm = new MmStruct(k.nextMmId(), p);
   }
-  p.mm = mm;
   p.blocked = args.userWorker ? BLOCK_ALL_BUT_KILL_STOP : current.blocked;
   p.activeMemcg = null;
+  // 6. the drivers' part of copy_process (copy_io's place)
+  let err = taskHooksCopyProcess(k, current, p, f);
+  // 7. cgroup_can_fork: the pids controller, in every hierarchy that has it
+  const charged: number[] = [];
+  if (err === 0) {
+    for (const cg of current.cgroups) {
+      if (!cg.root.controllers.has('pids')) continue;
+      if (pidsTryCharge(cg) < 0) {
+        for (const h of charged) pidsUncharge(current.cgroups[h]!, 1);
+        err = -EAGAIN;
+        break;
+      }
+      charged.push(cg.root.hierarchyId);
+    }
+    if (err !== 0) taskHooksExit(k, p); // bad_fork_cleanup_io and the like
+  }
+  if (err !== 0) {
+    badForkCleanup(k, p);
+    return err;
+  }
+  // --- from here on nothing fails ---
+  if (k.allocPid() !== pid) throw new KwqError('copy_process', `pid ${pid} was taken while ${p} was being made (a task hook created a task?)`);
+  k.ucounts.set(uid, count);
+  k.nrThreads++;
   if (args.handleSigkill) p.handleSigkill = args.handleSigkill;
   if (args.body) p.thread = k.rt.createThread(k.wrapBody(p, args.body), p);
   signal.threads.add(p);
@@ -153,4 +170,19 @@ export function copyProcess(k: Kernel, current: Task, args: KernelCloneArgs): Ta
   k.taskTable.set(pid, p);
   if (k.tp.newtask.enabled) k.tp.newtask.emit({ pid, tgid: p.tgid, ppid: p.ppid, comm: p.comm, cloneFlags: f, uid });
   return p;
+}
+
+/** Undo step 5 for a child that will never run (the bad_fork_cleanup_* labels). */
+function badForkCleanup(k: Kernel, p: Task): void {
+  p.alive = false;
+  const mm = p.mm;
+  p.mm = null;
+  // bad_fork_cleanup_mm: a new mm has nothing charged and goes; a shared one stays (current holds it)
+  if (mm !== null) mmput(mm, (m) => unchargeMm(k, m));
+  if (p.files !== null) {
+    const files = p.files;
+    p.files = null;
+    files.put(k); // a copy closes its duplicates (the originals stay open); a share drops the count
+  }
+  p.fs.users--;
 }

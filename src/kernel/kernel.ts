@@ -352,6 +352,10 @@ export class Kernel {
   allocPid(): number {
     return this.nextPid++;
   }
+  /** the pid the next allocPid() returns (copy_process names the child before alloc_pid) */
+  peekPid(): number {
+    return this.nextPid;
+  }
   nextNsId(): number {
     return ++this.nsIds;
   }
