@@ -639,6 +639,68 @@ describe('the killed path (section 1.12) and cleanup', () => {
   });
 });
 
+describe('driver ioctls and the other vring ioctls', () => {
+  test('VHOST_NET_SET_BACKEND: -EFAULT first, then -EPERM, -ENOBUFS, -EBADF; -1 unbinds', async () => {
+    const { k, qemu, fd } = await setup('net');
+    const sock = k.open(qemu, '/dev/null', O_RDWR);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND), -EFAULT);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 5, fd: sock }), -EPERM);
+    expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 2, fd: sock }), -ENOBUFS);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: 77 }), -EBADF);
+    expect(k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: sock })).toBe(0);
+    expect(info(k, qemu, fd).vqs[0]!.backend).toBe(true);
+    expect(k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: -1 })).toBe(0);
+    expect(info(k, qemu, fd).vqs[0]!.backend).toBe(false);
+  });
+
+  test('SET_VRING_NUM/BASE: -EBUSY with a backend (before reading), -EINVAL bad values; GET_VRING_BASE fills the struct', async () => {
+    const m = await import('kwq');
+    const { k, qemu, fd } = await setup('scsi', { ioVqs: 1 });
+    expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_NUM, { index: 2, num: 3 }), -EINVAL);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_NUM, { index: 2, num: 0x20000 }), -EINVAL);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_NUM, { index: 2 }), -EFAULT);
+    expect(k.ioctl(qemu, fd, m.VHOST_SET_VRING_NUM, { index: 2, num: 1024 })).toBe(0);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_BASE, { index: 2, num: 0x10000 }), -EINVAL);
+    expect(k.ioctl(qemu, fd, m.VHOST_SET_VRING_BASE, { index: 2, num: 7 })).toBe(0);
+    const s = { index: 2, num: 0 };
+    expect(k.ioctl(qemu, fd, m.VHOST_GET_VRING_BASE, s)).toBe(0);
+    expect(s).toEqual({ index: 2, num: 7 });
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_ADDR, { index: 2, flags: 2, desc_user_addr: 0, used_user_addr: 0, avail_user_addr: 0, log_guest_addr: 0 }), -EOPNOTSUPP);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_ADDR, { index: 2, flags: 0, desc_user_addr: 8, used_user_addr: 0, avail_user_addr: 0, log_guest_addr: 0 }), -EINVAL);
+    expect(k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, SCSI_TARGET)).toBe(0);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_NUM, { index: 2, num: 256 }), -EBUSY);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_BASE, { index: 2 }), -EBUSY);
+  });
+
+  test('vhost-scsi endpoint: -EFAULT, -EOPNOTSUPP (reserved), -EEXIST (no target); ABI version', async () => {
+    const m = await import('kwq');
+    const { k, qemu, fd } = await setup('scsi');
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT), -EFAULT);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, reserved: 1 }), -EOPNOTSUPP);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, vhost_wwpn: '' }), -m.EEXIST);
+    const box = { value: 0 };
+    expect(k.ioctl(qemu, fd, m.VHOST_SCSI_GET_ABI_VERSION, box)).toBe(0);
+    expect(box.value).toBe(m.VHOST_SCSI_ABI_VERSION);
+    expect(k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, SCSI_TARGET)).toBe(0);
+    expect(info(k, qemu, fd).vqs.every((v) => v.backend)).toBe(true);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_CLEAR_ENDPOINT, { ...SCSI_TARGET, vhost_wwpn: 'naa.other' }), -EINVAL);
+    expect(k.ioctl(qemu, fd, m.VHOST_SCSI_CLEAR_ENDPOINT, SCSI_TARGET)).toBe(0);
+    expect(info(k, qemu, fd).vqs.some((v) => v.backend)).toBe(false);
+  });
+
+  test('RESET_OWNER in kthread mode stops the kthread', async () => {
+    const { k, qemu, fd } = await setup('net');
+    expect(k.ioctl(qemu, fd, VHOST_SET_FORK_FROM_OWNER, 0)).toBe(0);
+    expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    const [kt] = workerTasks(k, qemu.pid);
+    expect(kt!.alive).toBe(true);
+    expect(k.ioctl(qemu, fd, VHOST_RESET_OWNER)).toBe(0);
+    expect(kt!.alive).toBe(false);
+  });
+});
+
 describe('threads runtime', () => {
   test('the same device and Wasm structures run with workers on the host event loop', async () => {
     const k = await Kernel.boot({ runtime: 'threads', cmdline: 'vhost_scsi.max_io_vqs=1' });
