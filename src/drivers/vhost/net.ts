@@ -18,7 +18,7 @@
  * MODEL: the backend is any open file standing for the tap/packet socket
  * (the kernel's get_socket() would refuse a non-socket with -ENOTSOCK).
  */
-import { EBADF, EFAULT, ENOBUFS, ENOIOCTLCMD, EOPNOTSUPP } from '../../kernel/errno.js';
+import { EBADF, EBUSY, EFAULT, ENOBUFS, ENOIOCTLCMD, EOPNOTSUPP } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
 import { fput, getFile, type File, type FileOperations } from '../../kernel/vfs/file.js';
@@ -108,9 +108,11 @@ export function vhostNetIoctl(k: Kernel, file: File, task: Task, request: number
     case VHOST_RESET_OWNER:
       return vhostNetResetOwner(dev, task);
     case VHOST_SET_OWNER: {
-      // vhost_net_set_owner: -EBUSY first (before the ubuf allocation), then the core
+      // vhost_net_set_owner: -EBUSY first (goto out: no flush), the ubuf allocation
+      // (cannot fail in the model), the core, then vhost_net_flush whatever it returned
+      if (dev.hasOwner()) return -EBUSY;
       const r = vhostDevSetOwner(dev, task);
-      vhostDevFlush(dev); // vhost_net_flush, whatever r is
+      vhostDevFlush(dev);
       return r;
     }
     default: {

@@ -33,7 +33,7 @@ import type { SimThread, ThreadBody } from '../../runtime/sim-thread.js';
 import type { VhostWorkerHandle } from '../../wasm/engine.js';
 import type { VhostDev } from './dev.js';
 import { FAULT, readU32, VHOST_ATTACH_VRING_WORKER, VHOST_FREE_WORKER, VHOST_GET_VRING_WORKER, VHOST_NEW_WORKER, writeFields } from './uapi.js';
-import { VhostEngine, type VhostWork } from './vhost-engine.js';
+import type { VhostWork } from './vhost-engine.js';
 import { vhostGetVqFromUser, vhostVqAttachWorker } from './vq.js';
 
 /** sizeof(struct vhost_worker) on x86_64, for the GFP_KERNEL_ACCOUNT charge (order of magnitude) */
