@@ -13,7 +13,7 @@
  * A worker body drains its Wasm llist with one `VhostWorkerHandle.run` call per
  * llist_del_all batch; the HOST works of the batch come back in FIFO order (QUEUED
  * already cleared, as vhost_run_work_list clears it before fn) and are dispatched
- * here to their VhostWork.fn. Handlers add the virtual CPU time they use with
+ * here to their VhostWork.fn (tracepoints workqueue_execute_start/end). Handlers add the virtual CPU time they use with
  * `charge(ns)`: to the sim thread running the worker (so `k.now` advances inside the
  * batch), or to a sink that the caller charges to the worker task afterwards.
  *
@@ -62,6 +62,8 @@ export class VhostEngine {
   hostWorks = 0;
   /** per-work dispatch cost of the worker running now (its device's costs.workNs) */
   workNs = 0;
+  /** the pid of the worker task running now (for the workqueue_execute_* tracepoints) */
+  private pid = 0;
   readonly dispatch: HostHandler;
 
   private constructor(
@@ -78,7 +80,10 @@ export class VhostEngine {
       if (w === null || w === undefined) throw new KwqError('vhost worker', `work ${_ref} (fn ${fn}, arg ${arg}) is not a vhost driver work`);
       this.hostWorks++;
       this.charge(this.workNs);
+      const tp = this.k.tp;
+      if (tp.workExecuteStart.enabled) tp.workExecuteStart.emit({ pid: this.pid, work: w.ref, fn: w.fn.name || 'vhost_work' });
       w.fn(w);
+      if (tp.workExecuteEnd.enabled) tp.workExecuteEnd.emit({ pid: this.pid, work: w.ref });
       if (w.freeOnRun) this.workFree(w);
     };
   }
@@ -155,10 +160,11 @@ export class VhostEngine {
    * thread, charging handlers' time to `th` (a body) or to the sink. Returns
    * [works taken, ns charged to the sink].
    */
-  runWorker(h: VhostWorkerHandle, th: SimThread | null, maxBatches: number): number {
+  runWorker(h: VhostWorkerHandle, th: SimThread | null, maxBatches: number, pid = 0): number {
     if (this.running) throw new KwqError('vhost worker', 'a worker batch is already running on this thread (Engine.run is not re-entrant)');
     this.running = true;
     this.th = th;
+    this.pid = pid;
     try {
       return h.run(this.dispatch, maxBatches);
     } finally {

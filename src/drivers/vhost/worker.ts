@@ -86,7 +86,7 @@ export class VhostWorker implements ThreadBody {
     ve.workNs = costs.workNs;
     for (;;) {
       // one llist_del_all batch per Wasm call; handlers charge th as they go
-      const n = ve.runWorker(this.handle, th, 1);
+      const n = ve.runWorker(this.handle, th, 1, task.pid);
       if (n === 0 || th.costNs >= budgetNs) {
         more = this.handle.hasWork(); // may be stale: the next run re-checks with llist_del_all
         break;
@@ -193,7 +193,10 @@ export function vhostWorkerDestroy(worker: VhostWorker): void {
 
 /** vhost_worker_queue: test_and_set QUEUED + llist_add in Wasm; ops->wakeup on success. */
 export function vhostWorkerQueue(worker: VhostWorker, work: VhostWork): void {
-  if ((worker.handle.queue(work.ref) & 1) !== 0 && worker.task !== null) worker.k.wakeUpProcess(worker.task);
+  const added = (worker.handle.queue(work.ref) & 1) !== 0;
+  const tp = worker.k.tp.workQueue;
+  if (tp.enabled) tp.emit({ pid: worker.task?.pid ?? 0, worker: worker.id, work: work.ref, added });
+  if (added && worker.task !== null) worker.k.wakeUpProcess(worker.task);
 }
 
 /**
@@ -267,7 +270,7 @@ function drainInline(worker: VhostWorker): void {
   }
   ve.workNs = dev.costs.workNs;
   if (!worker.handle.hasWork()) return;
-  ve.runWorker(worker.handle, null, 0xffff_ffff);
+  ve.runWorker(worker.handle, null, 0xffff_ffff, worker.task?.pid ?? 0);
   const ns = ve.takeSink();
   const t = worker.task;
   if (ns > 0 && t !== null) dev.k.chargeCpu(t, ns, false);

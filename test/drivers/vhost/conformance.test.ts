@@ -451,9 +451,13 @@ describe('vring kick/call (notes Q7) and the guest-side traffic', () => {
     const sock = k.open(qemu, '/dev/null', O_RDWR);
     expect(k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 1, fd: sock })).toBe(0);
     const q = VirtioQueue.attach(k, qemu, fd, 1) as VirtioQueue;
+    const events: string[] = [];
+    k.trace.on('workqueue_queue_work', (e) => events.push(`queue ${String(e.added)}`));
+    k.trace.on('workqueue_execute_start', (e) => events.push(`start ${String(e.fn)}`));
     q.post(3);
     expect(k.write(qemu, q.kickFd, 8)).toBe(8); // user space kicks through the eventfd
     k.advance(1);
+    expect(events).toEqual(['queue true', 'start pollWorkFn']);
     expect(devOf(k, qemu, fd).vqs[1]!.ring.taken).toBe(3);
     expect(q.reap()).toBe(3);
     expect(k.read(qemu, q.callFd, 8)).toBe(8); // the call eventfd was signalled
