@@ -22,6 +22,7 @@ export async function engineTour(opts: { durationMs?: number; print?: (line: str
   const durationMs = opts.durationMs ?? 1000;
   const PRODUCERS = 2;
   const POOL = 4096;
+  const BATCH = 512;
   const engine = Engine.create({ works: PRODUCERS * POOL + 8, workers: 1, counters: PRODUCERS });
   const pools: WorkRef[][] = [];
   for (let p = 0; p < PRODUCERS; p++) {
@@ -29,11 +30,16 @@ export async function engineTour(opts: { durationMs?: number; print?: (line: str
     for (let i = 0; i < POOL; i++) { const w = engine.works.alloc(); engine.works.init(w, VHOST_FN_COUNT, p); pool.push(w); }
     pools.push(pool);
   }
-  print(`kwq engine: ${PRODUCERS} producer threads -> 1 vhost worker thread (Wasm, shared memory), ${durationMs} ms, bursts of 256 works`);
-  const rt = await ThreadRuntime.start(engine, { workers: [{ worker: 0, spin: 2000 }] });
+  print(`kwq engine: ${PRODUCERS} producer threads -> 1 vhost worker thread (Wasm, shared memory), ${durationMs} ms, bursts of ${BATCH} works`);
+  const rt = await ThreadRuntime.start(engine, { workers: [{ worker: 0 }] });
   let reports;
   try {
-    reports = await rt.produce(pools.map((works) => ({ worker: 0, works, mode: 'batch' as const, batch: 256 })), { durationMs });
+    // Ring producers (the benchmark's policy): queue a burst in order, then wait
+    // read-only until the whole burst ran before re-queuing it.
+    reports = await rt.produce(
+      pools.map((works) => ({ worker: 0, works, mode: 'ring-batch' as const, batch: BATCH, wait: { resume: BATCH } })),
+      { durationMs },
+    );
     await rt.drain(10_000);
   } finally {
     await rt.stop();
