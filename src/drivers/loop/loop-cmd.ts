@@ -9,14 +9,15 @@
  *   | blkcg_css  (not refcounted) |  the bio pins it (section 6.2)
  *   | memcg_css  (css_get'd)      |  cgroup_get_e_css(blkcg's cgroup, memory)
  *   | ret                         |  0, -EIO or -EOPNOTSUPP once handled
- *   | next                        |  intrusive FIFO link (list_entry)
- *   +-----------------------------+
+ *   | wasm                        |  its loop_cmd in the shared memory: list_entry,
+ *   +-----------------------------+  key, chosen worker (assembly/loop.ts)
  *
  * Commands are pooled per device: queueing one allocates nothing in steady state.
  */
 import type { Bio } from '../../kernel/vfs/blkdev.js';
 import type { BioOp } from '../../kernel/blk-cgroup.js';
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
+import type { KernelLoop } from './worker-tree.js';
 
 export class LoopCmd {
   bio: Bio | null = null;
@@ -28,52 +29,35 @@ export class LoopCmd {
   blkcgCss: Cgroup | null = null;
   memcgCss: Cgroup | null = null;
   ret = 0;
+  /** its Wasm loop_cmd (the FIFO entry of the dispatch) */
+  wasm = 0;
   /** its backing-device bio completed (the worker may finish it) */
   ioDone = false;
-  next: LoopCmd | null = null;
   /** virtual ns at loop_queue_rq (latency figures) */
   queuedNs = 0;
   /** times this command was handled (must end at exactly 1 per use) */
   handled = 0;
 }
 
-/** A FIFO of commands through their `next` links (a list_head used with list_add_tail). */
-export class CmdList {
-  head: LoopCmd | null = null;
-  tail: LoopCmd | null = null;
-  length = 0;
-  push(c: LoopCmd): void {
-    c.next = null;
-    if (this.tail === null) this.head = c;
-    else this.tail.next = c;
-    this.tail = c;
-    this.length++;
-  }
-  shift(): LoopCmd | null {
-    const c = this.head;
-    if (c === null) return null;
-    this.head = c.next;
-    if (this.head === null) this.tail = null;
-    c.next = null;
-    this.length--;
-    return c;
-  }
-  get empty(): boolean {
-    return this.head === null;
-  }
-}
-
-/** A free list of commands (the tag set's preallocated pdus). */
+/**
+ * The tag set's preallocated pdus: a free list of commands, each with its Wasm
+ * loop_cmd (the FIFO entry the dispatch links) made once and kept for reuse.
+ */
 export class CmdPool {
   private readonly free: LoopCmd[] = [];
+  constructor(private readonly kl: KernelLoop) {}
   get(): LoopCmd {
-    return this.free.pop() ?? new LoopCmd();
+    const c = this.free.pop();
+    if (c !== undefined) return c;
+    const nc = new LoopCmd();
+    nc.wasm = this.kl.le.cmdAlloc(); // throws a KwqError naming kwq.loop_cmd_max when full
+    this.kl.cmds[this.kl.le.cmdIndex(nc.wasm)] = nc;
+    return nc;
   }
   put(c: LoopCmd): void {
     c.bio = null;
     c.blkcgCss = null;
     c.memcgCss = null;
-    c.next = null;
     this.free.push(c);
   }
 }

@@ -7,6 +7,7 @@
  *   kwq.loop_workers=per-cgroup|kworker   the design of new devices (default per-cgroup)
  *   kwq.loop_worker_max=N        loop_worker arena capacity per kernel (default 4096)
  *   kwq.loop_worker_fail=P       percent of worker allocations that fail (fault injection)
+ *   kwq.loop_cmd_max=N           loop_cmd arena capacity per kernel: requests in flight (default 16384)
  *
  * Device state machine (section 6.7, merged 6.11 LOOP_CLR_FD, notes Q6):
  *
@@ -193,6 +194,10 @@ registerKwqSwitch('loop_workers', {
 registerKwqSwitch('loop_worker_max', {
   type: 'uint', default: 4096, min: 1, max: 1 << 20,
   description: 'capacity of the loop_worker arena per kernel (a full arena makes worker allocation fail)',
+});
+registerKwqSwitch('loop_cmd_max', {
+  type: 'uint', default: 16384, min: 1, max: 1 << 22,
+  description: 'capacity of the loop_cmd arena per kernel: loop requests in flight at once (more is an error naming this switch)',
 });
 registerKwqSwitch('loop_worker_fail', {
   type: 'uint', default: 0, min: 0, max: 100,

@@ -7,20 +7,30 @@
  *                         commands carry the bio's blkcg into the kthread
  *                         (kthread_associate_blkcg, since 4.14's "make loop cgroup aware").
  *   per-cgroup (5.14+)    sections 6.2-6.7: lo->workqueue (WQ_UNBOUND), a loop_worker per
- *                         issuing blkcg found in worker_tree (worker-tree.ts, the Wasm
- *                         rbtree), the root queue for root-cgroup I/O and allocation
+ *                         issuing blkcg found in worker_tree, the root queue for
+ *                         root-cgroup I/O and allocation
  *                         failures, idle workers reaped by a deferrable timer with
  *                         timer_reduce, teardown as 5.19+ (the workqueue outlives
  *                         LOOP_CLR_FD; lo_free_disk frees it).
  *
  *   submit_bio(/dev/loopN) ─► blkMqSubmitBio: requests of <= LOOP_MAX_REQUEST_BYTES
  *     └─► loopQueueRq: Lo_bound? use_aio? blkcg_css / memcg_css (css_get)
- *           └─► loopQueueWork: under lo_work_lock (the JS thread): root queue, or the
- *               cgroup's worker (rbtree lookup, else allocate, else root queue)
- *                 └─► queue_work(lo->workqueue, work)          (no-op if pending)
- *   kworker: loopProcessWork ─► loopHandleCmd: associate blkcg, set active memcg,
- *            do_req_filebacked on the backing file, restore, complete the request;
- *            list empty and the work not pending again: go idle, loop_set_timer.
+ *           └─► loopQueueWork ══► Wasm loop_queue_work (assembly/loop.ts), one call,
+ *               under lo_work_lock: root queue, or the cgroup's worker (rbtree lookup,
+ *               else allocate, else root queue), rescue from the idle list, FIFO
+ *               append, test_and_set PENDING
+ *                 └─► TS: css_get / css_put as the flags say; __queue_work if it
+ *                     became pending (the sim workqueue, workqueue.ts)
+ *   kworker: loopProcessWork ══► Wasm loop_process_one: the next command under the
+ *            lock, or (list empty, not pending) go idle ─► TS: loop_set_timer
+ *            └─► loopHandleCmd: associate blkcg, set active memcg, do_req_filebacked
+ *                on the backing file, restore, complete the request.
+ *
+ * What runs where: the dispatch (sections 6.4-6.6: tree, lists, idle list, PENDING,
+ * the reaper's list walk) is Wasm over the shared memory; the kernel model around it
+ * (css references, charging, bios, timers, the sim kworkers) is TypeScript on the
+ * kernel's thread. The same Wasm entry points run on real worker_threads in
+ * src/runtime/loop-kworker.js (test/drivers/loop/threads.test.ts, bench/loop.ts).
  *
  * The model's worker waits for its backing-file I/O before the next command, direct
  * I/O included (Divergence: the kernel submits LO_FLAGS_DIRECT_IO commands with aio,
@@ -38,7 +48,7 @@ import { blkcgOf, kthreadAssociateBlkcg } from '../../kernel/blk-cgroup.js';
 import { setActiveMemcg } from '../../kernel/memcontrol.js';
 import { PF_LOCAL_THROTTLE, PF_MEMALLOC_NOIO } from '../../kernel/sched.js';
 import { CAP_SYS_ADMIN } from '../../kernel/cred.js';
-import { TimerList, TIMER_DEFERRABLE, timeIsAfterJiffies } from '../../runtime/clock.js';
+import { TimerList, TIMER_DEFERRABLE } from '../../runtime/clock.js';
 import { blkdevFsync, newBio, submitBio, type Bio, type BlockDevice } from '../../kernel/vfs/blkdev.js';
 import { evictClean } from '../../kernel/vfs/filemap.js';
 import { fput, getFile, O_DIRECT, type File } from '../../kernel/vfs/file.js';
@@ -46,11 +56,14 @@ import { isBlk, isReg } from '../../kernel/vfs/inode.js';
 import { blkMqEndRequest, blkMqSubmitBio } from '../block/blk-mq.js';
 import { CmdPool, type LoopCmd } from './loop-cmd.js';
 import { LoopWorker, RootQueue, type ExecState } from './loop-worker.js';
-import { loopEngine, WorkerTree } from './worker-tree.js';
+import { loopEngine, WorkerTree, type KernelLoop } from './worker-tree.js';
 import {
-  allocWorkqueue, destroyWorkqueue, queueWork, workPending, workResume, WorkStruct, WORK_BLOCKED, WORK_DONE, WORK_YIELD,
+  __queueWork, allocWorkqueue, destroyWorkqueue, workResume, WorkStruct, WORK_BLOCKED, WORK_DONE, WORK_YIELD,
   WQ_FREEZABLE, WQ_UNBOUND, type Kworker, type Workqueue,
 } from './workqueue.js';
+import {
+  LOOP_PW_IDLE, LOOP_QW_FAILED, LOOP_QW_NEW, LOOP_QW_QUEUE, LOOP_QW_RESCUED, LOOP_QW_ROOT,
+} from '../../wasm/loop.js';
 import {
   encodeDev, LLONG_MAX, LOOP_CONFIGURE_SETTABLE_FLAGS, LOOP_SET_STATUS_CLEARABLE_FLAGS, LOOP_SET_STATUS_SETTABLE_FLAGS,
   LO_CRYPT_NONE, LO_FLAGS_AUTOCLEAR, LO_FLAGS_DIRECT_IO, LO_FLAGS_READ_ONLY, LO_KEY_SIZE, readInfo64, writeInfo64,
@@ -111,21 +124,17 @@ export class LoopDevice {
   workqueue: Workqueue | null = null;
   /** per-cgroup: lo->rootcg_work / rootcg_cmd_list; kworker: the one FIFO */
   readonly rootQueue = new RootQueue();
-  /** worker_tree (made with the first per-cgroup workqueue) */
+  /** the dispatch state in Wasm: worker_tree, idle list, root FIFO (made on the first configure) */
   tree: WorkerTree | null = null;
-  /** the TS halves of the tree's workers, by slot */
-  readonly workers: (LoopWorker | null)[] = [];
-  private readonly freeSlots: number[] = [];
-  /** idle_worker_list (head = oldest last_ran_at) */
-  idleHead: LoopWorker | null = null;
-  idleTail: LoopWorker | null = null;
+  private klCache: KernelLoop | null = null;
+  private poolCache: CmdPool | null = null;
   readonly timer: TimerList;
   /** commands queued and not completed */
   inflight = 0;
   /** __loop_clr_fd could not wait for the queue to drain: finish it when it has */
   clrPending = false;
   readonly stats = new LoopStats();
-  readonly pool = new CmdPool();
+
   /** loop_queue_rq bound to this device, made once (no closure per bio) */
   readonly queueRqFn: (bio: Bio, pos: number, len: number) => void;
 
@@ -140,35 +149,40 @@ export class LoopDevice {
     this.timer = new TimerList(() => loopFreeIdleWorkers(this, false), TIMER_DEFERRABLE);
   }
 
+  /** the kernel's loop engine and side tables (made on first use: a kernel that never binds a loop device has none) */
+  get kl(): KernelLoop {
+    return (this.klCache ??= loopEngine(this.k));
+  }
+
+  /** the device's command pool */
+  get pool(): CmdPool {
+    return (this.poolCache ??= new CmdPool(this.kl));
+  }
+
   get name(): string {
     return `loop${this.number}`;
   }
 
   /** live loop_workers (in the tree) */
   get nrWorkers(): number {
-    return this.workers.length - this.freeSlots.length;
+    return this.tree === null ? 0 : this.tree.d.nrWorkers;
+  }
+
+  /** the TypeScript halves of the kernel's workers, by arena index (tree.slot(node)) */
+  get workers(): readonly (LoopWorker | null)[] {
+    return this.kl.workers;
   }
 
   /** the live workers, in tree (cgroup id) order */
   liveWorkers(): LoopWorker[] {
     if (this.tree === null) return [];
-    return this.tree.nodes().map((n) => this.workers[this.tree!.slot(n)]!);
+    return this.tree.nodes().map((n) => this.kl.worker(n));
   }
 
+  /** idle_worker_list, oldest first */
   idleList(): LoopWorker[] {
-    const out: LoopWorker[] = [];
-    for (let w = this.idleHead; w !== null; w = w.idleNext) out.push(w);
-    return out;
-  }
-
-  allocSlot(): number {
-    const s = this.freeSlots.pop();
-    return s ?? this.workers.length;
-  }
-
-  releaseSlot(slot: number): void {
-    this.workers[slot] = null;
-    this.freeSlots.push(slot);
+    if (this.tree === null) return [];
+    return this.tree.d.idleList().map((n) => this.kl.worker(n));
   }
 }
 
@@ -178,23 +192,24 @@ export class LoopDevice {
 function loopPrepareQueue(lo: LoopDevice): number {
   if (lo.workqueue !== null) return 0;
   const k = lo.k;
-  if (lo.design === 'per-cgroup') {
-    lo.workqueue = allocWorkqueue(k, lo.name, WQ_UNBOUND | WQ_FREEZABLE, 0);
-    if (lo.tree === null) {
-      try {
-        lo.tree = new WorkerTree(loopEngine(k));
-      } catch {
-        lo.workqueue = null;
-        return -ENOMEM;
-      }
-    }
-    lo.rootQueue.work = new WorkStruct(loopRootcgWorkfn, lo);
-  } else {
-    // <= 5.13: kthread_worker "loop%d" (one kthread, FIFO)
-    lo.workqueue = allocWorkqueue(k, lo.name, 0, 1, lo.name);
-    lo.rootQueue.work = new WorkStruct(loopRootcgWorkfn, lo);
+  if (lo.tree === null) {
+    // loop_add's worker_tree / idle list / root queue, in the shared memory; the
+    // fault-injection PRNG is seeded from the kernel's (deterministic per seed)
+    const d = lo.kl.le.device(k.kwqSwitch('loop_worker_fail') as number, Math.floor(k.random() * 2 ** 32));
+    if (d === null) return -ENOMEM;
+    lo.tree = new WorkerTree(lo.kl, d);
+    lo.rootQueue.workOff = d.rootWork;
+    lo.rootQueue.work = new WorkStruct(loopRootcgWorkfn, lo, sharedPending(lo.kl, d.rootWork));
   }
+  lo.workqueue = lo.design === 'per-cgroup'
+    ? allocWorkqueue(k, lo.name, WQ_UNBOUND | WQ_FREEZABLE, 0)
+    : allocWorkqueue(k, lo.name, 0, 1, lo.name); // <= 5.13: kthread_worker "loop%d" (one kthread, FIFO)
   return 0;
+}
+
+/** the PENDING bit of a Wasm work_struct, for the sim workqueue */
+function sharedPending(kl: KernelLoop, work: number): { i32: Int32Array; index: number } {
+  return { i32: kl.le.engine.i32, index: kl.le.workDataIndex(work) };
 }
 
 /** queue_on_root_worker(): no css, or the root blkcg */
@@ -202,41 +217,6 @@ function queueOnRootWorker(css: Cgroup | null): boolean {
   return css === null || css.parent === null;
 }
 
-/** the fault-injection hook of the worker allocation: the arena, then `kwq.loop_worker_fail` percent */
-function allocWorker(lo: LoopDevice, css: Cgroup): LoopWorker | null {
-  const k = lo.k;
-  const rate = k.kwqSwitch('loop_worker_fail') as number;
-  if (rate > 0 && k.random() * 100 < rate) return null;
-  const slot = lo.allocSlot();
-  const node = lo.tree!.insert(css.id, slot, lo.number);
-  if (node < 0) {
-    if (slot < lo.workers.length) lo.releaseSlot(slot);
-    return null;
-  }
-  const w = new LoopWorker(css, slot, lo);
-  w.node = node;
-  w.work = new WorkStruct(loopWorkfn, w);
-  lo.workers[slot] = w;
-  return w;
-}
-
-function idleAdd(lo: LoopDevice, w: LoopWorker): void {
-  w.onIdle = true;
-  w.idleNext = null;
-  w.idlePrev = lo.idleTail;
-  if (lo.idleTail === null) lo.idleHead = w;
-  else lo.idleTail.idleNext = w;
-  lo.idleTail = w;
-}
-
-function idleDel(lo: LoopDevice, w: LoopWorker): void {
-  if (w.idlePrev === null) lo.idleHead = w.idleNext;
-  else w.idlePrev.idleNext = w.idleNext;
-  if (w.idleNext === null) lo.idleTail = w.idlePrev;
-  else w.idleNext.idlePrev = w.idlePrev;
-  w.idlePrev = w.idleNext = null;
-  w.onIdle = false;
-}
 
 /** loop_set_timer: timer_reduce(&lo->timer, jiffies + LOOP_IDLE_WORKER_TIMEOUT) */
 function loopSetTimer(lo: LoopDevice): void {
@@ -251,19 +231,23 @@ function loopSetTimer(lo: LoopDevice): void {
  */
 export function loopFreeIdleWorkers(lo: LoopDevice, deleteAll: boolean): void {
   const k = lo.k;
-  const timeout = LOOP_IDLE_WORKER_TIMEOUT_S * k.hz;
-  for (let w = lo.idleHead; w !== null; w = lo.idleHead) {
-    if (!deleteAll && timeIsAfterJiffies(w.lastRanAt + timeout, k.jiffies)) break;
-    idleDel(lo, w);
-    lo.tree!.erase(w.node);
-    w.node = 0;
-    lo.releaseSlot(w.slot);
+  const tree = lo.tree;
+  if (tree === null) return;
+  const kl = lo.kl;
+  // the list walk, rb_erase and kfree run in Wasm under lo_work_lock
+  // (loop_free_idle_workers, the time_is_after_jiffies test included); the css_put
+  // of each freed worker is the kernel model's, here
+  const more = tree.d.freeIdleWorkers(k.jiffies, LOOP_IDLE_WORKER_TIMEOUT_S * k.hz, deleteAll, (node, lastRanAt) => {
+    const idx = kl.le.workerIndex(node);
+    const w = kl.workers[idx]!;
+    kl.workers[idx] = null;
+    w.freed(lastRanAt);
     const tp = k.trace.define('loop_worker_free');
-    if (tp.enabled) tp.emit({ dev: lo.name, cgroup: w.blkcgCss.path, id: w.blkcgCss.id, lastRanAt: w.lastRanAt });
+    if (tp.enabled) tp.emit({ dev: lo.name, cgroup: w.blkcgCss.path, id: w.blkcgCss.id, lastRanAt });
     cssPut(k, w.blkcgCss);
     lo.stats.workersFreed++;
-  }
-  if (lo.idleHead !== null) loopSetTimer(lo);
+  });
+  if (more) loopSetTimer(lo);
 }
 
 // ---- submission ---------------------------------------------------------------------
@@ -315,65 +299,67 @@ function memcgCssOf(k: Kernel, blkcg: Cgroup): Cgroup {
   return k.cgroupRootFor('memory');
 }
 
-/** loop_queue_work (section 6.4): the whole body is under lo_work_lock */
+/**
+ * loop_queue_work (section 6.4): the whole body is one Wasm call under lo_work_lock
+ * (assembly/loop.ts); what it reports back is the kernel model's part: the new
+ * worker's css_get, the fallback's css_put, and queue_work's __queue_work when the
+ * work became pending.
+ */
 function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
   const k = lo.k;
-  let worker: LoopWorker | null = null;
-  if (lo.design === 'per-cgroup' && !queueOnRootWorker(cmd.blkcgCss)) {
-    const css = cmd.blkcgCss!;
-    const node = lo.tree!.find(css.id);
-    if (node !== 0) {
-      worker = lo.workers[lo.tree!.slot(node)]!;
-    } else {
-      worker = allocWorker(lo, css);
-      if (worker === null) {
-        // GFP_NOWAIT allocation failed: the root worker issues it as the root cgroup
-        lo.stats.allocFailures++;
-        cmd.blkcgCss = null;
-        if (cmd.memcgCss !== null) cssPut(k, cmd.memcgCss);
-        cmd.memcgCss = null;
-      } else {
-        cssGet(css);
-        lo.stats.workersCreated++;
-        const tp = k.trace.define('loop_worker_alloc');
-        if (tp.enabled) tp.emit({ dev: lo.name, cgroup: css.path, id: css.id });
-      }
+  const kl = lo.kl;
+  const css = cmd.blkcgCss;
+  // queue_on_root_worker(): key 0; the <= 5.13 design has only the one FIFO
+  const id = lo.design === 'per-cgroup' && !queueOnRootWorker(css) ? css!.id : 0;
+  const f = lo.tree!.d.queueWork(cmd.wasm, id);
+  let work: WorkStruct;
+  if (f & LOOP_QW_ROOT) {
+    lo.stats.rootQueued++;
+    work = lo.rootQueue.work;
+    if (f & LOOP_QW_FAILED) {
+      // GFP_NOWAIT allocation failed: the root worker issues it as the root cgroup
+      lo.stats.allocFailures++;
+      cmd.blkcgCss = null;
+      if (cmd.memcgCss !== null) cssPut(k, cmd.memcgCss);
+      cmd.memcgCss = null;
     }
-  }
-  let rootq = false;
-  if (worker !== null) {
-    if (worker.onIdle) {
-      idleDel(lo, worker); // list_del_init: rescued from the reaper
-      lo.stats.rescued++;
-    }
-    worker.cmdList.push(cmd);
-    if (!queueWork(lo.workqueue!, worker.work)) lo.stats.queueNoop++;
   } else {
-    rootq = true;
-    lo.rootQueue.cmdList.push(cmd);
-    if (!queueWork(lo.workqueue!, lo.rootQueue.work)) lo.stats.queueNoop++;
+    const node = kl.le.cmdWorker(cmd.wasm);
+    if (f & LOOP_QW_NEW) {
+      const w = new LoopWorker(kl.le, node, css!, lo);
+      w.work = new WorkStruct(loopWorkfn, w, sharedPending(kl, w.workOff));
+      kl.workers[kl.le.workerIndex(node)] = w;
+      cssGet(css!);
+      lo.stats.workersCreated++;
+      const tp = k.trace.define('loop_worker_alloc');
+      if (tp.enabled) tp.emit({ dev: lo.name, cgroup: css!.path, id: css!.id });
+    }
+    if (f & LOOP_QW_RESCUED) lo.stats.rescued++; // list_del_init: rescued from the reaper
+    work = kl.worker(node).work;
   }
-  if (rootq) lo.stats.rootQueued++;
+  if (f & LOOP_QW_QUEUE) __queueWork(lo.workqueue!, work);
+  else lo.stats.queueNoop++;
 }
 
 // ---- processing -----------------------------------------------------------------------
 
 function loopWorkfn(work: WorkStruct, kw: Kworker, budgetNs: number): number {
   const w = work.data as LoopWorker;
-  return loopProcessWork(w.lo as LoopDevice, w, w.cmdList, w.exec, kw, budgetNs);
+  return loopProcessWork(w.lo as LoopDevice, w, w.workOff, w.exec, kw, budgetNs);
 }
 
 function loopRootcgWorkfn(work: WorkStruct, kw: Kworker, budgetNs: number): number {
   const lo = work.data as LoopDevice;
-  return loopProcessWork(lo, null, lo.rootQueue.cmdList, lo.rootQueue.exec, kw, budgetNs);
+  return loopProcessWork(lo, null, lo.rootQueue.workOff, lo.rootQueue.exec, kw, budgetNs);
 }
 
 /**
- * loop_process_work (section 6.5), one slice at a time: commands in FIFO order; when
- * the list is empty and the work was not queued again meanwhile, a cgroup worker goes
- * on the idle list and the reaper timer is (re)armed with timer_reduce.
+ * loop_process_work (section 6.5), one slice at a time: commands in FIFO order, each
+ * taken under lo_work_lock by loop_process_one (Wasm); when the list is empty and
+ * the work was not queued again meanwhile, Wasm puts a cgroup worker on the idle
+ * list and the reaper timer is (re)armed here with timer_reduce.
  */
-function loopProcessWork(lo: LoopDevice, worker: LoopWorker | null, list: { shift(): LoopCmd | null; readonly empty: boolean }, ex: ExecState, kw: Kworker, budgetNs: number): number {
+function loopProcessWork(lo: LoopDevice, worker: LoopWorker | null, workOff: number, ex: ExecState, kw: Kworker, budgetNs: number): number {
   const k = lo.k;
   const task = kw.task;
   const th = kw.thread;
@@ -388,23 +374,24 @@ function loopProcessWork(lo: LoopDevice, worker: LoopWorker | null, list: { shif
     loopCompleteCmd(lo, c);
   }
   const start = th.costNs;
+  const d = lo.tree!.d;
   for (;;) {
-    if (list.empty) break;
-    if (th.costNs - start >= budgetNs) return WORK_YIELD; // cond_resched()
-    const cmd = list.shift()!;
+    // cond_resched(): a slice ends before the next command (the list is a racy read
+    // here, but the sim runs one thread: it is exact)
+    if (th.costNs - start >= budgetNs && !d.workListEmpty(workOff)) return WORK_YIELD;
+    const c = d.processOne(workOff, k.jiffies);
+    if (c < 64) {
+      if (c === LOOP_PW_IDLE) loopSetTimer(lo); // the worker went idle (Wasm, under the lock)
+      break;
+    }
+    const cmd = lo.kl.cmd(c);
     th.costNs += LOOP_CMD_COST_NS + Math.ceil(cmd.len / 4096) * LOOP_PAGE_COST_NS;
-    if (worker !== null) worker.nrCmds++;
-    else lo.rootQueue.nrCmds++;
+    if (worker === null) lo.rootQueue.nrCmds++;
     if (!loopHandleCmd(lo, cmd, kw)) {
       ex.waiting = cmd;
       return WORK_BLOCKED;
     }
     loopCompleteCmd(lo, cmd);
-  }
-  if (worker !== null && !workPending(worker.work)) {
-    worker.lastRanAt = k.jiffies;
-    idleAdd(lo, worker);
-    loopSetTimer(lo);
   }
   task.flags = ex.origFlags;
   ex.origFlags = -1;
@@ -690,6 +677,7 @@ export function loopFreeDisk(lo: LoopDevice): void {
     if (!lo.tree.empty) throw new KwqError('lo_free_disk', `${lo.name}: ${lo.nrWorkers} worker(s) still busy after the workqueue was drained`);
     lo.tree.release();
     lo.tree = null;
+    lo.rootQueue.workOff = 0;
   } else {
     k.rt.delTimer(lo.timer);
   }

@@ -29,6 +29,11 @@
  * kworkers idle for 5 minutes exit; here each workqueue has its own kworkers, kept
  * until destroy_workqueue. Names follow the kernel's: "kworker/uN:M" for unbound pools.
  * No allocation per queue_work: works are intrusive list nodes.
+ *
+ * loop's works keep their PENDING bit in the shared memory (WorkStruct.shared): the
+ * test_and_set is part of loop_queue_work in Wasm, which tells the driver to call
+ * __queueWork; the kworker clears the bit as execution starts. On real threads
+ * the same rules run in Wasm (assembly/loop-wq.ts, src/runtime/loop-kworker.js).
  */
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -47,11 +52,17 @@ export const WORK_BLOCKED = 2;
 /** A work function: run up to `budgetNs`, add the CPU used to kw.thread.costNs. */
 export type WorkFunc = (work: WorkStruct, kw: Kworker, budgetNs: number) => number;
 
+/** Where a work's PENDING bit lives when it is in the shared memory (loop's works, assembly/loop.ts). */
+export interface SharedPendingBit {
+  readonly i32: Int32Array;
+  /** Int32Array index of the work_struct's data word (bit 0 = PENDING) */
+  readonly index: number;
+}
+
 /** struct work_struct */
 export class WorkStruct {
-  /** WORK_STRUCT_PENDING_BIT */
-  pending = false;
-  /** the kworker executing it (or blocked in it), null when not running */
+  private bit = false;
+  /** the runner (kworker executing it, or blocked in it), null when not running */
   runner: Kworker | null = null;
   /** intrusive link on a worklist or a kworker's scheduled list */
   next: WorkStruct | null = null;
@@ -61,7 +72,26 @@ export class WorkStruct {
     readonly fn: WorkFunc,
     /** what the function works for (a loop_worker, or the device for the root work) */
     public data: unknown,
+    /**
+     * the PENDING bit in the shared memory, for works whose queue_work test_and_set
+     * happens in Wasm (loop_queue_work); null: a plain field
+     */
+    readonly shared: SharedPendingBit | null = null,
   ) {}
+
+  /** WORK_STRUCT_PENDING_BIT */
+  get pending(): boolean {
+    const s = this.shared;
+    // pairs with loop_queue_work's atomic.or (test_and_set_bit)
+    return s === null ? this.bit : (Atomics.load(s.i32, s.index) & 1) !== 0;
+  }
+
+  set pending(v: boolean) {
+    const s = this.shared;
+    if (s === null) this.bit = v;
+    else if (v) Atomics.or(s.i32, s.index, 1); // pairs with loop_process_one's PENDING check under lo_work_lock
+    else Atomics.and(s.i32, s.index, ~1); // set_work_pool_and_clear_pending; pairs with loop_queue_work's test_and_set
+  }
 }
 
 /** A FIFO of works through their `next` links. */
@@ -207,17 +237,27 @@ export function queueWork(wq: Workqueue, work: WorkStruct): boolean {
   if (wq.destroyed) throw new KwqError('queue_work', `workqueue ${wq.name} was destroyed`);
   if (work.pending) return false; // test_and_set_bit(WORK_STRUCT_PENDING_BIT) was already set
   work.pending = true;
+  __queueWork(wq, work);
+  return true;
+}
+
+/**
+ * __queue_work: the caller set PENDING (its test_and_set_bit returned 0, in
+ * TypeScript above or in Wasm: loop_queue_work's LOOP_QW_QUEUE); put the work on
+ * the worklist, or on the scheduled list of the kworker running it, and wake a kworker.
+ */
+export function __queueWork(wq: Workqueue, work: WorkStruct): void {
+  if (wq.destroyed) throw new KwqError('__queue_work', `workqueue ${wq.name} was destroyed`);
   const k = wq.k;
   if (k.tp.workQueue.enabled) k.tp.workQueue.emit({ wq: wq.name, running: work.runner !== null });
   const runner = work.runner;
   if (runner !== null) {
     runner.scheduled.push(work);
-    return true;
+    return;
   }
   wq.worklist.push(work);
   const kw = wq.getWorker();
   if (kw !== null) wq.wake(kw);
-  return true;
 }
 
 /** work_pending */
