@@ -8,7 +8,7 @@
 //   +0  data    u32  bit 0 WORK_STRUCT_PENDING (test_and_set by queue_work,
 //                    cleared by the kworker as execution starts)
 //   +4  entry   u32  link on the worklist or a kworker's scheduled list
-//   +8  runner  u32  kworker id + 1 while a kworker executes it, else 0
+//   +8  (reserved, 0)
 //   +12 lo      u32  the loop_device it belongs to (the work function's data)
 //
 //   workqueue / worker_pool (1280 bytes, 64-byte aligned)
@@ -19,16 +19,21 @@
 //           +76   stop       u32   1: kworkers return from loop_wq_pick
 //           +80   nr_kworkers u32  (at most LOOP_WQ_MAX_KWORKERS)
 //           +84   executed   u32   executions finished
-//           +88   collisions u32   works found running elsewhere and handed over
+//           +88   collisions u32   works queued (or picked) while a kworker ran them: handed to it
 //           +92   queued     u32   __queue_work calls
 //   line 2  +128  wake       u32   futex word: bumped by __queue_work when someone idles
 //   +192  kworker[64], 16 bytes each: current u32, sched_head u32, sched_tail u32, pad
 //
 // The rules (as process_one_work and __queue_work keep them):
 // - a work is on at most one list: PENDING (test_and_set_bit) gates __queue_work;
-// - a work never runs on two kworkers at once: a kworker that picks a work whose
-//   runner is another kworker moves it to that kworker's scheduled list, which
-//   that kworker runs before anything else when its current execution ends;
+// - a work never runs on two kworkers at once: a kworker that picks a work some
+//   other kworker is executing (find_worker_executing_work: a scan of the kworkers'
+//   `current`, the kernel's busy hash) moves it to that kworker's scheduled list,
+//   which that kworker runs before anything else when its current execution ends;
+// - the work struct is not touched once its function returned (a loop_worker may be
+//   freed by the reaper as soon as it went idle): "running" is the kworker's
+//   `current`, never a word in the work. A freed and reused work can look busy for
+//   a moment, as in the kernel; that only delays it.
 // - different works run in parallel, one per kworker (WQ_UNBOUND).
 // Every word except `wake` and the PENDING bit is read and written under `lock`.
 // Lock order: loop_device.lo_work_lock, then pool->lock (loop_queue_work calls
@@ -47,7 +52,7 @@ import { spin_lock, spin_unlock } from './spinlock';
 export const WORK_PENDING: u32 = 1;
 export const WORK_DATA: u32 = 0;
 export const WORK_ENTRY: u32 = 4;
-export const WORK_RUNNER: u32 = 8;
+export const WORK_RESERVED: u32 = 8;
 export const WORK_LO: u32 = 12;
 export const WORK_SIZE: u32 = 16;
 
@@ -76,7 +81,7 @@ export function loop_wq_size(): u32 {
 /** INIT_WORK: not pending, on no list, not running, belonging to `lo`. */
 export function loop_work_init(work: u32, lo: u32): void {
   store<u32>(work, 0, WORK_ENTRY);
-  store<u32>(work, 0, WORK_RUNNER);
+  store<u32>(work, 0, WORK_RESERVED);
   store<u32>(work, lo, WORK_LO);
   atomic.store<u32>(work + WORK_DATA, 0); // pairs with queue_work's test_and_set (threads start later)
 }
@@ -93,6 +98,16 @@ export function loop_wq_init(wq: u32, nr_kworkers: u32): i32 {
 // @ts-ignore: decorator
 @inline function kw_of(wq: u32, id: u32): u32 {
   return wq + WQ_KWORKERS + id * WQ_KW_SIZE;
+}
+
+/** find_worker_executing_work: the kworker id + 1 whose `current` is `work`, or 0. Under the lock. */
+// @ts-ignore: decorator
+@inline function executing_kworker(wq: u32, work: u32): u32 {
+  const n = load<u32>(wq, WQ_NR_KWORKERS);
+  for (let i: u32 = 0; i < n; i++) {
+    if (load<u32>(kw_of(wq, i), KW_CURRENT) == work) return i + 1;
+  }
+  return 0;
 }
 
 // @ts-ignore: decorator
@@ -124,10 +139,11 @@ export function loop_wq_init(wq: u32, nr_kworkers: u32): i32 {
 export function __queue_work(wq: u32, work: u32): u32 {
   spin_lock(wq + WQ_LOCK);
   store<u32>(wq, load<u32>(wq, WQ_QUEUED) + 1, WQ_QUEUED);
-  const runner = load<u32>(work, WORK_RUNNER);
+  const runner = executing_kworker(wq, work);
   if (runner != 0) {
     const kw = kw_of(wq, runner - 1);
     list_push(kw + KW_SCHED_HEAD, kw + KW_SCHED_TAIL, work);
+    store<u32>(wq, load<u32>(wq, WQ_COLLISIONS) + 1, WQ_COLLISIONS);
     spin_unlock(wq + WQ_LOCK);
     return 0; // that kworker is awake: it is executing the work
   }
@@ -167,7 +183,7 @@ export function loop_wq_pick(wq: u32, me: u32, spin: u32): u32 {
     while (w == 0) {
       w = list_shift(wq + WQ_WL_HEAD, wq + WQ_WL_TAIL);
       if (w == 0) break;
-      const runner = load<u32>(w, WORK_RUNNER);
+      const runner = executing_kworker(wq, w);
       if (runner != 0 && runner != me + 1) {
         // running on another kworker: it runs it again after its current execution
         const other = kw_of(wq, runner - 1);
@@ -177,7 +193,6 @@ export function loop_wq_pick(wq: u32, me: u32, spin: u32): u32 {
       }
     }
     if (w != 0) {
-      store<u32>(w, me + 1, WORK_RUNNER);
       store<u32>(kw, w, KW_CURRENT);
       // set_work_pool_and_clear_pending: from here a queue_work queues it again;
       // pairs with loop_queue_work's test_and_set (under lo_work_lock)
@@ -205,12 +220,14 @@ export function loop_wq_pick(wq: u32, me: u32, spin: u32): u32 {
   return 0;
 }
 
-/** The end of process_one_work: `work` is no longer running on `me`. */
+/**
+ * The end of process_one_work: `me` runs nothing now. `work` is not read: it may
+ * have been freed already (the reaper); it is a key only.
+ */
 export function loop_wq_done(wq: u32, me: u32, work: u32): void {
   const kw = kw_of(wq, me);
   spin_lock(wq + WQ_LOCK);
-  store<u32>(work, 0, WORK_RUNNER);
-  store<u32>(kw, 0, KW_CURRENT);
+  if (load<u32>(kw, KW_CURRENT) == work) store<u32>(kw, 0, KW_CURRENT);
   store<u32>(wq, load<u32>(wq, WQ_EXECUTED) + 1, WQ_EXECUTED);
   spin_unlock(wq + WQ_LOCK);
 }

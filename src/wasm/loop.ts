@@ -39,7 +39,7 @@ export const LW = Object.freeze({
 });
 export const LW_ON_IDLE = 1;
 export const LC = Object.freeze({ NEXT: 0, TAG: 4, KEY: 8, WORKER: 16, RESULT: 20, SEQ: 24, DONE: 28, SIZE: 32 });
-export const WORK = Object.freeze({ DATA: 0, ENTRY: 4, RUNNER: 8, LO: 12, SIZE: 16 });
+export const WORK = Object.freeze({ DATA: 0, ENTRY: 4, RESERVED: 8, LO: 12, SIZE: 16 });
 export const WORK_PENDING = 1;
 export const WQ = Object.freeze({
   LOCK: 0, WL_HEAD: 64, WL_TAIL: 68, NR_IDLE: 72, STOP: 76, NR_KWORKERS: 80, EXECUTED: 84, COLLISIONS: 88,

@@ -1,0 +1,195 @@
+/**
+ * loop's worker dispatch on real worker_threads: submitter threads from different
+ * "cgroups" queue commands concurrently through Wasm loop_queue_work, kworker threads
+ * of one unbound workqueue (assembly/loop-wq.ts) drain the per-worker FIFOs, and
+ * (optionally) the main thread runs the idle reaper (loop_free_idle_workers) while
+ * they do. Every structure is in the one shared memory; no message per command.
+ *
+ * ```ts
+ * const r = await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: 16, count: 100_000 });
+ * r.ok;               // every command handled exactly once, FIFO per worker, no work re-entered
+ * r.requestsPerSec;   // wall clock, from the start gate until every command was handled
+ * ```
+ *
+ * What runs where (be precise about it): the dispatch (sections 6.4-6.6: tree, FIFOs,
+ * PENDING, idle list, reaper walk) and the workqueue (queue_work, non-reentrancy,
+ * parallel execution) run on these threads. The kernel model (css references,
+ * memcg/blkcg charging, bios, backing files, timers) does NOT: it runs on the
+ * kernel's one thread (the sim, or the threads runtime's host loop). A command here
+ * carries a cgroup id and a sequence stamp; "handling" it is the checks of
+ * loop-kworker.js plus an optional busy loop (`cmdCostNs`).
+ */
+import { Worker } from 'node:worker_threads';
+import { KwqError } from '../kernel/error.js';
+import { LoopEngine, WQ } from '../wasm/loop.js';
+
+export interface LoopThreadsOptions {
+  /** submitter threads (each one "cgroup"-set: cgroup ids are spread round-robin over them) */
+  submitters: number;
+  /** kworker threads of the workqueue (1..64) */
+  kworkers: number;
+  /** issuing cgroups (worker keys 2, 3, ...; 0 would be the root queue) */
+  cgroups: number;
+  /** commands in all (split over the submitters) */
+  count: number;
+  /** commands per loop_queue_work_batch call and per loop_process_batch call (default 64) */
+  batch?: number;
+  /** loop_cmd arena: commands in flight at once (blk-mq tags; default 1024) */
+  inflight?: number;
+  /** loop_worker arena capacity (default: cgroups; smaller makes allocations fail to the root queue) */
+  workerCapacity?: number;
+  /** percent of worker allocations that fail (fault injection; default 0) */
+  failPct?: number;
+  /** a busy loop per handled command, ns (default 0: dispatch only) */
+  cmdCostNs?: number;
+  /** idle reaper on the main thread every `reapEveryMs` with this timeout (ms); default: no reaper */
+  reap?: { everyMs: number; timeoutMs: number };
+  /** kworker idle spin (read-only checks before sleeping; default 20_000) */
+  spin?: number;
+  /** give up after this many ms (default 60_000) */
+  timeoutMs?: number;
+}
+
+export interface LoopThreadsReport {
+  ok: boolean;
+  problems: string[];
+  count: number;
+  ms: number;
+  requestsPerSec: number;
+  /** wall ns per command over the whole run, per thread that worked (ms * threads / count) */
+  submitters: { id: number; queued: number; calls: number; tagWaits: number; queuedWorks: number; ms: number }[];
+  kworkers: { me: number; executions: number; handled: number; batches: number; reentered: number; fifoBroken: number; dupes: number; idled: number }[];
+  dispatch: { queued: number; rootQueued: number; allocFailures: number; workersCreated: number; queueNoop: number; rescued: number; workersFreed: number; nrWorkers: number };
+  workqueue: { queued: number; executed: number; collisions: number };
+  reaperRuns: number;
+}
+
+const ENTRY = new URL('./loop-kworker.js', import.meta.url);
+
+function int(v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new KwqError('runLoopThreads', `option ${field} must be an integer in ${min}..${max}, got ${String(v)}`);
+  return v;
+}
+
+export async function runLoopThreads(o: LoopThreadsOptions): Promise<LoopThreadsReport> {
+  const S = int(o.submitters, 'submitters', 1, 32);
+  const K = int(o.kworkers, 'kworkers', 1, WQ.MAX_KWORKERS);
+  const C = int(o.cgroups, 'cgroups', 1, 1 << 20);
+  const count = int(o.count, 'count', 1, 1 << 26);
+  const batch = int(o.batch ?? 64, 'batch', 1, 4096);
+  const inflight = int(o.inflight ?? 1024, 'inflight', 1, 1 << 20);
+  const workerCap = int(o.workerCapacity ?? C, 'workerCapacity', 1, 1 << 20);
+  const failPct = int(o.failPct ?? 0, 'failPct', 0, 100);
+  const spin = int(o.spin ?? 20_000, 'spin', 0, 2 ** 32 - 1);
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  const le = new LoopEngine({ workers: workerCap, cmds: inflight, devices: 1, workqueues: 1, threadSlots: S + K + 1, slotBytes: 64 + 16 * Math.max(batch, 64) });
+  const d = le.device(failPct, 0x1234_5678)!;
+  const wq = le.workqueue(K);
+  const gate = 0;
+  le.engine.sync.store(gate, 0);
+  // the checks' shared state (loop-kworker.js): rows = worker arena index, + 1 for the root list
+  const rows = workerCap + 1;
+  const active = new SharedArrayBuffer(4 * rows);
+  const lastSeq = new SharedArrayBuffer(4 * rows * S);
+  new Int32Array(lastSeq).fill(-1);
+  const seen = new SharedArrayBuffer(count);
+  const handled = new SharedArrayBuffer(64);
+  const per = Array.from({ length: S }, (_, s) => Math.floor(count / S) + (s < count % S ? 1 : 0));
+  const seqBase = per.map((_, s) => per.slice(0, s).reduce((a, b) => a + b, 0));
+  const keysOf = (s: number): number[] => {
+    const ks: number[] = [];
+    for (let c = s; c < C; c += S) ks.push(2 + c);
+    return ks.length > 0 ? ks : [2 + (s % C)];
+  };
+  const transferable = le.transferable();
+  const threads: { w: Worker; done: Promise<Record<string, unknown>>; ready: Promise<void> }[] = [];
+  let slot = 1;
+  const spawn = (data: Record<string, unknown>): void => {
+    const execArgv = process.execArgv.some((a) => a.startsWith('--input-type')) ? [] : undefined;
+    const w = new Worker(ENTRY, { execArgv, workerData: { ...data, slot: slot++, engine: transferable, gate, lo: d.lo, wq } });
+    let rr!: () => void;
+    let rj!: (e: Error) => void;
+    const ready = new Promise<void>((res, rej) => { rr = res; rj = rej; });
+    const done = new Promise<Record<string, unknown>>((res, rej) => {
+      w.on('message', (m: { type: string; report?: Record<string, unknown>; message?: string }) => {
+        if (m.type === 'ready') rr();
+        else if (m.type === 'done') res(m.report!);
+        else if (m.type === 'error') { const e = new KwqError('loop thread', m.message ?? 'failed'); rj(e); rej(e); }
+      });
+      w.on('error', (e) => { rj(e); rej(e); });
+      w.on('exit', (code) => { const e = new KwqError('loop thread', `exited (code ${code}) before it finished`); rj(e); rej(e); });
+    });
+    ready.catch(() => undefined);
+    done.catch(() => undefined);
+    threads.push({ w, done, ready });
+  };
+  for (let me = 0; me < K; me++) spawn({ role: 'kworker', me, spin, batch, active, lastSeq, seen, handled, seqBase, cmdCostNs: o.cmdCostNs ?? 0 });
+  for (let s = 0; s < S; s++) spawn({ role: 'submitter', id: s, keys: keysOf(s), count: per[s], batch });
+  let reaperRuns = 0;
+  let reaper: NodeJS.Timeout | undefined;
+  try {
+    await Promise.all(threads.map((t) => t.ready));
+    const handledWord = new Int32Array(handled);
+    const t0 = performance.now();
+    le.engine.sync.store(gate, 1); // pairs with the threads' Atomics.wait on the gate
+    le.engine.sync.notify(gate);
+    if (o.reap) {
+      const { everyMs, timeoutMs: idleMs } = o.reap;
+      reaper = setInterval(() => {
+        reaperRuns++;
+        d.freeIdleWorkers(performance.now(), idleMs, false, () => undefined); // no css to put: no kernel model here
+      }, everyMs);
+    }
+    const subReports = await Promise.race([
+      Promise.all(threads.slice(K).map((t) => t.done)),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new KwqError('runLoopThreads', `submitters did not finish within ${timeoutMs} ms`)), timeoutMs).unref()),
+    ]);
+    // drain: every command handled (kworkers count them), then the workqueue idle
+    const deadline = performance.now() + timeoutMs;
+    while (Atomics.load(handledWord, 0) < count || le.x.loop_wq_idle(wq) !== 1) { // pairs with the kworkers' Atomics.add
+      if (performance.now() > deadline) throw new KwqError('runLoopThreads', `only ${Atomics.load(handledWord, 0)} of ${count} commands were handled within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const ms = performance.now() - t0;
+    if (reaper) clearInterval(reaper);
+    le.x.loop_wq_stop(wq);
+    const kwReports = await Promise.all(threads.slice(0, K).map((t) => t.done));
+    const problems: string[] = [];
+    const seenU8 = new Uint8Array(seen);
+    let missing = 0;
+    let twice = 0;
+    for (let i = 0; i < count; i++) {
+      if (seenU8[i] === 0) missing++;
+      else if (seenU8[i]! > 1) twice++;
+    }
+    if (missing) problems.push(`${missing} command(s) never handled`);
+    if (twice) problems.push(`${twice} command(s) handled more than once`);
+    const sum = (k: string): number => kwReports.reduce((a, r) => a + (r[k] as number), 0);
+    if (sum('reentered')) problems.push(`a work ran on two kworkers at once ${sum('reentered')} time(s)`);
+    if (sum('fifoBroken')) problems.push(`${sum('fifoBroken')} command(s) out of FIFO order on their list`);
+    if (sum('dupes')) problems.push(`${sum('dupes')} duplicate handling(s)`);
+    if (sum('handled') !== count) problems.push(`kworkers handled ${sum('handled')} commands, ${count} were queued`);
+    for (const r of [...subReports, ...kwReports]) if (r['canaryOk'] !== true) problems.push(`${r['role'] as string}: the canary changed`);
+    const st = d.stats();
+    if (st.queued !== count) problems.push(`loop_queue_work counted ${st.queued} commands, ${count} were submitted`);
+    const u = le.u32;
+    const wqStats = { queued: u[(wq + WQ.QUEUED) >>> 2]!, executed: u[(wq + WQ.EXECUTED) >>> 2]!, collisions: u[(wq + WQ.COLLISIONS) >>> 2]! };
+    if (wqStats.executed !== sum('executions')) problems.push(`workqueue executions ${wqStats.executed} vs kworkers' ${sum('executions')}`);
+    if (wqStats.queued !== wqStats.executed) problems.push(`works queued ${wqStats.queued} but executed ${wqStats.executed} (each queued work runs once)`);
+    return {
+      ok: problems.length === 0, problems, count, ms, requestsPerSec: count / (ms / 1000),
+      submitters: subReports.map((r) => ({ id: r['id'] as number, queued: r['queued'] as number, calls: r['calls'] as number, tagWaits: r['tagWaits'] as number, queuedWorks: r['queuedWorks'] as number, ms: r['ms'] as number })),
+      kworkers: kwReports.map((r) => ({
+        me: r['me'] as number, executions: r['executions'] as number, handled: r['handled'] as number, batches: r['batches'] as number,
+        reentered: r['reentered'] as number, fifoBroken: r['fifoBroken'] as number, dupes: r['dupes'] as number, idled: r['idled'] as number,
+      })),
+      dispatch: { queued: st.queued, rootQueued: st.rootQueued, allocFailures: st.allocFailures, workersCreated: st.workersCreated, queueNoop: st.queueNoop, rescued: st.rescued, workersFreed: st.workersFreed, nrWorkers: st.nrWorkers },
+      workqueue: wqStats,
+      reaperRuns,
+    };
+  } finally {
+    if (reaper) clearInterval(reaper);
+    le.x.loop_wq_stop(wq);
+    await Promise.all(threads.map((t) => t.w.terminate().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * loop's dispatch on real worker_threads (src/runtime/loop-threads.ts): submitter
+ * threads of different cgroups queue through Wasm loop_queue_work at once, kworker
+ * threads of one unbound workqueue drain the per-worker FIFOs, the main thread reaps
+ * idle workers meanwhile. Pinned: every command handled exactly once, FIFO per worker
+ * list, no work executed on two kworkers at once, each queued work executed once;
+ * allocation failures (arena full, injected) fall back to the root list and lose
+ * nothing. Bounded: a few seconds in all.
+ */
+import { describe, expect, test } from 'vitest';
+import { runLoopThreads } from '../../../src/runtime/loop-threads.js';
+import { LC, LO, LW, WORK } from '../../../src/wasm/loop.js';
+import * as js from '../../../src/runtime/loop-kworker-layout.js';
+
+describe('loop dispatch on real threads', () => {
+  test('the worker file mirrors src/wasm/loop.ts', () => {
+    expect(js.LC).toEqual(LC);
+    expect(js.LW).toEqual({ WORK: LW.WORK, SIZE: LW.SIZE });
+    expect(js.LO).toEqual({ ROOT_WORK: LO.ROOT_WORK });
+    expect(js.WORK).toEqual({ LO: WORK.LO });
+  });
+
+  test('2 submitters x 16 cgroups, 2 kworkers, reaper running: exactly once, FIFO per worker, never re-entered', async () => {
+    const r = await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: 16, count: 200_000, batch: 32, inflight: 512, reap: { everyMs: 1, timeoutMs: 0.05 } });
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.kworkers.reduce((a, k) => a + k.handled, 0)).toBe(200_000);
+    expect(r.dispatch.queued).toBe(200_000);
+    // the dispatch did dedupe (queue_work on a pending work is a no-op) and made workers
+    expect(r.dispatch.queueNoop).toBeGreaterThan(0);
+    expect(r.dispatch.workersCreated).toBeGreaterThanOrEqual(16);
+    expect(r.dispatch.rootQueued).toBe(0);
+    expect(r.workqueue.executed).toBe(r.workqueue.queued);
+    // works queued while they ran were handed to the kworker running them (non-reentrancy)
+    expect(r.workqueue.collisions).toBeGreaterThan(0);
+    // the reaper freed idle workers and submitters rescued others from the idle list meanwhile
+    expect(r.reaperRuns).toBeGreaterThan(0);
+    expect(r.dispatch.workersFreed).toBeGreaterThan(0);
+    expect(r.dispatch.rescued).toBeGreaterThan(0);
+    expect(r.dispatch.workersCreated - r.dispatch.workersFreed).toBe(r.dispatch.nrWorkers);
+    // both kworkers executed works (different works run in parallel on an unbound queue)
+    for (const k of r.kworkers) expect(k.executions).toBeGreaterThan(0);
+  }, 60_000);
+
+  test('allocation failures (arena of 3 workers, 30 % injected) go to the root list and lose nothing', async () => {
+    const r = await runLoopThreads({ submitters: 3, kworkers: 2, cgroups: 12, count: 60_000, workerCapacity: 3, failPct: 30, batch: 16, inflight: 256, reap: { everyMs: 2, timeoutMs: 0.1 } });
+    expect(r.problems).toEqual([]);
+    expect(r.dispatch.allocFailures).toBeGreaterThan(0);
+    expect(r.dispatch.rootQueued).toBe(r.dispatch.allocFailures);
+    expect(r.dispatch.workersCreated - r.dispatch.workersFreed).toBe(r.dispatch.nrWorkers);
+    expect(r.dispatch.nrWorkers).toBeLessThanOrEqual(3);
+  }, 60_000);
+});
