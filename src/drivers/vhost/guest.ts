@@ -14,6 +14,7 @@
  * with VHOST_SET_VRING_KICK / VHOST_SET_VRING_CALL, as QEMU does.
  */
 import { KwqError } from '../../kernel/error.js';
+import { EBADF } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../../kernel/sched.js';
 import type { Task } from '../../kernel/task.js';
@@ -78,7 +79,7 @@ export class VirtioQueue {
    */
   static attach(k: Kernel, task: Task, fd: number, index: number): VirtioQueue | number {
     const file = k.fileOf(task, fd);
-    if (file === null) return -9; // -EBADF
+    if (file === null) return -EBADF;
     if (!(file.privateData instanceof VhostDev)) throw new KwqError('VirtioQueue.attach', `fd ${fd} of ${task} is not a vhost device`);
     const dev = file.privateData;
     const kfd = k.eventfd(task);
