@@ -75,7 +75,8 @@ export function doExit(k: Kernel, t: Task, code: number): void {
   t.children.clear();
   // the drivers' part of do_exit, where exit_io_context runs: after exit_notify
   taskHooksExit(k, t);
-  if (k.tp.processExit.enabled) k.tp.processExit.emit({ pid: t.pid, tgid: t.tgid, comm: t.comm, code });
+  const tp = k.tp.processExit;
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, pid: t.pid, tgid: t.tgid, comm: t.comm, code });
 }
 
 /**

@@ -168,7 +168,8 @@ export function copyProcess(k: Kernel, current: Task, args: KernelCloneArgs): Ta
   parent?.children.add(p);
   for (const cg of p.cgroups) cg.tasks.add(p);
   k.taskTable.set(pid, p);
-  if (k.tp.newtask.enabled) k.tp.newtask.emit({ pid, tgid: p.tgid, ppid: p.ppid, comm: p.comm, cloneFlags: f, uid });
+  const tp = k.tp.newtask;
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, pid, tgid: p.tgid, ppid: p.ppid, comm: p.comm, cloneFlags: f, uid });
   return p;
 }
 

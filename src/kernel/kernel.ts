@@ -187,7 +187,7 @@ export class Kernel {
     this.modParams = parsed.params;
     this.kwqSwitches = parsed.kwq;
     this.rt = createRuntime(opts.runtime, { hz: opts.hz, seed: opts.seed, ncpus: opts.ncpus, sliceNs: opts.sliceUs * 1000 });
-    this.trace = new Tracer(() => this.rt.nowNs());
+    this.trace = new Tracer(this.rt);
     const p = (n: string): Tracepoint => this.trace.point(n);
     this.tp = {
       newtask: p('task_newtask'), processExit: p('sched_process_exit'), signalGenerate: p('signal_generate'),
@@ -1013,7 +1013,8 @@ export class Kernel {
   wakeUpProcess(task: Task): boolean {
     if (task.thread === null || !task.alive) return false;
     const woke = this.rt.wakeUpProcess(task.thread);
-    if (woke && this.tp.schedWakeup.enabled) this.tp.schedWakeup.emit({ pid: task.pid, comm: task.comm });
+    const tp = this.tp.schedWakeup;
+    if (woke && tp.enabled) tp.emit({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm });
     return woke;
   }
 
@@ -1097,7 +1098,8 @@ export class Kernel {
   private accountRun(th: SimThread, start: number, cost: number, cpu: number): void {
     const task = th.owner as Task;
     if (cost > 0 && task.alive) this.chargeCpu(task, cost, false);
-    if (this.tp.schedSlice.enabled) this.tp.schedSlice.emit({ pid: task.pid, comm: task.comm, cpu, startNs: start, costNs: cost });
+    const tp = this.tp.schedSlice;
+    if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm, cpu, startNs: start, costNs: cost });
   }
 
   /** charge `ns` of CPU time to the task's cpu cgroup (cpu.stat usage_usec) */

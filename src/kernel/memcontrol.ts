@@ -205,7 +205,8 @@ export function chargePages(k: Kernel, memcg: MemCgroup, nr: number, kind: MemKi
   const ret = tryCharge(k, memcg, nr, current);
   if (ret < 0) return ret;
   memcg.stat[KIND_STAT[kind]]! += nr;
-  if (k.tp.memcgCharge.enabled) k.tp.memcgCharge.emit({ memcg: memcg.cgroup.path, id: memcg.cgroup.id, pages: nr, kind });
+  const tp = k.tp.memcgCharge;
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, memcg: memcg.cgroup.path, id: memcg.cgroup.id, pages: nr, kind });
   return 0;
 }
 
@@ -214,7 +215,8 @@ export function unchargePages(k: Kernel, objcg: ObjCgroup, nr: number, kind: Mem
   const memcg = objcg.memcg;
   counterUncharge(memcg, nr);
   memcg.stat[KIND_STAT[kind]]! -= nr;
-  if (k.tp.memcgUncharge.enabled) k.tp.memcgUncharge.emit({ memcg: memcg.cgroup.path, id: memcg.cgroup.id, pages: nr, kind });
+  const tp = k.tp.memcgUncharge;
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, memcg: memcg.cgroup.path, id: memcg.cgroup.id, pages: nr, kind });
 }
 
 export function tryCharge(k: Kernel, memcg: MemCgroup, nr: number, current: Task | null): number {
@@ -378,8 +380,9 @@ export function selectBadProcess(k: Kernel, memcg: MemCgroup): Task | null {
 export function oomKillProcess(k: Kernel, victim: Task, oomMemcg: MemCgroup): void {
   const victimMemcg = memcgFromMm(k, victim.mm);
   memcgMemoryEvent(victimMemcg, MEMCG_OOM_KILL);
-  if (k.tp.oomKill.enabled) {
-    k.tp.oomKill.emit({ pid: victim.pid, comm: victim.comm, memcg: oomMemcg.cgroup.path, anonPages: victim.mm?.nrAnon ?? 0 });
+  const tp = k.tp.oomKill;
+  if (tp.enabled) {
+    tp.emit({ name: tp.name, ts: tp.now, pid: victim.pid, comm: victim.comm, memcg: oomMemcg.cgroup.path, anonPages: victim.mm?.nrAnon ?? 0 });
   }
   if (oomMemcg.oomGroup) memcgMemoryEvent(oomMemcg, MEMCG_OOM_GROUP_KILL);
   k.sigkillProcess(victim);

@@ -34,7 +34,8 @@ export function sendSigProcess(k: Kernel, target: Task, sig: number): number {
   if (!Number.isInteger(sig) || sig < 0 || sig > 64) return -EINVAL;
   if (!target.alive) return -ESRCH;
   if (sig === 0) return 0;
-  if (k.tp.signalGenerate.enabled) k.tp.signalGenerate.emit({ sig, pid: target.pid, comm: target.comm });
+  const tp = k.tp.signalGenerate;
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, sig, pid: target.pid, comm: target.comm });
   if (target.isKthread) return 0; // kthreads ignore signals
   const sigs = target.signal;
   if (sig === SIGKILL) {

@@ -59,7 +59,8 @@ export function cgroupMkdir(k: Kernel, parent: Cgroup, name: string): Cgroup | n
   }
   const cg = newCgroup(k, name, parent, parent.root);
   parent.children.set(name, cg);
-  if (k.tp.cgroupMkdir.enabled) k.tp.cgroupMkdir.emit({ path: cg.path, id: cg.id, root: cg.root.mountPoint });
+  const tp = k.tp.cgroupMkdir;
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, path: cg.path, id: cg.id, root: cg.root.mountPoint });
   return cg;
 }
 
@@ -90,7 +91,8 @@ export function cgroupRmdir(k: Kernel, cg: Cgroup): number {
   cg.cpu.userNs = 0;
   cg.cpu.systemNs = 0;
   k.deadCgroups.add(cg);
-  if (k.tp.cgroupRmdir.enabled) k.tp.cgroupRmdir.emit({ path: cg.path, id: cg.id });
+  const tp = k.tp.cgroupRmdir;
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, path: cg.path, id: cg.id });
   cssPut(k, cg);
   if (cg.released) k.deadCgroups.delete(cg);
   return 0;
@@ -157,8 +159,9 @@ export function cgroupMoveTask(k: Kernel, task: Task, dst: Cgroup): void {
     pidsUncharge(src, 1);
     pidsCharge(dst, 1);
   }
-  if (k.tp.cgroupAttachTask.enabled) {
-    k.tp.cgroupAttachTask.emit({ pid: task.pid, comm: task.comm, src: src.path, dst: dst.path, root: dst.root.mountPoint });
+  const tp = k.tp.cgroupAttachTask;
+  if (tp.enabled) {
+    tp.emit({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm, src: src.path, dst: dst.path, root: dst.root.mountPoint });
   }
 }
 

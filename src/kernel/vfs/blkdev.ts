@@ -83,8 +83,9 @@ export class BlockDevice {
 /** submit_bio: count it in its blkcg, trace it, hand it to the driver. */
 export function submitBio(k: Kernel, bdev: BlockDevice, bio: Bio): void {
   blkcgAccountIo(bio.blkcg, bdev.dev, bio.op, bio.len);
-  if (k.tp.blockBioQueue.enabled) {
-    k.tp.blockBioQueue.emit({ dev: bdev.dev, op: bio.op, offset: bio.offset, len: bio.len, blkcg: bio.blkcg.path, pid: bio.task?.pid ?? 0 });
+  const tp = k.tp.blockBioQueue;
+  if (tp.enabled) {
+    tp.emit({ name: tp.name, ts: tp.now, dev: bdev.dev, op: bio.op, offset: bio.offset, len: bio.len, blkcg: bio.blkcg.path, pid: bio.task?.pid ?? 0 });
   }
   bdev.ops.submitBio(k, bdev, bio);
 }
