@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   const sections: [string, BenchScript][] = [['llist', llist], ['vhost-threads', vhostThreads], ['boundary', boundary]];
   const rbUrl = new URL('./rbtree.js', import.meta.url);
   if (existsSync(rbUrl)) sections.push(['rbtree', ((await import(rbUrl.href)) as { default: BenchScript }).default]);
+  const simUrl = new URL('./sim.js', import.meta.url);
+  if (existsSync(simUrl)) sections.push(['sim', ((await import(simUrl.href)) as { default: BenchScript }).default]);
   const results: (BenchSection & { section: string })[] = [];
   const t0 = performance.now();
   for (const [name, script] of sections) {
