@@ -1,23 +1,36 @@
 /**
  * loop: requests/s through one loop device for 1, 4, 16 and 64 issuing cgroups, in
- * both designs (kworker, per-cgroup), on the sim runtime and the threads runtime;
- * and the worker_tree lookup each per-cgroup request pays, Wasm tree vs the
- * pure-TypeScript reference (bench/ref/rbtree.ts), at the same cgroup counts.
+ * both designs (kworker, per-cgroup), and what the worker dispatch costs per request.
  *
- * Requests: 4 KiB O_DIRECT writes to /dev/loop0 (a tmpfs backing file), submitted with
- * io_submit by one task per cgroup, `QD` in flight each, reaped with io_getevents.
- *   host req/s     requests completed per second of host time (the model's speed)
- *   virtual req/s  sim only: requests per second of virtual time (what the model predicts)
- * threads runtime: the kworkers run on the host event loop (src/runtime/clock-wall.ts),
- * so "threads" measures the same driver under wall-clock time and host scheduling.
+ * 1. The kernel model (sim runtime and threads runtime): 4 KiB O_DIRECT writes to
+ *    /dev/loop0 (a tmpfs backing file), io_submit by one task per cgroup, QD in
+ *    flight each, io_getevents. Everything (aio, blk-mq, the dispatch through Wasm,
+ *    the kworkers, charging, tmpfs) runs on the kernel's one thread:
+ *      host req/s     requests completed per second of host time (the model's speed)
+ *      virtual req/s  sim only: requests per second of virtual time (the model's prediction)
+ *    On the threads runtime the kernel's kworkers run on the host event loop under
+ *    wall-clock time, NOT on worker_threads.
+ * 2. The dispatch alone, one thread (tinybench): per request, loop_queue_work plus
+ *    the kworker's take (loop_process_work's list step, the idle step and the rescue
+ *    it causes on the next round), three ways: Wasm batched (one crossing per 1024
+ *    requests to queue, one per worker list to take), Wasm with one crossing per call
+ *    (what the sim driver does), and the pure-TypeScript reference of the same
+ *    algorithm (bench/ref/loop.ts, with the TS tree of bench/ref/rbtree.ts), with its
+ *    lock and PENDING bit through JS Atomics as the Wasm has them, and without
+ *    (one thread only: what a single-threaded JS simulator could do).
+ * 3. The dispatch on real worker_threads (src/runtime/loop-threads.ts): 2 submitter
+ *    threads and 2 kworker threads of the Wasm workqueue, commands through
+ *    loop_queue_work_batch, per-worker FIFOs drained with loop_process_batch, checked
+ *    exactly once / FIFO / never re-entered. No kernel model on those threads.
  */
 import { Bench, type Task as BenchTask } from 'tinybench';
 import {
   IOCB_CMD_PWRITE, Kernel, LOOP_CONFIGURE, O_CREAT, O_DIRECT, O_RDWR, ioGetevents, ioSetup, ioSubmit, loopInfo,
   type AioContext, type IoEvent, type Task,
 } from '../src/index.js';
-import { LoopEngine, WorkerTree } from '../src/drivers/loop/worker-tree.js';
-import { RefRbTree } from './ref/rbtree.js';
+import { LoopEngine, LOOP_QW_QUEUE, type LoopDispatch } from '../src/wasm/loop.js';
+import { runLoopThreads } from '../src/runtime/loop-threads.js';
+import { RefLoopDispatch, REF_QW_QUEUE } from './ref/loop.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
 
 const CGROUPS = [1, 4, 16, 64];
@@ -81,17 +94,73 @@ async function throughput(runtime: 'sim' | 'threads', design: 'kworker' | 'per-c
   }
 }
 
+/** requests per dispatch benchmark iteration */
+const N = 1024;
+
+/** The Wasm dispatch of one device with N commands keyed round-robin over `ncg` cgroups (0 = all root: the kworker design). */
+function wasmRig(le: LoopEngine, ncg: number): { d: LoopDispatch; cmds: Uint32Array; ids: number[]; works: number[] } {
+  const d = le.device(0, 1)!;
+  const cmds = new Uint32Array(N);
+  const ids = Array.from({ length: N }, (_, i) => (ncg === 0 ? 0 : 2 + (i % ncg)));
+  for (let i = 0; i < N; i++) {
+    cmds[i] = le.cmdAlloc();
+    le.setCmdKey(cmds[i]!, ids[i]!);
+  }
+  // one round makes the workers; their works are the lists a kworker drains
+  d.queueWorkBatch(cmds);
+  const works = ncg === 0 ? [d.rootWork] : Array.from({ length: ncg }, (_, i) => le.workOf(d.find(2 + i)));
+  for (const w of works) drainWasmBatch(le, w);
+  return { d, cmds, ids, works };
+}
+
+/** a kworker's execution of `work`: clear PENDING (process_one_work), take batches until the list is empty */
+function drainWasmBatch(le: LoopEngine, work: number): number {
+  Atomics.and(le.engine.i32, le.workDataIndex(work), ~1);
+  const { out, outCap } = le.engine.scratch;
+  let taken = 0;
+  for (;;) {
+    const n = le.x.loop_process_batch(work, out, outCap, 0);
+    if (n <= 0) return taken;
+    taken += n;
+  }
+}
+
+function drainWasmOne(le: LoopEngine, d: LoopDispatch, work: number): number {
+  Atomics.and(le.engine.i32, le.workDataIndex(work), ~1);
+  let taken = 0;
+  while (d.processOne(work, 0) >= 64) taken++;
+  return taken;
+}
+
+function refRig(ncg: number, atomics: boolean): { r: RefLoopDispatch; workers: number[] } {
+  const r = new RefLoopDispatch(Math.max(ncg, 1), N, 0, 1, atomics);
+  for (let i = 1; i <= N; i++) r.setCmdKey(i, ncg === 0 ? 0 : 2 + ((i - 1) % ncg), 0);
+  for (let i = 1; i <= N; i++) r.queueWork(i);
+  const workers = ncg === 0 ? [0] : Array.from({ length: ncg }, (_, i) => r.tree.find(2 + i, 0) / 8);
+  for (const w of workers) drainRef(r, w);
+  return { r, workers };
+}
+
+function drainRef(r: RefLoopDispatch, worker: number): number {
+  r.startWork(worker);
+  let taken = 0;
+  while (r.processOne(worker, 0) > 0) taken++;
+  return taken;
+}
+
 const loopBench: BenchScript = async ({ quick }) => {
   const figures: Figure[] = [];
   const ratios: Ratio[] = [];
-  const total = quick ? 10_000 : 100_000;
+
+  // ---- 1. the kernel model -------------------------------------------------------
+  const total = quick ? 5_000 : 100_000;
   const rps = new Map<string, number>();
   for (const runtime of ['sim', 'threads'] as const) {
     for (const design of ['kworker', 'per-cgroup'] as const) {
       for (const n of CGROUPS) {
-        await throughput(runtime, design, n, Math.min(total, 2000)); // warm-up (JIT, the wasm compile)
+        await throughput(runtime, design, n, Math.min(total, 1000)); // warm-up (JIT, the wasm compile)
         const r = await throughput(runtime, design, n, total);
-        const name = `loop0 4K O_DIRECT writes, ${n} cgroup(s), ${design} (${runtime})`;
+        const name = `kernel model: loop0 4K O_DIRECT writes, ${n} cgroup(s), ${design} (${runtime})`;
         rps.set(`${runtime} ${design} ${n}`, r.hostRps);
         figures.push({ name, value: r.hostRps / 1000, unit: 'k req/s', notes: { ...(runtime === 'sim' ? { 'virtual k req/s': Number((r.virtRps / 1000).toFixed(1)) } : {}), workers: r.workers, requests: total } });
       }
@@ -99,51 +168,80 @@ const loopBench: BenchScript = async ({ quick }) => {
   }
   for (const runtime of ['sim', 'threads'] as const) {
     for (const n of CGROUPS) {
-      ratios.push({ name: `${runtime}, ${n} cgroup(s): per-cgroup vs kworker host req/s`, value: rps.get(`${runtime} per-cgroup ${n}`)! / rps.get(`${runtime} kworker ${n}`)! });
+      ratios.push({ name: `kernel model ${runtime}, ${n} cgroup(s): per-cgroup vs kworker host req/s`, value: rps.get(`${runtime} per-cgroup ${n}`)! / rps.get(`${runtime} kworker ${n}`)! });
     }
   }
 
-  // worker_tree lookups at the per-cgroup path's cost: one rb_find per request
-  const e = new LoopEngine(1024);
-  const bench = new Bench({ name: 'loop tree', time: quick ? 25 : 300, iterations: quick ? 3 : 10, warmupTime: quick ? 10 : 100 });
-  const LOOKUPS = 4096;
-  const meta = new Map<string, number>();
-  for (const n of CGROUPS) {
-    const ids = Array.from({ length: n }, (_, i) => 2 + i * 3);
-    const tree = new WorkerTree(e);
-    for (const [i, id] of ids.entries()) tree.insert(id, i, 0);
-    const ref = new RefRbTree(n);
-    for (let i = 0; i < n; i++) {
-      ref.setKey(ref.node(i + 1), ids[i]!, 0);
-      ref.findAdd(ref.node(i + 1));
+  // ---- 2. the dispatch per request, one thread ------------------------------------
+  const le = new LoopEngine({ workers: 256, cmds: 16 * N, devices: 16 });
+  const bench = new Bench({ name: 'loop dispatch', time: quick ? 30 : 300, iterations: quick ? 5 : 20, warmupTime: quick ? 10 : 100 });
+  const labels: [string, number][] = [['kworker design (root FIFO)', 0], ...CGROUPS.map((n): [string, number] => [`${n} cgroup(s)`, n])];
+  for (const [label, ncg] of labels) {
+    const wb = wasmRig(le, ncg);
+    bench.add(`dispatch ${label} (wasm, batched)`, () => {
+      const q = wb.d.queueWorkBatch(wb.cmds);
+      let taken = 0;
+      for (const w of wb.works) taken += drainWasmBatch(le, w);
+      if (taken !== N || q !== wb.works.length) throw new Error(`wasm batched: took ${taken}, queued ${q}`);
+    });
+    const wo = wasmRig(le, ncg);
+    bench.add(`dispatch ${label} (wasm, one call each)`, () => {
+      let q = 0;
+      for (let i = 0; i < N; i++) q += wo.d.queueWork(wo.cmds[i]!, wo.ids[i]!) & LOOP_QW_QUEUE;
+      let taken = 0;
+      for (const w of wo.works) taken += drainWasmOne(le, wo.d, w);
+      if (taken !== N || q !== wo.works.length) throw new Error(`wasm one call: took ${taken}, queued ${q}`);
+    });
+    for (const atomics of [true, false]) {
+      const rf = refRig(ncg, atomics);
+      bench.add(`dispatch ${label} (ts reference${atomics ? '' : ', one thread: no lock, no Atomics'})`, () => {
+        let q = 0;
+        for (let i = 1; i <= N; i++) q += rf.r.queueWork(i) & REF_QW_QUEUE;
+        let taken = 0;
+        for (const w of rf.workers) taken += drainRef(rf.r, w);
+        if (taken !== N || q !== rf.workers.length) throw new Error(`ts reference: took ${taken}, queued ${q}`);
+      });
     }
-    const seq = Uint32Array.from({ length: LOOKUPS }, (_, i) => ids[(i * 7919) % n]!);
-    let sink = 0;
-    bench.add(`worker_tree lookup, ${n} cgroup(s) (wasm)`, () => {
-      for (let i = 0; i < LOOKUPS; i++) sink += tree.find(seq[i]!);
-      if (sink === 0) throw new Error('lookup missed');
-    });
-    bench.add(`worker_tree lookup, ${n} cgroup(s) (ts reference)`, () => {
-      for (let i = 0; i < LOOKUPS; i++) sink += ref.find(seq[i]!, 0);
-      if (sink === 0) throw new Error('lookup missed');
-    });
-    meta.set(`worker_tree lookup, ${n} cgroup(s) (wasm)`, n);
-    meta.set(`worker_tree lookup, ${n} cgroup(s) (ts reference)`, n);
   }
   await bench.run();
   const ns = new Map<string, number>();
   for (const t of bench.tasks as BenchTask[]) {
     const r = t.result;
     if (r.state !== 'completed') throw new Error(`loop bench: ${t.name} did not complete`);
-    const v = (r.latency.mean * 1e6) / LOOKUPS;
+    const v = (r.latency.mean * 1e6) / N;
     ns.set(t.name, v);
     figures.push({ name: t.name, value: v, unit: 'ns/request', notes: { samples: r.latency.samplesCount, 'rme %': Number(r.latency.rme.toFixed(1)) } });
   }
+  for (const [label] of labels) {
+    const b = ns.get(`dispatch ${label} (wasm, batched)`)!;
+    ratios.push({ name: `dispatch ${label}: ts reference vs wasm batched (ns)`, value: ns.get(`dispatch ${label} (ts reference)`)! / b });
+    ratios.push({ name: `dispatch ${label}: wasm one call each vs batched (ns)`, value: ns.get(`dispatch ${label} (wasm, one call each)`)! / b });
+    ratios.push({ name: `dispatch ${label}: ts one thread, no Atomics vs wasm batched (ns)`, value: ns.get(`dispatch ${label} (ts reference, one thread: no lock, no Atomics)`)! / b });
+  }
+
+  // ---- 3. the dispatch on real threads ---------------------------------------------
+  const count = quick ? 50_000 : 1_000_000;
+  const threadRps = new Map<string, number>();
+  const threadConfigs: ['per-cgroup' | 'kworker', number][] = [['kworker', 1], ...CGROUPS.map((n): ['per-cgroup', number] => ['per-cgroup', n])];
+  for (const [design, n] of threadConfigs) {
+    await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count: Math.min(count, 20_000), design }); // warm-up
+    const r = await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count, design });
+    if (!r.ok) throw new Error(`loop threads ${design} ${n}: ${r.problems.join('; ')}`);
+    const label = design === 'kworker' ? 'kworker design (root FIFO)' : `${n} cgroup(s), per-cgroup`;
+    threadRps.set(label, r.requestsPerSec);
+    figures.push({
+      name: `threads: 2 submitters + 2 kworkers, ${label}`, value: r.requestsPerSec / 1e6, unit: 'M req/s',
+      notes: {
+        'exactly once': r.ok, executions: r.workqueue.executed, 'queue_work no-ops': r.dispatch.queueNoop, 'handed to running kworker': r.workqueue.collisions,
+        'tag waits': r.submitters.reduce((a, s) => a + s.tagWaits, 0), requests: count,
+      },
+    });
+  }
   for (const n of CGROUPS) {
-    ratios.push({ name: `worker_tree lookup ${n} cgroup(s): ts reference vs wasm (ns)`, value: ns.get(`worker_tree lookup, ${n} cgroup(s) (ts reference)`)! / ns.get(`worker_tree lookup, ${n} cgroup(s) (wasm)`)! });
+    ratios.push({ name: `threads, ${n} cgroup(s): per-cgroup vs kworker design req/s`, value: threadRps.get(`${n} cgroup(s), per-cgroup`)! / threadRps.get('kworker design (root FIFO)')! });
   }
   return {
-    title: 'loop: requests/s through one loop device (1/4/16/64 cgroups, kworker vs per-cgroup, sim and threads runtimes); worker_tree lookup per request, Wasm vs TS',
+    title: 'loop: requests/s through one loop device (1/4/16/64 cgroups, kworker vs per-cgroup; kernel model in sim and threads runtimes; the Wasm dispatch on worker_threads) and the dispatch cost per request, Wasm batched vs one call each vs TS reference',
     figures,
     ratios,
   };

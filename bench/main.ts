@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   if (existsSync(rbUrl)) sections.push(['rbtree', ((await import(rbUrl.href)) as { default: BenchScript }).default]);
   const simUrl = new URL('./sim.js', import.meta.url);
   if (existsSync(simUrl)) sections.push(['sim', ((await import(simUrl.href)) as { default: BenchScript }).default]);
+  const loopUrl = new URL('./loop.js', import.meta.url);
+  if (existsSync(loopUrl)) sections.push(['loop', ((await import(loopUrl.href)) as { default: BenchScript }).default]);
   const results: (BenchSection & { section: string })[] = [];
   const t0 = performance.now();
   for (const [name, script] of sections) {

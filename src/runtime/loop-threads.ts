@@ -30,6 +30,12 @@ export interface LoopThreadsOptions {
   kworkers: number;
   /** issuing cgroups (worker keys 2, 3, ...; 0 would be the root queue) */
   cgroups: number;
+  /**
+   * 'per-cgroup' (default): each command carries its cgroup's id; 'kworker' (<= 5.13):
+   * every command carries key 0, so all go to the one root FIFO and its one work
+   * (at most one kworker runs it at a time: the single "loopN" thread of that design)
+   */
+  design?: 'per-cgroup' | 'kworker';
   /** commands in all (split over the submitters) */
   count: number;
   /** commands per loop_queue_work_batch call and per loop_process_batch call (default 64) */
@@ -96,7 +102,10 @@ export async function runLoopThreads(o: LoopThreadsOptions): Promise<LoopThreads
   const handled = new SharedArrayBuffer(64);
   const per = Array.from({ length: S }, (_, s) => Math.floor(count / S) + (s < count % S ? 1 : 0));
   const seqBase = per.map((_, s) => per.slice(0, s).reduce((a, b) => a + b, 0));
+  const design = o.design ?? 'per-cgroup';
+  if (design !== 'per-cgroup' && design !== 'kworker') throw new KwqError('runLoopThreads', `option design must be per-cgroup or kworker, got ${String(design)}`);
   const keysOf = (s: number): number[] => {
+    if (design === 'kworker') return [0];
     const ks: number[] = [];
     for (let c = s; c < C; c += S) ks.push(2 + c);
     return ks.length > 0 ? ks : [2 + (s % C)];
