@@ -89,7 +89,8 @@ function submit(ctx, d, cmds) {
     if (got === 0) {
       // every command is in flight: wait for a kworker to free some (a tag wait)
       tagWaits++;
-      Atomics.wait(ctx.i32, ctx.slotOffset >>> 2, 0, 0.05);
+      const me = ctx.slotOffset >>> 2; // this thread's own scratch word: nobody notifies it
+      Atomics.wait(ctx.i32, me, Atomics.load(ctx.i32, me), 0.05); // a 50 us sleep: pairs with nothing
       continue;
     }
     for (let i = 0; i < got; i++) {
@@ -140,7 +141,7 @@ function kworker(ctx, d, cmds, workers) {
     if (w === 0) break; // stopped
     const lo = u32[(w + WORK.LO) >>> 2];
     const row = w === lo + LO.ROOT_WORK ? rootIndex : (w - LW.WORK - workers.base) / LW.SIZE;
-    if (Atomics.add(active, row, 1) !== 0) reentered++;
+    if (Atomics.add(active, row, 1) !== 0) reentered++; // pairs with the Atomics.sub below, on any kworker
     executions++;
     for (;;) {
       const n = x.loop_process_batch(w, out, cap, performance.now());
@@ -156,7 +157,7 @@ function kworker(ctx, d, cmds, workers) {
         const li = row * nsub + s;
         if (lastSeq[li] >= seq) fifoBroken++; // FIFO per list: one submitter's seqs only grow
         lastSeq[li] = seq; // only the kworker running this work writes its row
-        if (Atomics.add(seen, seqBase[s] + seq, 1) !== 0) dupes++;
+        if (Atomics.add(seen, seqBase[s] + seq, 1) !== 0) dupes++; // pairs with other kworkers' adds and the main thread's final read
         if (spinPerCmd > 0) {
           const until = performance.now() + spinPerCmd / 1e6;
           while (performance.now() < until) sink++;
@@ -166,7 +167,7 @@ function kworker(ctx, d, cmds, workers) {
       x.arena_free_batch(cmds.header, out, n); // the tags go back (blk_mq_free_request)
       Atomics.add(handledTotal, 0, n); // pairs with the main thread's drain check
     }
-    Atomics.sub(active, row, 1);
+    Atomics.sub(active, row, 1); // pairs with the Atomics.add on entry (this or another kworker's)
     x.loop_wq_done(d.wq, d.me, w);
   }
   return { role: 'kworker', me: d.me, executions, handled, batches, reentered, fifoBroken, dupes, idled, sink, canaryOk: ctx.checkCanary() };
