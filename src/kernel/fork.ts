@@ -13,14 +13,15 @@
  *   6. the drivers' copyProcess hooks (task-hooks.ts), at copy_io's place: their -errno
  *   7. alloc_pid (the model's never fails), then cgroup_can_fork: pids.max at every
  *      level                                       -EAGAIN
+ *   8. a fatal signal for the creator meanwhile     -EINTR
  *   --- point of no return: the child is linked into the task table and its cgroups
  *
  * A rejected creation changes nothing: a failure at 6 or 7 undoes 5 and runs the hooks'
- * exit for the half-made child (bad_fork_cleanup_*). The ids of a new mm or namespace
+ * exit for the half-made child (bad_fork_cleanup_*); so does 8. The ids of a new mm or namespace
  * made at 5 are not given back (cosmetic: ids only grow). On success the child shares
  * or copies each piece of state as the clone flags say (task.ts has the table).
  */
-import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from './errno.js';
+import { EAGAIN, EINTR, EINVAL, EPERM, ERESTARTNOINTR } from './errno.js';
 import { KwqError } from './error.js';
 import type { Kernel } from './kernel.js';
 import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE, INIT_UID } from './cred.js';
@@ -151,6 +152,13 @@ export function copyProcess(k: Kernel, current: Task, args: KernelCloneArgs): Ta
         break;
       }
       charged.push(cg.root.hierarchyId);
+    }
+    // 8. fatal_signal_pending(current) -> -EINTR ("let kill terminate clone/fork in the
+    //    middle"). A fatal signal kills a model task at once, so: current died meanwhile
+    //    (a hook's allocation OOM-killed it, say)
+    if (err === 0 && !current.alive) {
+      for (const h of charged) pidsUncharge(current.cgroups[h]!, 1);
+      err = -EINTR;
     }
     if (err !== 0) taskHooksExit(k, p); // bad_fork_cleanup_io and the like
   }

@@ -201,6 +201,13 @@ export class Kernel {
     this.maxThreads = opts.maxThreads ?? Math.max(64, Math.floor(this.totalRamPages / 32));
     this.cgroupV2 = opts.cgroup === 'v2';
     this.rt.onRun = (th, start, cost, cpu) => this.accountRun(th, start, cost, cpu);
+    this.rt.onSleep = (th) => {
+      const tp = this.tp.schedSleep;
+      if (tp.enabled) {
+        const task = th.owner as Task;
+        tp.emit({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm });
+      }
+    };
     this.flushTimer = new TimerList(() => this.periodicWriteback(), TIMER_DEFERRABLE);
     this.setup(opts);
   }
@@ -500,13 +507,17 @@ export class Kernel {
 
   /** fork(): the child task, or -errno (-EAGAIN for RLIMIT_NPROC / pids.max). */
   fork(task: Task): Task | number {
-    return this.clone(task, 0);
+    return this.doClone('fork', task, 0, {});
   }
 
   /** clone(flags): the child task or -errno. CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD makes a thread. */
   clone(task: Task, flags: number, opts: { comm?: string } = {}): Task | number {
-    this.enter('clone', task);
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) throw new KwqError('clone', `bad flags ${flags}`);
+    return this.doClone('clone', task, flags, opts);
+  }
+
+  private doClone(where: string, task: Task, flags: number, opts: { comm?: string }): Task | number {
+    this.enter(where, task);
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) throw new KwqError(where, `bad flags ${flags}`);
     let r = copyProcess(this, task, { flags, ...(opts.comm !== undefined ? { name: opts.comm } : {}) });
     // -ERESTARTNOINTR never reaches user space: the handler runs and fork restarts
     if (r === -ERESTARTNOINTR) {

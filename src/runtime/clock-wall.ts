@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { KwqError } from '../kernel/error.js';
 import type { TimerList } from './clock.js';
-import type { Runtime, RuntimeOptions, RunHook } from './index.js';
+import type { Runtime, RuntimeOptions, RunHook, SleepHook } from './index.js';
 import { SimThread, THREAD_DEAD, THREAD_RUNNABLE, THREAD_RUNNING, THREAD_SLEEPING, type ThreadBody } from './sim-thread.js';
 
 export class WallRuntime implements Runtime {
@@ -23,6 +23,7 @@ export class WallRuntime implements Runtime {
   readonly ncpus: number;
   readonly sliceNs: number;
   onRun: RunHook | null = null;
+  onSleep: SleepHook | null = null;
   private readonly t0 = performance.now();
   private nextThreadId = 1;
   private readonly pendingHost = new Set<ReturnType<typeof setTimeout>>();
@@ -128,7 +129,10 @@ export class WallRuntime implements Runtime {
           th.state = THREAD_RUNNABLE;
           th.wakePending = false;
           setImmediate(() => this.runSlice(th));
-        } else th.state = THREAD_SLEEPING;
+        } else {
+          th.state = THREAD_SLEEPING;
+          if (this.onSleep !== null) this.onSleep(th);
+        }
       }
     }
   }

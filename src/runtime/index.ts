@@ -36,6 +36,9 @@ export interface RuntimeOptions {
 /** Called after every slice a thread ran: the kernel charges cpu time and traces it. */
 export type RunHook = (th: SimThread, startNs: number, costNs: number, cpu: number) => void;
 
+/** Called when a thread goes to sleep at the end of a slice (it had nothing more to do and no wake-up came). */
+export type SleepHook = (th: SimThread) => void;
+
 export interface Runtime {
   readonly kind: RuntimeKind;
   readonly hz: number;
@@ -66,6 +69,8 @@ export interface Runtime {
 
   /** The kernel's hook for cpu accounting and traces. */
   onRun: RunHook | null;
+  /** The kernel's hook for the sched_sleep tracepoint. */
+  onSleep: SleepHook | null;
 
   /** sim: advance virtual time by ns, running everything due. threads: KwqError. */
   advance(ns: number): void;

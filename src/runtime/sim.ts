@@ -24,7 +24,7 @@
  */
 import { KwqError } from '../kernel/error.js';
 import { CallbackEvent, EventHeap, SimEvent, TimerList } from './clock.js';
-import type { Runtime, RuntimeOptions, RunHook } from './index.js';
+import type { Runtime, RuntimeOptions, RunHook, SleepHook } from './index.js';
 import { SimThread, THREAD_DEAD, THREAD_RUNNABLE, THREAD_RUNNING, THREAD_SLEEPING, type ThreadBody } from './sim-thread.js';
 
 class CpuDone extends SimEvent {
@@ -70,6 +70,7 @@ export class SimRuntime implements Runtime {
   readonly ncpus: number;
   readonly sliceNs: number;
   onRun: RunHook | null = null;
+  onSleep: SleepHook | null = null;
 
   private now = 0;
   private seq = 0;
@@ -235,6 +236,7 @@ export class SimRuntime implements Runtime {
       this.enqueue(th);
     } else {
       th.state = THREAD_SLEEPING;
+      if (this.onSleep !== null) this.onSleep(th);
     }
     th.wakePending = false;
   }
