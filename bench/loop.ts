@@ -18,6 +18,8 @@
  *    algorithm (bench/ref/loop.ts, with the TS tree of bench/ref/rbtree.ts), with its
  *    lock and PENDING bit through JS Atomics as the Wasm has them, and without
  *    (one thread only: what a single-threaded JS simulator could do).
+ *    And the worker_tree lookup alone: Wasm rb_find_batch_u64 (1000 keys per call)
+ *    beside the TS tree (bench/ref/rbtree.ts), no lock in either.
  * 3. The dispatch on real worker_threads (src/runtime/loop-threads.ts): 2 submitter
  *    threads and 2 kworker threads of the Wasm workqueue, commands through
  *    loop_queue_work_batch, per-worker FIFOs drained with loop_process_batch, checked
@@ -28,7 +30,9 @@ import {
   IOCB_CMD_PWRITE, Kernel, LOOP_CONFIGURE, O_CREAT, O_DIRECT, O_RDWR, ioGetevents, ioSetup, ioSubmit, loopInfo,
   type AioContext, type IoEvent, type Task,
 } from '../src/index.js';
-import { LoopEngine, LOOP_QW_QUEUE, type LoopDispatch } from '../src/wasm/loop.js';
+import { LoopEngine, LOOP_QW_QUEUE, LO, LW, type LoopDispatch } from '../src/wasm/loop.js';
+import { rbTreeExports } from '../src/wasm/rbtree.js';
+import { RefRbTree } from './ref/rbtree.js';
 import { runLoopThreads } from '../src/runtime/loop-threads.js';
 import { RefLoopDispatch, REF_QW_QUEUE } from './ref/loop.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
@@ -173,7 +177,7 @@ const loopBench: BenchScript = async ({ quick }) => {
   }
 
   // ---- 2. the dispatch per request, one thread ------------------------------------
-  const le = new LoopEngine({ workers: 256, cmds: 16 * N, devices: 16 });
+  const le = new LoopEngine({ workers: 512, cmds: 16 * N, devices: 16 });
   const bench = new Bench({ name: 'loop dispatch', time: quick ? 30 : 300, iterations: quick ? 5 : 20, warmupTime: quick ? 10 : 100 });
   const labels: [string, number][] = [['kworker design (root FIFO)', 0], ...CGROUPS.map((n): [string, number] => [`${n} cgroup(s)`, n])];
   for (const [label, ncg] of labels) {
@@ -203,12 +207,38 @@ const loopBench: BenchScript = async ({ quick }) => {
       });
     }
   }
+  // the worker_tree lookup alone (the part of the dispatch the tree costs): Wasm
+  // rb_find_batch_u64 (keys staged per call, as a batch caller does) vs the TS tree
+  const rb = rbTreeExports(le.engine.exports as unknown as Record<string, unknown>);
+  const LOOKUPS = 1000;
+  for (const n of CGROUPS) {
+    const d = le.device(0, 1)!;
+    const keys = Array.from({ length: LOOKUPS }, (_, i) => 2 + ((i * 7919) % n));
+    for (let i = 0; i < n; i++) d.queueWork(le.cmdAlloc(), 2 + i);
+    const ref = new RefRbTree(n);
+    for (let i = 0; i < n; i++) {
+      ref.setKey(ref.node(i + 1), 2 + i, 0);
+      ref.findAdd(ref.node(i + 1));
+    }
+    const { input, out } = le.engine.scratch;
+    const u = le.u32;
+    bench.add(`worker_tree lookup, ${n} cgroup(s) (wasm, batched)`, () => {
+      const at = input >>> 2;
+      for (let i = 0; i < LOOKUPS; i++) { u[at + 2 * i] = keys[i]!; u[at + 2 * i + 1] = 0; }
+      if (rb.rb_find_batch_u64(d.lo + LO.TREE, input, LOOKUPS, out, LW.KEY) !== LOOKUPS) throw new Error('lookup missed');
+    });
+    bench.add(`worker_tree lookup, ${n} cgroup(s) (ts reference tree)`, () => {
+      let found = 0;
+      for (let i = 0; i < LOOKUPS; i++) found += ref.find(keys[i]!, 0) !== 0 ? 1 : 0;
+      if (found !== LOOKUPS) throw new Error('lookup missed');
+    });
+  }
   await bench.run();
   const ns = new Map<string, number>();
   for (const t of bench.tasks as BenchTask[]) {
     const r = t.result;
     if (r.state !== 'completed') throw new Error(`loop bench: ${t.name} did not complete`);
-    const v = (r.latency.mean * 1e6) / N;
+    const v = (r.latency.mean * 1e6) / (t.name.startsWith('worker_tree') ? LOOKUPS : N);
     ns.set(t.name, v);
     figures.push({ name: t.name, value: v, unit: 'ns/request', notes: { samples: r.latency.samplesCount, 'rme %': Number(r.latency.rme.toFixed(1)) } });
   }
@@ -217,6 +247,10 @@ const loopBench: BenchScript = async ({ quick }) => {
     ratios.push({ name: `dispatch ${label}: ts reference vs wasm batched (ns)`, value: ns.get(`dispatch ${label} (ts reference)`)! / b });
     ratios.push({ name: `dispatch ${label}: wasm one call each vs batched (ns)`, value: ns.get(`dispatch ${label} (wasm, one call each)`)! / b });
     ratios.push({ name: `dispatch ${label}: ts one thread, no Atomics vs wasm batched (ns)`, value: ns.get(`dispatch ${label} (ts reference, one thread: no lock, no Atomics)`)! / b });
+  }
+
+  for (const n of CGROUPS) {
+    ratios.push({ name: `worker_tree lookup ${n} cgroup(s): ts reference tree vs wasm batched (ns)`, value: ns.get(`worker_tree lookup, ${n} cgroup(s) (ts reference tree)`)! / ns.get(`worker_tree lookup, ${n} cgroup(s) (wasm, batched)`)! });
   }
 
   // ---- 3. the dispatch on real threads ---------------------------------------------
