@@ -156,6 +156,27 @@ describe('tracepoints', () => {
     expect(seen).toEqual([{ name: 'sched_process_exit', ts: 5e6, pid: p.pid, tgid: p.pid, comm: 'x', code: 7 }]);
   });
 
+  test('the tracepoints issue 3 lists fire: task creation/exit, migration, charge, OOM kill, work queued/run, worker sleep/wake', async () => {
+    const k = await Kernel.boot();
+    const seen = new Set<string>();
+    k.trace.on('*', (e) => void seen.add(e.name));
+    const p = k.spawn({ comm: 'p' });
+    expect(k.mkdir(k.init, '/sys/fs/cgroup/small')).toBe(0);
+    k.writeFile(k.init, '/sys/fs/cgroup/small/memory.max', '1M');
+    k.writeFile(k.init, '/sys/fs/cgroup/small/memory.swap.max', '0');
+    expect(k.writeFile(k.init, '/sys/fs/cgroup/small/cgroup.procs', String(p.pid))).toBeGreaterThan(0);
+    const fd = k.open(p, '/tmp/f', O_RDWR | O_CREAT);
+    expect(k.pwrite(p, fd, 4 * 2 ** 20, 0)).toBe(-EINTR); // charged, then OOM-killed
+    const q = k.spawn({ comm: 'qemu' });
+    const vfd = k.open(q, '/dev/vhost-net', O_RDWR);
+    expect(k.ioctl(q, vfd, VHOST_SET_OWNER)).toBe(0); // vhost_net_set_owner flushes: a work runs on the new worker
+    k.runUntilIdle();
+    for (const name of [
+      'task_newtask', 'sched_process_exit', 'cgroup_mkdir', 'cgroup_attach_task', 'memcg_charge', 'mark_victim', 'signal_generate',
+      'workqueue_queue_work', 'workqueue_execute_start', 'workqueue_execute_end', 'sched_wakeup', 'sched_slice', 'sched_sleep',
+    ]) expect(seen.has(name), name).toBe(true);
+  });
+
   test('worker sleep and wake: sched_wakeup, sched_slice, sched_sleep', async () => {
     const k = await Kernel.boot();
     const names: string[] = [];
