@@ -4,7 +4,7 @@
 //   vhost_work (32 bytes, an object of the work arena)
 //   +0  node    u32  llist_node.next (first, so &work->node == work)
 //   +4  flags   u32  bit VHOST_WORK_QUEUED (1, mask 0x2)
-//   +8  fn      u32  VHOST_FN_* below; >= VHOST_FN_HOST: a host (JS) handler
+//   +8  fn      u32  VHOST_FN_* below (4, 5: vhost_vq.ts); >= VHOST_FN_HOST: a host (JS) handler
 //   +12 arg     u32  fn's argument (SPIN: iterations, COUNT: counter slot)
 //   +16 cost    u32  virtual cost in ns, summed by the worker (the sim's clock)
 //   +20 owner   u32  the host's (e.g. producer or device id)
@@ -61,6 +61,7 @@
 import { test_and_set_bit, test_and_clear_bit } from './bitops';
 import { llist_add, llist_add_batch, llist_del_all, llist_reverse_order, llist_empty } from './llist';
 import { counter_add } from './counters';
+import { VHOST_FN_VQ_HANDLE, VHOST_FN_VQ_COMPLETE, vhost_vq_handle, vhost_vq_complete } from './vhost_vq';
 
 export const VHOST_WORK_QUEUED: u32 = 1; // a bit NUMBER (mask 0x2), as in vhost.h
 
@@ -309,6 +310,17 @@ function vhost_run_builtin(work: usize, fn: u32): u32 {
     // complete(): pairs with the host's Atomics.waitAsync on the result word
     atomic.store<u32>(work + VHOST_WORK_RESULT, 1);
     atomic.notify(work + VHOST_WORK_RESULT, -1);
+    return 0;
+  }
+  // a virtqueue's works (assembly/vhost_vq.ts): arg is the vhost_vq's offset
+  if (fn == VHOST_FN_VQ_HANDLE) {
+    if (arg == 0) return 1;
+    vhost_vq_handle(<usize>arg);
+    return 0;
+  }
+  if (fn == VHOST_FN_VQ_COMPLETE) {
+    if (arg == 0) return 1;
+    vhost_vq_complete(<usize>arg);
     return 0;
   }
   return 1;

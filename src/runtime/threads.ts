@@ -143,6 +143,19 @@ interface Thread {
   readonly exited: Promise<number>;
   readonly ready: Promise<void>;
   readonly worker?: number;
+  /** the Linux thread id, from the thread's ready message (undefined elsewhere, or before) */
+  tid?: number;
+}
+
+/** One worker thread started by ThreadRuntime.addWorker. */
+export interface WorkerThread {
+  readonly worker: number;
+  /** resolves once the thread attached (canary checked); rejects if it failed to */
+  readonly ready: Promise<void>;
+  /** resolves with the exit code once the thread is gone (its scratch slot is free again) */
+  readonly exited: Promise<number>;
+  /** the Linux thread id (for /proc/self/task/<tid>/schedstat) once ready, else undefined */
+  tid(): number | undefined;
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -189,6 +202,67 @@ export class ThreadRuntime {
     return rt;
   }
 
+  /**
+   * An empty runtime: worker threads are then started one at a time with
+   * addWorker() and stopped with stopWorker() (the vhost driver starts one per
+   * vhost_worker when the worker is created).
+   */
+  static create(engine: Engine): ThreadRuntime {
+    return new ThreadRuntime(engine);
+  }
+
+  /**
+   * Start one worker thread running vhost worker `spec.worker` now: the Worker is
+   * constructed before this returns (works queued meanwhile wait on the list and
+   * run once the loop starts). Throws a KwqError if that worker already has a
+   * thread, the runtime was stopped, or no scratch slot is free (option threadSlots).
+   */
+  addWorker(spec: VhostWorkerThreadSpec): WorkerThread {
+    if (this.stopped) throw new KwqError('ThreadRuntime.addWorker', 'the runtime was stopped');
+    this.engine.worker(spec.worker); // throws for a worker that does not exist
+    if (this.workerThreads.some((t) => t.worker === spec.worker)) {
+      throw new KwqError('ThreadRuntime.addWorker', `vhost worker ${spec.worker} already has a thread (the single consumer)`);
+    }
+    if (this.freeSlots.length === 0) {
+      throw new KwqError('ThreadRuntime.addWorker', `no free scratch slot for another thread (option threadSlots: ${this.engine.layout.slots.count})`);
+    }
+    this.engine.worker(spec.worker).clearStop();
+    const t = this.spawn({ role: 'vhost-worker', worker: spec.worker, spin: spec.spin ?? DEFAULT_WORKER_SPIN, handler: spec.handler, handlerOptions: spec.handlerOptions });
+    this.workerThreads.push(t);
+    return { worker: spec.worker, ready: t.ready, exited: t.exited, tid: () => t.tid };
+  }
+
+  /**
+   * vhost_task_stop for one worker thread: set its stop flag, wake it, and resolve
+   * with its report once it exited (works still queued stay queued: flush first).
+   * A thread that does not exit within `timeoutMs` is terminated and the promise
+   * rejects with a KwqError.
+   */
+  async stopWorker(worker: number, timeoutMs = 10_000): Promise<WorkerThreadReport> {
+    const i = this.workerThreads.findIndex((t) => t.worker === worker);
+    if (i < 0) throw new KwqError('ThreadRuntime.stopWorker', `vhost worker ${worker} has no thread`);
+    const t = this.workerThreads[i]!;
+    this.engine.worker(worker).stop();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      t.exited.then(() => false),
+      new Promise<boolean>((res) => { timer = setTimeout(() => res(true), timeoutMs); }),
+    ]);
+    if (timer) clearTimeout(timer);
+    const j = this.workerThreads.indexOf(t);
+    if (j >= 0) this.workerThreads.splice(j, 1);
+    if (timedOut) {
+      await t.w.terminate();
+      throw new KwqError('ThreadRuntime.stopWorker', `the thread of vhost worker ${worker} did not exit within ${timeoutMs} ms and was terminated`);
+    }
+    return (await t.done.catch((e: Error) => ({ worker, hostRuns: 0, canaryOk: false, error: e.message }))) as WorkerThreadReport;
+  }
+
+  /** Scratch slots free for more threads. */
+  get freeSlotCount(): number {
+    return this.freeSlots.length;
+  }
+
   /** Threads alive now (worker loops and producers). */
   get threadCount(): number {
     return this.live.size;
@@ -208,8 +282,13 @@ export class ThreadRuntime {
     let resolveDone!: (r: unknown) => void;
     let rejectDone!: (e: Error) => void;
     const done = new Promise<unknown>((res, rej) => { resolveDone = res; rejectDone = rej; });
-    w.on('message', (m: { type: string; report?: unknown; message?: string }) => {
-      if (m.type === 'ready') resolveReady();
+    let tid: number | undefined;
+    w.on('message', (m: { type: string; report?: unknown; message?: string; tid?: number }) => {
+      if (m.type === 'ready') {
+        tid = m.tid;
+        thread.tid = tid;
+        resolveReady();
+      }
       else if (m.type === 'done') resolveDone(m.report);
       else if (m.type === 'error') {
         const err = new KwqError(`thread ${data.role as string}`, m.message ?? 'failed');
@@ -231,7 +310,8 @@ export class ThreadRuntime {
     // avoid unhandled rejections for promises nobody awaits
     ready.catch(() => undefined);
     done.catch(() => undefined);
-    return { w, slot, done, exited, ready, worker: data.role === 'vhost-worker' ? (data.worker as number) : undefined };
+    const thread: Thread = { w, slot, done, exited, ready, worker: data.role === 'vhost-worker' ? (data.worker as number) : undefined, tid };
+    return thread;
   }
 
   /**

@@ -19,7 +19,7 @@
  * Each thread posts { type: 'ready' } once attached (canary checked), and
  * { type: 'done', report } before it exits. Errors are posted as { type: 'error' }.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachKwq } from '../wasm/thread.js';
 
@@ -45,6 +45,20 @@ function cpuSince(a, b) {
   return a && b ? { ms: b.ms - a.ms, queueMs: b.queueMs - a.queueMs } : undefined;
 }
 
+/**
+ * This thread's Linux thread id (/proc/thread-self -> "<pid>/task/<tid>"), so that
+ * the main thread can read /proc/self/task/<tid>/schedstat while it runs; undefined elsewhere.
+ * @returns {number | undefined}
+ */
+function threadId() {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** @param {any} msg */
 function post(msg) {
   parentPort?.postMessage(msg);
@@ -60,7 +74,7 @@ async function main() {
       mod = await import(d.handler);
       handler = mod.default(ctx, d.handlerOptions ?? {});
     }
-    post({ type: 'ready' });
+    post({ type: 'ready', tid: threadId() });
     const c0 = schedstat();
     const hostRuns = ctx.runVhostWorker(d.worker, d.spin ?? 100_000, handler);
     const cpu = cpuSince(c0, schedstat());

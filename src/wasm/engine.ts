@@ -381,8 +381,8 @@ export class WorkArena extends ObjectArena {
   /** vhost_work_init: QUEUED clear, fn, arg, virtual cost (ns); owner/seq/result 0. */
   init(w: WorkRef, fn: number, arg = 0, costNs = 0): void {
     this.check(w, 'init');
-    if (!Number.isInteger(fn) || fn < 0 || (fn > 3 && fn < VHOST_FN_HOST) || fn > 0xffff_ffff) {
-      throw new KwqError('works.init', `work function ${fn} does not exist: built-ins are 0 NOOP, 1 SPIN, 2 COUNT, 3 COMPLETE; host handlers use ids >= ${VHOST_FN_HOST}`);
+    if (!Number.isInteger(fn) || fn < 0 || (fn > 5 && fn < VHOST_FN_HOST) || fn > 0xffff_ffff) {
+      throw new KwqError('works.init', `work function ${fn} does not exist: built-ins are 0 NOOP, 1 SPIN, 2 COUNT, 3 COMPLETE, 4 VQ_HANDLE, 5 VQ_COMPLETE (arg: a vhost_vq, assembly/vhost_vq.ts); host handlers use ids >= ${VHOST_FN_HOST}`);
     }
     this.engine.exports.vhost_work_init(w, fn >>> 0, arg >>> 0, costNs >>> 0);
   }

@@ -28,7 +28,8 @@ import {
   FAULT, readU8, readU32, toU64, VHOST_GET_FORK_FROM_OWNER, VHOST_MAX_MEM_REGIONS, VHOST_SET_FORK_FROM_OWNER,
   VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD, VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, writeFields,
 } from './uapi.js';
-import { VhostEngine } from './vhost-engine.js';
+import { VhostEngine, type VhostWork } from './vhost-engine.js';
+import { SharedVring, VHOST_FN_VQ_COMPLETE, VHOST_FN_VQ_HANDLE, VHOST_VQ } from './vq-shared.js';
 import { VhostVirtqueue, vhostVqAttachWorkerLocked, type VqHandler } from './vq.js';
 import { vhostDevFlush, vhostWorkerCreate, vhostWorkerDestroy, type VhostWorker } from './worker.js';
 
@@ -69,19 +70,61 @@ export class VhostDev {
    */
   static create(k: Kernel, handlers: (VqHandler | null)[]): VhostDev | number {
     const dev = new VhostDev(k);
+    const ve = dev.ve;
     for (const [i, h] of handlers.entries()) {
-      const vq = new VhostVirtqueue(dev, i, h);
+      let shared: SharedVring | undefined;
+      if (ve.threads !== null) {
+        // threads runtime: the vq's state lives in shared memory (a vhost_vq struct)
+        const at = ve.vqStructAlloc();
+        if (at < 0) {
+          dev.freeWorks();
+          return at;
+        }
+        shared = new SharedVring(ve.engine, at);
+      }
+      const vq = new VhostVirtqueue(dev, i, h, shared);
       dev.vqs.push(vq);
       if (h !== null) {
-        const w = dev.ve.workAlloc(pollWorkFn, vq);
+        const w = ve.workAlloc(pollWorkFn, vq);
         if (typeof w === 'number') {
           dev.freeWorks();
           return w;
         }
         vq.poll = new VhostPoll(vq, w);
+        if (shared !== undefined) {
+          // MODEL: every vhost driver's handle_kick here is vhostHandleVq (handle.ts); on a
+          // real thread it is its Wasm twin, vhost_vq_handle (built-in 4, arg = the vq)
+          ve.engine.works.init(w.ref, VHOST_FN_VQ_HANDLE, shared.vq);
+          shared.config(VHOST_VQ.POLL_WORK, w.ref);
+        }
       }
     }
+    dev.applyCosts();
+    if (ve.threads !== null) for (const vq of dev.vqs) ve.threads.watchCalls(vq);
     return dev;
+  }
+
+  /**
+   * Threads runtime: a vq's completion work (vhost-scsi's) is vhost_vq_complete
+   * (built-in 5, arg = the vq) on the vq's worker thread. Sim: nothing to do.
+   */
+  setAuxWork(vq: VhostVirtqueue, w: VhostWork): void {
+    vq.aux = w;
+    if (vq.shared === null) return;
+    this.ve.engine.works.init(w.ref, VHOST_FN_VQ_COMPLETE, vq.shared.vq);
+    vq.shared.config(VHOST_VQ.AUX_WORK, w.ref);
+  }
+
+  /** Threads runtime: the costs (ns) as cost-loop iterations in every vq's shared config. */
+  applyCosts(): void {
+    const perNs = this.ve.spinPerNs;
+    for (const vq of this.vqs) {
+      const sh = vq.shared;
+      if (sh === null) continue;
+      sh.config(VHOST_VQ.DESC_SPIN, Math.round(this.costs.descNs * perNs));
+      sh.config(VHOST_VQ.USED_SPIN, Math.round(this.costs.usedNs * perNs));
+      sh.config(VHOST_VQ.WEIGHT, this.costs.weight);
+    }
   }
 
   private constructor(readonly k: Kernel) {
@@ -99,15 +142,24 @@ export class VhostDev {
     return this.mm !== null && this.mm === task.mm ? 0 : -EPERM;
   }
 
-  /** Works of this device's vqs go back to the arena (after cleanup, at release). */
+  /** Works of this device's vqs go back to the arena (after cleanup, at release); threads runtime: the vq structs too. */
   freeWorks(): void {
     for (const vq of this.vqs) {
       if (vq.poll !== null) this.ve.workFree(vq.poll.work);
       if (vq.aux !== null) this.ve.workFree(vq.aux);
       vq.poll = null;
       vq.aux = null;
+      if (vq.shared !== null && !this.vqStructsFreed) {
+        this.ve.threads?.unwatchCalls(vq);
+        this.ve.vqStructFree(vq.shared.vq);
+      }
     }
+    this.vqStructsFreed = true;
   }
+
+  private vqStructsFreed = false;
+  /** threads runtime: worker threads of this device being stopped (vhostWorkerDestroy) */
+  readonly stopping: Promise<void>[] = [];
 
   /** Live workers (worker_xa entries). */
   liveWorkers(): VhostWorker[] {
@@ -252,11 +304,21 @@ export function vhostDevResetOwner(dev: VhostDev): void {
   dev.features = 0n;
 }
 
-/** The release of a vhost fd (last reference): vhost_dev_stop + vhost_dev_cleanup, works freed. */
+/**
+ * The release of a vhost fd (last reference): vhost_dev_stop + vhost_dev_cleanup, works
+ * freed. Threads runtime: the works and vq structs are freed once the device's worker
+ * threads have run their last works and exited (the release itself returns at once).
+ */
 export function vhostDevRelease(dev: VhostDev): void {
   if (dev.released) return;
   vhostDevStop(dev);
   vhostDevCleanup(dev);
-  dev.freeWorks();
   dev.released = true;
+  const threads = dev.ve.threads;
+  if (threads === null) {
+    dev.freeWorks();
+    return;
+  }
+  for (const vq of dev.vqs) threads.unwatchCalls(vq);
+  threads.track(Promise.all(dev.stopping).then(() => dev.freeWorks()));
 }

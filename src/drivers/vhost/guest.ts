@@ -23,7 +23,9 @@ import type { SimThread, ThreadBody } from '../../runtime/sim-thread.js';
 import { VhostDev } from './dev.js';
 import { eventfdPollAdd } from './eventfd-poll.js';
 import { VHOST_SET_VRING_CALL, VHOST_SET_VRING_KICK } from './uapi.js';
-import type { Vring } from './vring.js';
+import type { VringState } from './vring.js';
+import type { Engine } from '../../wasm/engine.js';
+import { VHOST_VQ, vqExports, type SharedVring, type VhostVqExports } from './vq-shared.js';
 
 /** What the guest pays, in virtual ns of its vCPU (a model knob). */
 export interface GuestCosts {
@@ -62,15 +64,22 @@ export class VirtioQueue {
   /** the irqfd: who takes the interrupt (a FioJob sets it) */
   onInterrupt: (() => void) | null = null;
 
+  /** threads runtime: the engine and the vq's shared ring (guest side in Wasm: vhost_vq_post / vhost_vq_reap) */
+  private readonly shared: { engine: Engine; x: VhostVqExports; vq: number } | null;
+
   private constructor(
     readonly k: Kernel,
     readonly task: Task,
     readonly index: number,
     readonly kickFd: number,
     readonly callFd: number,
-    private readonly ring: Vring,
+    private readonly ring: VringState,
     private readonly kickCtx: EventfdCtx,
-  ) {}
+    shared: SharedVring | null,
+    engine: Engine,
+  ) {
+    this.shared = shared === null ? null : { engine, x: vqExports(engine), vq: shared.vq };
+  }
 
   /**
    * Set up vq `index` of the vhost device open as `fd` in `task`: two eventfds and
@@ -98,7 +107,8 @@ export class VirtioQueue {
     }
     const kickCtx = eventfdCtxFileget(k.fileOf(task, kfd)!)!;
     const callCtx = eventfdCtxFileget(k.fileOf(task, cfd)!)!;
-    const q = new VirtioQueue(k, task, index, kfd, cfd, dev.vqs[index]!.ring, kickCtx);
+    const vq = dev.vqs[index]!;
+    const q = new VirtioQueue(k, task, index, kfd, cfd, vq.ring, kickCtx, vq.shared, dev.ve.engine);
     eventfdPollAdd(callCtx, () => {
       q.interrupts++;
       q.onInterrupt?.();
@@ -106,14 +116,73 @@ export class VirtioQueue {
     return q;
   }
 
-  /** virtqueue_add + kick_prepare: make n descriptors available; true if the host wants a kick. */
+  /**
+   * virtqueue_add + kick_prepare: make n descriptors available; true if the host wants
+   * a kick. Threads runtime: their ids are the next n sequence numbers (postIds).
+   */
   post(n = 1): boolean {
+    if (this.shared !== null) {
+      let kick = false;
+      for (let done = 0; done < n;) {
+        const chunk = Math.min(n - done, this.shared.engine.scratch.inputCap);
+        const at = (this.shared.engine.scratch.input >> 2);
+        for (let i = 0; i < chunk; i++) this.shared.engine.u32[at + i] = this.posted + done + i;
+        kick = this.postStaged(chunk) || kick;
+        done += chunk;
+      }
+      return kick;
+    }
     const r = this.ring;
     r.availIdx += n;
     this.posted += n;
     if (!r.kickArmed) return false;
     r.kickArmed = false; // the new avail idx passed avail_event: one kick per enable_notify
     return true;
+  }
+
+  /**
+   * Threads runtime: make descriptors ids[from..from+n) available in the shared ring
+   * (vhost_vq_post: entries, then avail_idx, then the kick_armed handshake); true if
+   * the host wants a kick. The caller keeps at most VHOST_VQ.RING (256) in flight.
+   */
+  postIds(ids: ArrayLike<number>, from = 0, n: number = ids.length - from): boolean {
+    const sh = this.sharedOrThrow('postIds');
+    let kick = false;
+    for (let done = 0; done < n;) {
+      const chunk = Math.min(n - done, sh.engine.scratch.inputCap);
+      sh.engine.stageInput(ids, from + done, chunk);
+      kick = this.postStaged(chunk) || kick;
+      done += chunk;
+    }
+    return kick;
+  }
+
+  private postStaged(n: number): boolean {
+    const sh = this.shared!;
+    if (this.inflight + n > VHOST_VQ.RING) {
+      throw new KwqError('VirtioQueue.post', `${this.inflight + n} descriptors would be in flight on vq ${this.index}; the shared ring holds ${VHOST_VQ.RING}`);
+    }
+    this.posted += n;
+    return sh.x.vhost_vq_post(sh.vq, sh.engine.scratch.input, n) === 1;
+  }
+
+  /**
+   * Threads runtime: virtqueue_get_buf until empty + virtqueue_enable_cb (vhost_vq_reap):
+   * the completed ids go to out[0..ret); at most out.length. Call again while it
+   * returns out.length.
+   */
+  reapIds(out: Uint32Array): number {
+    const sh = this.sharedOrThrow('reapIds');
+    const e = sh.engine;
+    const n = sh.x.vhost_vq_reap(sh.vq, e.scratch.out, Math.min(out.length, e.scratch.outCap));
+    out.set(e.u32.subarray(e.scratch.out >> 2, (e.scratch.out >> 2) + n));
+    this.completed += n;
+    return n;
+  }
+
+  private sharedOrThrow(where: string): NonNullable<VirtioQueue['shared']> {
+    if (this.shared === null) throw new KwqError(`VirtioQueue.${where}`, "descriptor ids need the shared ring of runtime 'threads'; in sim use post(n) / reap()");
+    return this.shared;
   }
 
   /** virtqueue_notify through KVM's ioeventfd: the kernel signals the kick eventfd. */
@@ -125,6 +194,17 @@ export class VirtioQueue {
 
   /** virtqueue_get_buf until empty, then virtqueue_enable_cb: the completions reaped. */
   reap(): number {
+    if (this.shared !== null) {
+      const e = this.shared.engine;
+      let n = 0;
+      for (;;) {
+        const got = this.shared.x.vhost_vq_reap(this.shared.vq, e.scratch.out, e.scratch.outCap);
+        n += got;
+        if (got < e.scratch.outCap) break;
+      }
+      this.completed += n;
+      return n;
+    }
     const r = this.ring;
     const n = r.usedIdx - r.lastUsedIdx;
     r.lastUsedIdx = r.usedIdx;

@@ -13,6 +13,7 @@
  */
 import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
 import { registerChrdev } from '../../kernel/vfs/chrdev.js';
+import { VhostEngine } from './vhost-engine.js';
 import { vhostNetFops } from './net.js';
 import { vhostScsiFops, VHOST_SCSI_MAX_IO_VQ } from './scsi.js';
 import { vhostVsockFops } from './vsock.js';
@@ -26,8 +27,21 @@ registerKwqSwitch('vhost_works', {
   description: 'vhost_work arena capacity of the vhost Wasm engine (full: opening a vhost device fails with -ENOMEM)',
 });
 
+registerKwqSwitch('vhost_vqs', {
+  type: 'uint', default: 1024, min: 4, max: 1 << 16,
+  description: "vhost_vq structs in shared memory (runtime 'threads' only: one per vq of every open vhost device; full: open fails with -ENOMEM)",
+});
+registerKwqSwitch('vhost_threads', {
+  type: 'uint', default: 64, min: 1, max: 1024,
+  description: "most vhost worker threads at once (runtime 'threads' only; more: worker creation fails with -ENOMEM)",
+});
+
 registerModule({
   name: 'vhost',
+  // k.shutdown(): stop every vhost worker thread (no flush) and every call waiter
+  exit(k) {
+    VhostEngine.peek(k)?.threads?.shutdown();
+  },
   params: {
     fork_from_owner_default: { type: 'bool', default: true, description: 'Set task mode as the default(default: Y)' },
   },

@@ -90,5 +90,6 @@ export function vhostSetCosts(k: Kernel, task: Task, fd: number, costs: Partial<
   const dev = devOf(k, task, fd);
   if (typeof dev === 'number') return dev;
   Object.assign(dev.costs, costs);
+  dev.applyCosts();
   return 0;
 }

@@ -140,7 +140,7 @@ export const vhostScsiFops: FileOperations = {
         dev.freeWorks();
         return w;
       }
-      vq.aux = w;
+      dev.setAuxWork(vq, w);
     }
     dev.kind = 'scsi';
     dev.priv = { wwpn: null, tpgt: 0 } satisfies ScsiState;

@@ -29,6 +29,8 @@ import type { Kernel } from '../../kernel/kernel.js';
 import type { SimThread } from '../../runtime/sim-thread.js';
 import { Engine, type HostHandler, type VhostWorkerHandle, type WorkRef } from '../../wasm/engine.js';
 import { VHOST_FN_HOST, VHOST_WORK } from '../../wasm/layout.js';
+import { spinPerNs, VHOST_VQ, vqExports } from './vq-shared.js';
+import { VhostThreads } from './vhost-threads.js';
 
 /** A vhost_work owned by the driver: the Wasm work plus its JS function. */
 export class VhostWork {
@@ -65,13 +67,36 @@ export class VhostEngine {
   /** the pid of the worker task running now (for the workqueue_execute_* tracepoints) */
   private pid = 0;
   readonly dispatch: HostHandler;
+  /**
+   * The threads runtime's worker threads (vhost-threads.ts), or null in sim: then
+   * every worker runs on the kernel's thread, as a sim thread body.
+   */
+  readonly threads: VhostThreads | null;
+  /** vhost_vq structs free (threads runtime: one per vq of every open device) */
+  private readonly freeVqs: number[] = [];
+  /** cost-loop iterations per ns (threads runtime; vq-shared.ts spinPerNs) */
+  readonly spinPerNs: number = 0;
 
   private constructor(
     readonly k: Kernel,
     workers: number,
     works: number,
   ) {
-    this.engine = Engine.create({ works, workers, counters: 8, threadSlots: 8, slotBytes: 16 * 1024, syncWords: 4 });
+    const threaded = k.rt.kind === 'threads';
+    const vqs = threaded ? (k.kwqSwitch('vhost_vqs') as number) : 0;
+    const threadMax = threaded ? (k.kwqSwitch('vhost_threads') as number) : 0;
+    this.engine = Engine.create({
+      works, workers, counters: 8, slotBytes: 16 * 1024, syncWords: 4,
+      // slot 0: this thread; in threads mode one per worker thread, and 8 for guest threads
+      threadSlots: threaded ? 1 + threadMax + 8 : 8,
+      arenas: threaded ? [{ name: 'vhost_vq', objSize: VHOST_VQ.SIZE, capacity: vqs + 1 }] : [],
+    });
+    if (threaded) {
+      const a = this.engine.arena('vhost_vq');
+      for (let i = 0; i < a.capacity; i++) this.freeVqs.push(a.layout.base + (a.capacity - 1 - i) * a.layout.objSize);
+      this.spinPerNs = spinPerNs(this.engine, this.freeVqs.pop()!); // the last one is the calibration's scratch vq
+    }
+    this.threads = threaded ? new VhostThreads(k, this, this.engine) : null;
     this.table = new Array<VhostWork | null>(works).fill(null);
     this.base = this.engine.layout.works.base;
     for (let i = workers - 1; i >= 0; i--) this.freeWorkerStructs.push(i);
@@ -170,6 +195,33 @@ export class VhostEngine {
     } finally {
       this.running = false;
       this.th = null;
+    }
+  }
+
+  /** A reset vhost_vq struct (threads runtime), or -ENOMEM when all are in use (kwq.vhost_vqs). */
+  vqStructAlloc(): number {
+    const vq = this.freeVqs.pop();
+    if (vq === undefined) return -ENOMEM;
+    vqExports(this.engine).vhost_vq_init(vq);
+    return vq;
+  }
+
+  vqStructFree(vq: number): void {
+    this.freeVqs.push(vq);
+  }
+
+  /**
+   * Run what is left on a worker's list on this thread (threads runtime, after its
+   * thread exited): built-ins in Wasm, HOST works through dispatch. Not while a
+   * thread runs the worker (one consumer at a time).
+   */
+  runLeftovers(h: VhostWorkerHandle): number {
+    if (this.running) return 0; // a batch is running on this thread: the struct keeps them (reported by workerStructFree)
+    this.running = true;
+    try {
+      return h.run(this.dispatch);
+    } finally {
+      this.running = false;
     }
   }
 

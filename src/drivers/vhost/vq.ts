@@ -20,20 +20,21 @@ import {
   VHOST_SET_VRING_BASE, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR, VHOST_SET_VRING_KICK, VHOST_SET_VRING_NUM, writeFields,
 } from './uapi.js';
 import type { VhostWork } from './vhost-engine.js';
-import { Vring } from './vring.js';
+import { Vring, type VringState } from './vring.js';
+import { VHOST_VQ, type SharedVring } from './vq-shared.js';
 import { vhostDevFlush, vhostWorkerFlush, vhostWorkerLookup, vhostWorkerQueue, type VhostWorker } from './worker.js';
 
 export type VqHandler = (vq: VhostVirtqueue) => void;
 
 export class VhostVirtqueue {
-  worker: VhostWorker | null = null;
+  private _worker: VhostWorker | null = null;
   kick: File | null = null;
   callCtx: EventfdCtx | null = null;
   errCtx: EventfdCtx | null = null;
-  backend: unknown = null;
+  private _backend: unknown = null;
   /** VHOST_SET_VRING_ADDR's addresses (desc, used, avail, log) and flags */
   addr: { flags: number; desc: bigint; used: bigint; avail: bigint; log: bigint } | null = null;
-  readonly ring = new Vring();
+  readonly ring: VringState;
   /** the vq's kick work and its wait on vq.kick; null for vqs without a kick handler */
   poll: VhostPoll | null = null;
   /** a driver's second per-vq work (vhost-scsi's completion work), if any */
@@ -48,7 +49,35 @@ export class VhostVirtqueue {
     readonly index: number,
     /** vq->handle_kick: the driver's handler run by the poll work, or null */
     readonly handleKick: VqHandler | null,
-  ) {}
+    /** threads runtime: the vq's state in shared memory (vq-shared.ts); sim: a plain Vring */
+    ring?: SharedVring,
+  ) {
+    this.ring = ring ?? new Vring();
+    this.shared = ring ?? null;
+  }
+
+  /** threads runtime: the ring in shared memory, whose config line mirrors worker and backend */
+  readonly shared: SharedVring | null;
+
+  /** vq->worker (RCU pointer in the kernel); threads runtime: mirrored to the vq's shared config line */
+  get worker(): VhostWorker | null {
+    return this._worker;
+  }
+
+  set worker(w: VhostWorker | null) {
+    this._worker = w;
+    this.shared?.config(VHOST_VQ.WORKER, w === null ? 0 : w.handle.offset);
+  }
+
+  /** vq->private_data; threads runtime: "a backend is set" mirrored to the shared config line */
+  get backend(): unknown {
+    return this._backend;
+  }
+
+  set backend(b: unknown) {
+    this._backend = b;
+    this.shared?.config(VHOST_VQ.BACKEND, b === null ? 0 : 1);
+  }
 
   /** vhost_vq_is_active-ish: a backend or a kick is set (__vhost_vq_attach_worker's test) */
   get active(): boolean {
@@ -71,11 +100,7 @@ export class VhostVirtqueue {
     this.addr = null;
     this.worker = null;
     this.completing = 0;
-    const r = this.ring;
-    r.num = 256;
-    r.availIdx = r.lastAvailIdx = r.pending = r.usedIdx = r.lastUsedIdx = 0;
-    r.kickArmed = true;
-    r.irqArmed = true;
+    this.ring.reset();
   }
 }
 
@@ -180,8 +205,7 @@ export function vhostVringIoctl(dev: VhostDev, task: Task, request: number, arg:
       if (num === FAULT) return -EFAULT;
       if (num > 0xffff) return -EINVAL;
       // the model's counters restart at the given index
-      vq.ring.lastAvailIdx = vq.ring.availIdx = vq.ring.usedIdx = vq.ring.lastUsedIdx = num;
-      vq.ring.pending = 0;
+      vq.ring.setBase(num);
       return 0;
     }
     case VHOST_GET_VRING_BASE:

@@ -16,7 +16,33 @@
  * Indices are plain counters (the model never wraps at 2^16: a descriptor is a
  * count, not a buffer; the guest keeps availIdx - lastUsedIdx <= num).
  */
-export class Vring {
+/**
+ * What the driver and the guest read and write of a vq's ring state: the Vring
+ * below (sim runtime: plain fields) or SharedVring (vq-shared.ts, threads runtime:
+ * the same fields over the vq's vhost_vq struct in shared memory).
+ */
+export interface VringState {
+  num: number;
+  availIdx: number;
+  lastAvailIdx: number;
+  pending: number;
+  usedIdx: number;
+  lastUsedIdx: number;
+  kickArmed: boolean;
+  irqArmed: boolean;
+  kicks: number;
+  signals: number;
+  handleRuns: number;
+  taken: number;
+  readonly availPending: number;
+  readonly usedPending: number;
+  /** VHOST_SET_VRING_BASE: every index restarts at `base`, nothing pending */
+  setBase(base: number): void;
+  /** vhost_vq_reset: num 256, indices 0, both notifications armed */
+  reset(): void;
+}
+
+export class Vring implements VringState {
   /** queue size (VHOST_SET_VRING_NUM) */
   num = 256;
   /** avail->idx: descriptors the guest made available */
@@ -47,5 +73,17 @@ export class Vring {
   /** completions written and not yet reaped by the guest */
   get usedPending(): number {
     return this.usedIdx - this.lastUsedIdx;
+  }
+
+  setBase(base: number): void {
+    this.lastAvailIdx = this.availIdx = this.usedIdx = this.lastUsedIdx = base;
+    this.pending = 0;
+  }
+
+  reset(): void {
+    this.num = 256;
+    this.setBase(0);
+    this.kickArmed = true;
+    this.irqArmed = true;
   }
 }

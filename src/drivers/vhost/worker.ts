@@ -70,6 +70,9 @@ export class VhostWorker implements ThreadBody {
 
   /** vhost_task_fn + vhost_run_work_list / vhost_run_work_kthread_list: one slice. */
   run(th: SimThread, budgetNs: number): boolean {
+    // threads runtime: the worker's real thread is the one consumer of its list; the
+    // Task here is for accounting, flags, cgroups and signals only
+    if (this.dev.ve.threads !== null) return false;
     const k = this.dev.k;
     const task = this.task!;
     const ve = this.dev.ve;
@@ -97,9 +100,14 @@ export class VhostWorker implements ThreadBody {
     return more;
   }
 
-  /** Works this worker took off its list (built-ins and HOST works). */
+  /** Works this worker took off its list (built-ins and HOST works). May be stale. */
   get items(): number {
     return this.handle.itemsTaken();
+  }
+
+  /** threads runtime: the Linux thread id of the worker's real thread; null in sim or before it started. */
+  get tid(): number | null {
+    return this.dev.ve.threads?.tidOf(this) ?? null;
   }
 }
 
@@ -137,6 +145,10 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
     const t = k.userWorkerCreate(current, name, worker, () => vhostWorkerKilled(worker));
     if (typeof t === 'number') return fail();
     worker.task = t;
+    if (!startThread(worker)) {
+      k.userWorkerStop(t);
+      return fail();
+    }
     k.wakeUpProcess(t);
     worker.id = xaAlloc(dev, worker);
   } else {
@@ -144,6 +156,10 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
     const t = k.kthreadCreate(name, worker);
     if (typeof t === 'number') return fail();
     worker.task = t;
+    if (!startThread(worker)) {
+      k.kthreadStop(t);
+      return fail();
+    }
     k.wakeUpProcess(t);
     const id = xaAlloc(dev, worker);
     // DIVERGENCE: the kernel runs cgroup_attach_task_all(owner, current) as a work on
@@ -154,11 +170,28 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
     if (ret !== 0) {
       dev.workers[id] = undefined; // xa_erase (the "free_id" step of f3f64c2e)
       k.kthreadStop(t);
+      if (dev.ve.threads !== null) {
+        // the thread has run nothing: stop it; the struct is freed when it has exited
+        worker.dead = true;
+        kfreeAccount(k, kmem);
+        void dev.ve.threads.stopAfterFlush(worker, true);
+        return null;
+      }
       return fail();
     }
     worker.id = id;
   }
   return worker;
+}
+
+/**
+ * threads runtime: start the worker's real thread (vhost_task_start / wake_up_process
+ * of the kthread). False when it cannot be started (kwq.vhost_threads reached): the
+ * creation fails like any other (-ENOMEM). Sim: nothing to start.
+ */
+function startThread(worker: VhostWorker): boolean {
+  const threads = worker.dev.ve.threads;
+  return threads === null || threads.start(worker);
 }
 
 /** xa_alloc(&dev->worker_xa, ..., xa_limit_32b): the lowest free index. */
@@ -173,6 +206,22 @@ function xaAlloc(dev: VhostDev, worker: VhostWorker): number {
 export function vhostWorkerDestroy(worker: VhostWorker): void {
   const dev = worker.dev;
   const k = dev.k;
+  const threads = dev.ve.threads;
+  if (threads !== null) {
+    // threads runtime: the thread runs what is queued (a flush work queued behind it),
+    // then stops and exits; its struct is freed after that (vhost-threads.ts)
+    if (dev.workers[worker.id] === worker) dev.workers[worker.id] = undefined;
+    const t = worker.task;
+    if (t !== null && t.alive) {
+      if (worker.mode === 'task') k.userWorkerStop(t);
+      else k.kthreadStop(t);
+    }
+    worker.dead = true;
+    dev.stopping.push(threads.stopAfterFlush(worker, true));
+    if (worker.kmem !== null) kfreeAccount(k, worker.kmem);
+    worker.kmem = null;
+    return;
+  }
   if (worker.handle.hasWork()) {
     // the kernel WARNs; kwq runs what is left so that no work is lost with the struct
     drainInline(worker);
@@ -196,7 +245,8 @@ export function vhostWorkerQueue(worker: VhostWorker, work: VhostWork): void {
   const added = (worker.handle.queue(work.ref) & 1) !== 0;
   const tp = worker.k.tp.workQueue;
   if (tp.enabled) tp.emit({ pid: worker.task?.pid ?? 0, worker: worker.id, work: work.ref, added });
-  if (added && worker.task !== null) worker.k.wakeUpProcess(worker.task);
+  // threads runtime: vhost_worker_queue (Wasm) already woke the real thread if it slept
+  if (added && worker.task !== null && worker.dev.ve.threads === null) worker.k.wakeUpProcess(worker.task);
 }
 
 /**
@@ -207,6 +257,15 @@ export function vhostWorkerQueue(worker: VhostWorker, work: VhostWork): void {
 export function vhostWorkerFlush(worker: VhostWorker): boolean {
   if (worker.attachmentCnt === 0 || worker.killed || worker.dead) return true;
   const dev = worker.dev;
+  const threads = dev.ve.threads;
+  if (threads !== null) {
+    // DIVERGENCE (threads runtime): wait_for_completion would block the ioctl; the main
+    // thread never blocks, so the flush (a COMPLETE work queued behind the others) runs
+    // on the worker thread after the ioctl has returned. `await vhostFlush(k, task, fd)`
+    // (public.ts) waits for every flush started so far.
+    void threads.flushHandle(worker.handle);
+    return false;
+  }
   const f = dev.ve.workAlloc(flushWorkFn, null);
   if (typeof f === 'number') {
     // the kernel's flush work is on the stack and cannot fail; here the arena is full
@@ -255,6 +314,14 @@ export function vhostWorkerKilled(worker: VhostWorker): void {
   }
   worker.attachmentCnt -= attachCnt;
   // (synchronize_rcu: no reader can still be queueing on it in the model)
+  const threads = worker.dev.ve.threads;
+  if (threads !== null) {
+    // threads runtime: the vhost_task runs vhost_run_work_list itself: its thread
+    // runs what is queued (behind a flush work), then stops and exits. The struct
+    // stays the device's (xa) until cleanup, as in the kernel.
+    void threads.stopAfterFlush(worker, false);
+    return;
+  }
   drainInline(worker);
 }
 
