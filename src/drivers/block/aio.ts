@@ -11,6 +11,11 @@
  *                                                      │
  *   ioGetevents(min, max) ◄────────────────────────────┘ (sim: runs until min are there)
  *
+ * The request's priority (kiocb->ki_ioprio, aio_prep_rw): aio_reqprio when aio_flags
+ * has IOCB_FLAG_IOPRIO (checked by ioprio_check_cap: its errno fails the iocb), else
+ * the submitter's effective priority (get_current_ioprio); a direct-I/O bio carries it
+ * as bi_ioprio (bio-ioprio.ts). FSYNC ignores it (aio_fsync has no aio_prep_rw).
+ *
  * Model addition: each event carries `completedNs`, the time of its completion, so a
  * caller reaping in batches still measures each request's latency exactly.
  */
@@ -22,10 +27,15 @@ import { blkcgOf } from '../../kernel/blk-cgroup.js';
 import { newBio, submitBio, type BlockDevice } from '../../kernel/vfs/blkdev.js';
 import { O_DIRECT } from '../../kernel/vfs/file.js';
 import { isBlk } from '../../kernel/vfs/inode.js';
+import { bioSetIoprio } from './bio-ioprio.js';
+import { getTaskIoprio, ioprioCheckCap } from './ioprio.js';
 
 export const IOCB_CMD_PREAD = 0;
 export const IOCB_CMD_PWRITE = 1;
 export const IOCB_CMD_FSYNC = 2;
+/** iocb->aio_flags: aio_resfd is valid (not modelled) / aio_reqprio is valid */
+export const IOCB_FLAG_RESFD = 1 << 0;
+export const IOCB_FLAG_IOPRIO = 1 << 1;
 
 /** struct iocb, the fields kwq reads */
 export interface Iocb {
@@ -35,6 +45,9 @@ export interface Iocb {
   aio_offset: number;
   /** returned in the event's `data` */
   aio_data?: number;
+  /** IOCB_FLAG_IOPRIO: aio_reqprio is the request's I/O priority */
+  aio_flags?: number;
+  aio_reqprio?: number;
 }
 
 /** struct io_event (+ completedNs, a model addition) */
@@ -93,6 +106,17 @@ function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
   const op = iocb.aio_lio_opcode;
   if (op !== IOCB_CMD_PREAD && op !== IOCB_CMD_PWRITE && op !== IOCB_CMD_FSYNC) return -EINVAL;
   if (!Number.isSafeInteger(iocb.aio_nbytes) || iocb.aio_nbytes < 0 || !Number.isSafeInteger(iocb.aio_offset) || iocb.aio_offset < 0) return -EINVAL;
+  let kiIoprio = 0;
+  if (op !== IOCB_CMD_FSYNC) {
+    // aio_prep_rw, before aio_read/aio_write check the file mode
+    if ((iocb.aio_flags ?? 0) & IOCB_FLAG_IOPRIO) {
+      const prio = iocb.aio_reqprio ?? 0;
+      if (!Number.isInteger(prio)) throw new KwqError('io_submit', `aio_reqprio must be an integer, got ${prio}`);
+      const cap = ioprioCheckCap(task, prio);
+      if (cap < 0) return cap;
+      kiIoprio = prio & 0xffff;
+    } else kiIoprio = getTaskIoprio(task);
+  }
   if (op === IOCB_CMD_PWRITE ? !file.writable : op === IOCB_CMD_PREAD && !file.readable) return -EBADF;
   const t0 = k.now;
   ctx.inflight++;
@@ -108,6 +132,7 @@ function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
       return -EPERM;
     }
     const bio = newBio(op === IOCB_CMD_PWRITE ? 'write' : 'read', iocb.aio_offset, len, blkcgOf(k, task), task);
+    bioSetIoprio(bio, kiIoprio); // __blkdev_direct_IO: bio->bi_ioprio = iocb->ki_ioprio
     bio.endIo = (kk, b) => complete(kk, ctx, iocb, b.status < 0 ? b.status : len, t0);
     submitBio(k, bdev, bio);
     return 0;

@@ -16,6 +16,7 @@
  */
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
+import type { Tracepoint } from '../../kernel/trace.js';
 import { iocClearQueue } from './blk-ioc.js';
 import type { IoCq } from './blk-ioc-icq.js';
 
@@ -31,6 +32,10 @@ export class RequestQueue {
   /** q->icq_list */
   readonly icqList = new Set<IoCq>();
   dead = false;
+  /** requests allocated and not yet completed (blk-mq.ts: blkMqRqInit / blkMqRqDone) */
+  inflight = 0;
+  /** the block_rq_issue tracepoint, looked up once (blk-mq.ts) */
+  tpIssue: Tracepoint | null = null;
   constructor(
     readonly id: number,
     readonly name: string,

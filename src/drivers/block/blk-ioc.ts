@@ -35,6 +35,7 @@
  * `current` (the worker) has. The API for block drivers:
  *
  *   const rq = ioContextForIssue(k, task, q, bioIoprio);   // at request allocation
+ *   // (or ioContextPrepare(k, task, q, bioIoprio, slot) to refill a driver's own slot)
  *   // rq.ioc / rq.icq: the issuing task's io_context and its icq for q (BFQ only; null
  *   //                  otherwise, and no io_context is created)
  *   // rq.ioprio:       bioIoprio if its class is not NONE (the path set one: loop since
@@ -53,9 +54,9 @@
  *                                            one, else none
  *   vhost kthread worker                     kthreadd's defaults: none, BE/4
  *
- * fork/exit: the kernel model has no copy_process/do_exit hook for drivers yet, so
- * blk-ioc-hooks.ts runs copyIo after the Kernel methods that call copy_process and
- * exitIoContext from the sched_process_exit tracepoint (fired inside do_exit).
+ * Who calls it: null_blk (null-blk.ts) and loop (loop-device.ts) for every request
+ * they receive, with bio.task as current; a loop worker's backing bio therefore gets
+ * the worker's io_context. fork/exit: blk-ioc-hooks.ts (the kernel's task hooks).
  */
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -268,33 +269,62 @@ export function iocFindGetIcq(k: Kernel, current: Task, q: RequestQueue): IoCq {
 
 // ---- the issue API for drivers ---------------------------------------------------------
 
-/** What a request carries (the relevant fields of struct request / its bio). */
-export interface IoIssue {
-  /** pid of the task that issued it (current) */
-  readonly pid: number;
-  /** current's io_context when the elevator keeps per-task state, else whatever current has (may be null) */
-  readonly ioc: IoContext | null;
+/**
+ * What a request carries (the relevant fields of struct request and its bio). A block
+ * driver keeps one per request slot and refills it with ioContextPrepare (no allocation
+ * per request); ioContextForIssue allocates a fresh one.
+ */
+export class IoIssue {
+  /** pid and comm of the task that issued it (current at blk_mq_submit_bio) */
+  pid = 0;
+  comm = '';
+  /** current's io_context when the request was allocated (null if it had none) */
+  ioc: IoContext | null = null;
   /** rq->elv.icq: BFQ only; holds a reference on icq.ioc until ioContextRequestDone */
-  readonly icq: IoCq | null;
-  /** bio->bi_ioprio as dispatched */
-  readonly ioprio: number;
-  done: boolean;
+  icq: IoCq | null = null;
+  /** rq->ioprio: bio->bi_ioprio after bio_set_ioprio */
+  ioprio = IOPRIO_DEFAULT;
+  /** completed (or never issued) */
+  done = true;
 }
 
 /**
- * A request issued by `task` (current) to `q`, with the bio priority `bioIoprio`
- * (IOPRIO_DEFAULT when the issuing path set none). See the header.
+ * Fill `rq` for a request issued by `task` (current) to `q` with the bio priority
+ * `bioIoprio` (IOPRIO_DEFAULT when the issuing path set none): bio_set_ioprio (class
+ * NONE -> get_current_ioprio(), the issuer's effective priority) and, when the
+ * elevator keeps per-task state (BFQ's bfq_prepare_request), ioc_find_get_icq, which
+ * creates current's io_context on first need and takes a reference for the request.
+ * Returns `rq`. The kernel's blkcg_set_ioprio (the io.prio.class policy) is not modelled.
  */
-export function ioContextForIssue(k: Kernel, task: Task, q: RequestQueue, bioIoprio: number = IOPRIO_DEFAULT): IoIssue {
+export function ioContextPrepare(k: Kernel, task: Task, q: RequestQueue, bioIoprio: number, rq: IoIssue): IoIssue {
   if (!task.alive) throw new KwqError('ioContextForIssue', `${task} is dead`);
-  const icq = elevatorHasIcq(q.elevator) ? iocFindGetIcq(k, task, q) : null;
-  const ioprio = IOPRIO_PRIO_CLASS(bioIoprio) === IOPRIO_CLASS_NONE ? getTaskIoprio(task) : bioIoprio & 0xffff;
-  return { pid: task.pid, ioc: taskIoContext(task), icq, ioprio, done: false };
+  if (!rq.done) throw new KwqError('ioContextForIssue', `request of pid ${rq.pid} reused before ioContextRequestDone`);
+  rq.icq = elevatorHasIcq(q.elevator) ? iocFindGetIcq(k, task, q) : null;
+  rq.ioprio = IOPRIO_PRIO_CLASS(bioIoprio) === IOPRIO_CLASS_NONE ? getTaskIoprio(task) : bioIoprio & 0xffff;
+  rq.pid = task.pid;
+  rq.comm = task.comm;
+  rq.ioc = taskIoContext(task);
+  rq.done = false;
+  return rq;
+}
+
+/** A request issued by `task` (current) to `q`: ioContextPrepare into a new IoIssue. See the header. */
+export function ioContextForIssue(k: Kernel, task: Task, q: RequestQueue, bioIoprio: number = IOPRIO_DEFAULT): IoIssue {
+  return ioContextPrepare(k, task, q, bioIoprio, new IoIssue());
 }
 
 /** The request completed (bfq_finish_request): drop its io_context reference. */
 export function ioContextRequestDone(k: Kernel, rq: IoIssue): void {
   if (rq.done) throw new KwqError('ioContextRequestDone', 'request completed twice');
   rq.done = true;
-  if (rq.icq !== null) putIoContext(k, rq.icq.ioc);
+  const icq = rq.icq;
+  rq.icq = null;
+  if (icq !== null) putIoContext(k, icq.ioc);
+}
+
+/** The tasks whose task->io_context is `ioc` (one, or the CLONE_IO sharers), for inspection. */
+export function ioContextHolders(k: Kernel, ioc: IoContext): Task[] {
+  const out: Task[] = [];
+  for (const t of blkIocState(k).holders.values()) if (t.ioContext === ioc) out.push(t);
+  return out;
 }

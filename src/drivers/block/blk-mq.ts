@@ -10,10 +10,29 @@
  *
  * A request keeps a reference to its bio and nothing else of it, as
  * `rq->bio` does; the driver puts its per-request data (loop_cmd) beside it.
+ *
+ * Request allocation (blkMqRqInit), for drivers with a request queue (null_blk, loop):
+ *
+ *   blk_mq_submit_bio(bio)            current = bio.task (the submitter)
+ *     bio_set_ioprio                  class NONE -> get_current_ioprio()
+ *     blk_mq_get_new_requests
+ *       bfq_prepare_request           BFQ only: ioc_find_get_icq(current) -> rq->elv.icq
+ *     rq->ioprio = bio->bi_ioprio
+ *     trace block_rq_issue            who issued it, which io_context, which priority
+ *   ...
+ *   blkMqRqDone(rq)                   bfq_finish_request: put the io_context
+ *
+ * The model issues at once (no plugging, no merging, no dispatch queue), so the
+ * request is traced as issued when it is allocated.
  */
 import { bioEndio, type Bio } from '../../kernel/vfs/blkdev.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { KwqError } from '../../kernel/error.js';
+import type { BlockDevice } from '../../kernel/vfs/blkdev.js';
+import { ioContextHolders, ioContextPrepare, ioContextRequestDone, type IoIssue } from './blk-ioc.js';
+import type { RequestQueue } from './blk-ioc-queue.js';
+import { bioIoprio, bioSetIoprio } from './bio-ioprio.js';
+import { IOPRIO_CLASS_BE, IOPRIO_CLASS_NONE, IOPRIO_NORM, IOPRIO_PRIO_CLASS, IOPRIO_PRIO_VALUE } from './ioprio-uapi.js';
 
 /** The split state a bio carries while its requests are in flight (bio->__bi_remaining). */
 export class BioSplit {
@@ -46,4 +65,53 @@ export function blkMqEndRequest(k: Kernel, bio: Bio, status: number): void {
   if (split.remaining <= 0) throw new KwqError('blk_mq_end_request', 'a request of this bio completed twice');
   if (status < 0 && split.status === 0) split.status = status;
   if (--split.remaining === 0) bioEndio(k, bio, split.status);
+}
+
+/** the nice-derived priority of a nice-0 SCHED_NORMAL task (BE/4), for bios with no current task */
+const NICE0_IOPRIO = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, IOPRIO_NORM);
+
+/**
+ * Allocate the request for `bio` on `q` (blk_mq_submit_bio up to the request): fills
+ * the driver's reusable slot `rq` and returns it. `bio.task` is current. A bio with no
+ * task (submitted from a timer: the model's writeback from the last close) or a dead
+ * one has no current to look at: no io_context, and NONE becomes BE/4 (what a nice-0
+ * task gets).
+ */
+export function blkMqRqInit(k: Kernel, q: RequestQueue, bdev: BlockDevice, bio: Bio, offset: number, len: number, rq: IoIssue): IoIssue {
+  const task = bio.task;
+  let prio = bioIoprio(bio);
+  if (task !== null && task.alive) {
+    ioContextPrepare(k, task, q, prio, rq); // bio_set_ioprio + bfq_prepare_request
+    if (IOPRIO_PRIO_CLASS(prio) === IOPRIO_CLASS_NONE) bioSetIoprio(bio, rq.ioprio);
+  } else {
+    if (!rq.done) throw new KwqError('blk_mq_submit_bio', 'request slot reused before it completed');
+    if (IOPRIO_PRIO_CLASS(prio) === IOPRIO_CLASS_NONE) prio = NICE0_IOPRIO;
+    rq.pid = 0;
+    rq.comm = '';
+    rq.ioc = null;
+    rq.icq = null;
+    rq.ioprio = prio;
+    rq.done = false;
+  }
+  q.inflight++;
+  const tp = (q.tpIssue ??= k.trace.define('block_rq_issue'));
+  if (tp.enabled) {
+    const ioc = rq.ioc;
+    tp.emit({
+      name: tp.name, ts: tp.now, dev: bdev.dev, disk: bdev.name, op: bio.op, offset, len, ioprio: rq.ioprio, pid: rq.pid,
+      comm: rq.comm, blkcg: bio.blkcg.path, elevator: q.elevator, ioc: ioc === null ? 0 : ioc.id,
+      iocRefcount: ioc === null ? 0 : ioc.refcount, iocActiveRef: ioc === null ? 0 : ioc.activeRef,
+      iocIoprio: ioc === null ? 0 : ioc.ioprio, iocTasks: ioc === null ? [] : ioContextHolders(k, ioc).map((t) => t.pid),
+      icq: rq.icq !== null,
+    });
+  }
+  return rq;
+}
+
+/** The request completed (blk_mq_free_request -> bfq_finish_request). */
+export function blkMqRqDone(k: Kernel, q: RequestQueue, rq: IoIssue): void {
+  if (rq.done) throw new KwqError('blk_mq_free_request', 'request completed twice');
+  q.inflight--;
+  if (rq.icq !== null) ioContextRequestDone(k, rq);
+  else rq.done = true;
 }

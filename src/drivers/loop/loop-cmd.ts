@@ -10,7 +10,9 @@
  *   | memcg_css  (css_get'd)      |  cgroup_get_e_css(blkcg's cgroup, memory)
  *   | ret                         |  0, -EIO or -EOPNOTSUPP once handled
  *   | wasm                        |  its loop_cmd in the shared memory: list_entry,
- *   +-----------------------------+  key, chosen worker (assembly/loop.ts)
+ *   |                             |  key, chosen worker (assembly/loop.ts)
+ *   | rq                          |  the request's issuer, io_context and ioprio
+ *   +-----------------------------+  (blk-mq.ts blkMqRqInit; reused with the cmd)
  *
  * Commands are pooled per device: queueing one allocates nothing in steady state.
  */
@@ -18,6 +20,7 @@ import type { Bio } from '../../kernel/vfs/blkdev.js';
 import type { BioOp } from '../../kernel/blk-cgroup.js';
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
 import type { KernelLoop } from './worker-tree.js';
+import { IoIssue } from '../block/blk-ioc.js';
 
 export class LoopCmd {
   bio: Bio | null = null;
@@ -37,6 +40,8 @@ export class LoopCmd {
   queuedNs = 0;
   /** times this command was handled (must end at exactly 1 per use) */
   handled = 0;
+  /** the request on the loop disk's queue: who issued it, its io_context and rq->ioprio */
+  readonly rq = new IoIssue();
 }
 
 /**

@@ -30,6 +30,8 @@ import type { Kernel } from '../../kernel/kernel.js';
 import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
 import { registerChrdev } from '../../kernel/vfs/chrdev.js';
 import { registerBlkdev, unregisterBlkdev } from '../../kernel/vfs/blkdev.js';
+import { blkSysfsAdd, blkSysfsDel } from '../block/blk-sysfs.js';
+import { blkQueueExit } from '../block/blk-ioc-queue.js';
 import type { File, FileOperations } from '../../kernel/vfs/file.js';
 import type { Task } from '../../kernel/task.js';
 import {
@@ -138,6 +140,7 @@ export function loopAdd(d: LoopDriver, i: number): number {
   });
   const lo = new LoopDevice(k, n, bdev, d.defaultDesign);
   bdev.data = lo;
+  blkSysfsAdd(k, bdev.name, lo.q);
   d.devices.set(n, lo);
   return n;
 }
@@ -154,8 +157,10 @@ export function loopControlRemove(d: LoopDriver, idx: number): number {
   }
   lo.state = Lo_deleting;
   unregisterBlkdev(d.k, lo.bdev);
+  blkSysfsDel(d.k, lo.bdev.name);
   d.devices.delete(idx);
   loopFreeDisk(lo);
+  blkQueueExit(d.k, lo.q); // the disk's release: its icqs go and its queue id is freed
   return 0;
 }
 
@@ -214,6 +219,7 @@ registerModule({
     // the driver's tracepoints: a worker made (loop_queue_work) or freed (reaper, teardown)
     k.trace.define('loop_worker_alloc');
     k.trace.define('loop_worker_free');
+    k.trace.define('block_rq_issue');
     drivers.set(k, d);
     registerChrdev(k, { name: 'loop-control', major: MISC_MAJOR, minor: LOOP_CTRL_MINOR, fops: loopCtlFops });
     const n = params['max_loop'] as number;

@@ -53,7 +53,10 @@ import { blkdevFsync, newBio, submitBio, type Bio, type BlockDevice } from '../.
 import { evictClean } from '../../kernel/vfs/filemap.js';
 import { fput, getFile, O_DIRECT, type File } from '../../kernel/vfs/file.js';
 import { isBlk, isReg } from '../../kernel/vfs/inode.js';
-import { blkMqEndRequest, blkMqSubmitBio } from '../block/blk-mq.js';
+import { blkMqEndRequest, blkMqRqDone, blkMqRqInit, blkMqSubmitBio } from '../block/blk-mq.js';
+import { blkAllocQueue, type RequestQueue } from '../block/blk-ioc-queue.js';
+import { bioSetIoprio } from '../block/bio-ioprio.js';
+import { IOPRIO_DEFAULT } from '../block/ioprio-uapi.js';
 import { CmdPool, type LoopCmd } from './loop-cmd.js';
 import { LoopWorker, RootQueue, type ExecState } from './loop-worker.js';
 import { loopEngine, WorkerTree, type KernelLoop } from './worker-tree.js';
@@ -137,6 +140,11 @@ export class LoopDevice {
 
   /** loop_queue_rq bound to this device, made once (no closure per bio) */
   readonly queueRqFn: (bio: Bio, pos: number, len: number) => void;
+  /**
+   * lo->lo_queue: no elevator by default (loop's tag set has BLK_MQ_F_NO_SCHED_BY_DEFAULT),
+   * switchable through /sys/block/loopN/queue/scheduler
+   */
+  readonly q: RequestQueue;
 
   constructor(
     readonly k: Kernel,
@@ -145,6 +153,7 @@ export class LoopDevice {
     design: LoopDesign,
   ) {
     this.design = design;
+    this.q = blkAllocQueue(k, `loop${number}`, 'none');
     this.queueRqFn = (bio, pos, len) => loopQueueRq(this, bio, pos, len);
     this.timer = new TimerList(() => loopFreeIdleWorkers(this, false), TIMER_DEFERRABLE);
   }
@@ -266,6 +275,9 @@ function loopQueueRq(lo: LoopDevice, bio: Bio, pos: number, len: number): void {
     return;
   }
   const cmd = lo.pool.get();
+  // blk_mq_submit_bio's request: bio_set_ioprio and the elevator's io_context for the
+  // submitter (bio.task), recorded in cmd.rq (req_get_ioprio(rq) is cmd.rq.ioprio)
+  blkMqRqInit(k, lo.q, lo.bdev, bio, pos, len, cmd.rq);
   cmd.bio = bio;
   cmd.op = bio.op;
   cmd.pos = pos;
@@ -443,6 +455,13 @@ function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): number {
         // direct I/O to the backing block device: a bio of the associated blkcg; the
         // worker waits for it (see the header: a divergence for use_aio)
         const bio = newBio(cmd.op, pos, cmd.len, blkcgOf(k, task), task);
+        // the backing kiocb's ki_ioprio, which the block device's direct I/O copies into
+        // bi_ioprio: since 1fdb8188c3d5 (6.15; 6.6.y and 6.14.y stable) lo_rw_aio sets
+        // req_get_ioprio(rq), the original request's priority; before it,
+        // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0), which the backing queue's
+        // bio_set_ioprio turns into the WORKER's priority. The kworker design models the
+        // <= 5.13 driver, so it passes NONE; the per-cgroup design is current mainline.
+        bioSetIoprio(bio, lo.design === 'per-cgroup' ? cmd.rq.ioprio : IOPRIO_DEFAULT);
         bio.endIo = (kk, b) => {
           cmd.ret = b.status < 0 ? -EIO : 0;
           cmd.ioDone = true;
@@ -474,6 +493,7 @@ function loopCompleteCmd(lo: LoopDevice, cmd: LoopCmd): void {
   const ret = cmd.ret;
   lo.inflight--;
   lo.stats.completed++;
+  blkMqRqDone(k, lo.q, cmd.rq);
   lo.pool.put(cmd);
   blkMqEndRequest(k, bio, ret);
   if (lo.clrPending && lo.inflight === 0) finishClrFd(lo);

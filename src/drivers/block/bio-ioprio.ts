@@ -1,0 +1,30 @@
+/**
+ * bio->bi_ioprio, kept beside the bio: the kernel model's struct Bio
+ * (src/kernel/vfs/blkdev.ts, not this driver's file) has no ioprio field, so the
+ * block drivers keep it in a side table keyed by the bio object.
+ *
+ *   Bio ──WeakMap──► bi_ioprio (u16)     absent = 0 = IOPRIO_PRIO_VALUE(NONE, 0):
+ *                                        "nobody set one", bio_set_ioprio fills it in
+ *
+ * Who sets it, as in the kernel: the submitter's kiocb (ki_ioprio) for direct I/O
+ * (aio.ts: IOCB_FLAG_IOPRIO's aio_reqprio, else get_current_ioprio()); loop's backing
+ * kiocb (loop-device.ts: req_get_ioprio(rq) since 1fdb8188c3d5, NONE before); and
+ * blk_mq_submit_bio's bio_set_ioprio (blk-mq.ts) when the class is still NONE.
+ * A WeakMap entry per bio that sets one: the bio itself is allocated per I/O already.
+ * TODO(kernel owner): a `ioprio` field in struct Bio would replace this table.
+ */
+import type { Bio } from '../../kernel/vfs/blkdev.js';
+import { IOPRIO_DEFAULT } from './ioprio-uapi.js';
+
+const biIoprio = new WeakMap<Bio, number>();
+
+/** bio->bi_ioprio = ioprio */
+export function bioSetIoprio(bio: Bio, ioprio: number): void {
+  if (ioprio === IOPRIO_DEFAULT) biIoprio.delete(bio);
+  else biIoprio.set(bio, ioprio & 0xffff);
+}
+
+/** bio_prio(bio): IOPRIO_DEFAULT (class NONE) when nobody set one */
+export function bioIoprio(bio: Bio): number {
+  return biIoprio.get(bio) ?? IOPRIO_DEFAULT;
+}
