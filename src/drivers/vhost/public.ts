@@ -3,11 +3,13 @@
  * and structs, the guest-side model, and the model's inspection and cost knobs.
  */
 import { KwqError } from '../../kernel/error.js';
-import { EBADF, ENOTTY } from '../../kernel/errno.js';
+import { EBADF, ENOTTY, ETIMEDOUT } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
 import { checkVhostCosts, type VhostCosts } from './costs.js';
 import { VhostDev } from './dev.js';
+import { VhostEngine } from './vhost-engine.js';
+import { vhostDevFlush } from './worker.js';
 
 export {
   VHOST_VIRTIO, VHOST_GET_FEATURES, VHOST_SET_FEATURES, VHOST_SET_OWNER, VHOST_RESET_OWNER, VHOST_SET_MEM_TABLE,
@@ -28,6 +30,8 @@ export { VHOST_NET_VQ_RX, VHOST_NET_VQ_TX } from './net.js';
 export { EADDRINUSE } from './vsock.js';
 export { VirtioQueue, FioJob, DEFAULT_GUEST_COSTS } from './guest.js';
 export type { GuestCosts, FioJobOptions } from './guest.js';
+export { ThreadsFioJob } from './guest-threads.js';
+export type { ThreadsFioJobOptions, ThreadsFioJobReport } from './guest-threads.js';
 export { DEFAULT_VHOST_COSTS } from './costs.js';
 export type { VhostCosts } from './costs.js';
 
@@ -43,6 +47,8 @@ export interface VhostWorkerInfo {
   items: number;
   /** times it was woken from sleep */
   wakeups: number;
+  /** runtime 'threads': the Linux thread id of the worker's real thread (null in sim, or once it exited) */
+  tid: number | null;
 }
 
 /** A vhost device's state (what /sys/kernel/debug would show): for tests and scenarios. */
@@ -71,7 +77,7 @@ export function vhostDevInfo(k: Kernel, task: Task, fd: number): VhostDevInfo | 
     forkOwner: dev.forkOwner,
     features: dev.features,
     workers: dev.liveWorkers().map((w) => ({
-      id: w.id, mode: w.mode, pid: w.task?.pid ?? -1, attachmentCnt: w.attachmentCnt, killed: w.killed, items: w.items, wakeups: w.wakeups,
+      id: w.id, mode: w.mode, pid: w.task?.pid ?? -1, attachmentCnt: w.attachmentCnt, killed: w.killed, items: w.items, wakeups: w.wakeups, tid: w.tid,
     })),
     vqs: dev.vqs.map((vq) => ({
       index: vq.index, worker: vq.worker?.id ?? null, kick: vq.kick !== null, call: vq.callCtx !== null, backend: vq.backend !== null,
@@ -92,4 +98,43 @@ export function vhostSetCosts(k: Kernel, task: Task, fd: number, costs: Partial<
   Object.assign(dev.costs, costs);
   dev.applyCosts();
   return 0;
+}
+
+/**
+ * vhost_dev_flush, awaitable: in runtime 'threads' an ioctl that flushes returns
+ * before the worker threads ran the flush (the main thread never blocks; see
+ * worker.ts); this flushes every worker of the device open as `fd` and resolves
+ * with 0 once each ran everything queued before it (and every flush started
+ * earlier by an ioctl completed), or -EBADF / -ENOTTY, or -ETIMEDOUT. In sim the
+ * flush runs at once, as the ioctls' do.
+ */
+export async function vhostFlush(k: Kernel, task: Task, fd: number, timeoutMs = 10_000): Promise<number> {
+  const dev = devOf(k, task, fd);
+  if (typeof dev === 'number') return dev;
+  const threads = dev.ve.threads;
+  if (threads === null) {
+    vhostDevFlush(dev);
+    return 0;
+  }
+  const waits = dev.liveWorkers().filter((w) => w.attachmentCnt > 0 && !w.killed && !w.dead).map((w) => threads.flushHandle(w.handle, timeoutMs));
+  const ok = (await Promise.all(waits)).every(Boolean) && (await threads.flushesDone());
+  return ok ? 0 : -ETIMEDOUT;
+}
+
+/**
+ * Runtime 'threads': vhost worker threads alive in `k` now (0 in sim). Stopping a
+ * worker (FREE_WORKER, RESET_OWNER, close, exit, SIGKILL, k.shutdown) ends its
+ * thread a little later, after it ran what was queued: await vhostThreadsIdle(k).
+ */
+export function vhostThreadCount(k: Kernel): number {
+  return VhostEngine.peek(k)?.threads?.threadCount ?? 0;
+}
+
+/**
+ * Resolve true once every vhost worker thread being stopped in `k` has exited and
+ * its structs were given back (threads runtime; at once in sim), false on timeout.
+ */
+export async function vhostThreadsIdle(k: Kernel, timeoutMs = 10_000): Promise<boolean> {
+  const threads = VhostEngine.peek(k)?.threads;
+  return threads ? threads.idle(timeoutMs) : true;
 }
