@@ -19,11 +19,15 @@
  * vq at 2 jobs. The host has `hostCpus` CPUs shared by vCPUs and workers, which bends
  * the worker-per-vq curve at 12-16 jobs. fio's iodepth follows the cover letter: 128,
  * cut to 1024 / jobs above 8 jobs (85 at 12, 64 at 16).
+ *
+ * `--runtime threads` runs the same device on real worker_threads instead (one
+ * thread per vhost worker, wall-clock IOPS on this machine; see runThreads).
  */
+import { availableParallelism } from 'node:os';
 import {
   Kernel, O_RDWR, VHOST_ATTACH_VRING_WORKER, VHOST_NEW_WORKER, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO,
-  VHOST_SET_OWNER, VirtioQueue, FioJob, vhostSetCosts, vhostDevInfo, KwqError,
-  type GuestCosts, type VhostCosts,
+  VHOST_SET_OWNER, VirtioQueue, FioJob, vhostSetCosts, vhostDevInfo, KwqError, ThreadsFioJob, vhostFlush,
+  vhostThreadsIdle, type GuestCosts, type VhostCosts,
 } from '../src/index.js';
 import type { Scenario, ScenarioResult } from './types.js';
 
@@ -105,6 +109,90 @@ async function runOne(jobs: number, perVq: boolean, o: { hostCpus: number; warmu
   }
 }
 
+/**
+ * The same set-up in the threads runtime: each vhost worker is a real thread (Wasm
+ * handle_kick / completion with the calibrated descNs/usedNs as real CPU time), the
+ * guests are ThreadsFioJobs on the main thread (kick eventfd, call eventfd through
+ * Atomics.waitAsync). Wall-clock IOPS from the jobs' start to the last completion.
+ */
+async function runThreads(jobs: number, perVq: boolean, count: number): Promise<{ iops: number; kicksPerIo: number; irqsPerIo: number; threads: number; exact: boolean }> {
+  const k = await Kernel.boot({ runtime: 'threads', cmdline: `vhost_scsi.max_io_vqs=${IO_VQS}` });
+  try {
+    const qemu = k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: '/machine.slice/vm1' });
+    const fd = k.open(qemu, '/dev/vhost-scsi', O_RDWR);
+    const must = (r: number, what: string): void => {
+      if (r !== 0) throw new KwqError('scenario multiqueue (threads)', `${what} returned ${r}`);
+    };
+    if (fd < 0) must(fd, 'open /dev/vhost-scsi');
+    must(k.ioctl(qemu, fd, VHOST_SET_OWNER), 'VHOST_SET_OWNER');
+    must(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000001', vhost_tpgt: 1, reserved: 0 }), 'VHOST_SCSI_SET_ENDPOINT');
+    must(vhostSetCosts(k, qemu, fd, HOST_COSTS), 'vhostSetCosts');
+    if (perVq) {
+      // only the vqs that carry a job get a worker of their own (vq IO+0 keeps worker 0)
+      for (let i = 1; i < jobs; i++) {
+        const st = { worker_id: 0 };
+        must(k.ioctl(qemu, fd, VHOST_NEW_WORKER, st), 'VHOST_NEW_WORKER');
+        must(k.ioctl(qemu, fd, VHOST_ATTACH_VRING_WORKER, { index: VHOST_SCSI_VQ_IO + i, worker_id: st.worker_id }), 'VHOST_ATTACH_VRING_WORKER');
+      }
+    }
+    must(await vhostFlush(k, qemu, fd), 'vhostFlush'); // every worker thread is up and idle
+    const iodepth = jobs * 128 > 1024 ? Math.floor(1024 / jobs) : 128;
+    const t0 = performance.now();
+    const fio = [];
+    for (let j = 0; j < jobs; j++) {
+      const q = VirtioQueue.attach(k, qemu, fd, VHOST_SCSI_VQ_IO + j);
+      if (typeof q === 'number') throw new KwqError('scenario multiqueue (threads)', `VirtioQueue.attach returned ${q}`);
+      fio.push(ThreadsFioJob.start(q, { iodepth, count, timeoutMs: 60_000 }));
+    }
+    const reports = await Promise.all(fio.map((f) => f.done));
+    const ms = performance.now() - t0;
+    const info = vhostDevInfo(k, qemu, fd);
+    const threads = typeof info === 'number' ? 0 : info.workers.filter((w) => w.tid !== null).length;
+    const done = reports.reduce((a, r) => a + r.completed, 0);
+    const exact = reports.every((r) => !r.timedOut && r.completed === count && r.duplicates === 0 && r.missing === 0 && r.unknown === 0 && r.outOfOrder === 0);
+    k.exit(qemu);
+    await vhostThreadsIdle(k);
+    return {
+      iops: done / (ms / 1000),
+      kicksPerIo: reports.reduce((a, r) => a + r.kicks, 0) / Math.max(1, done),
+      irqsPerIo: reports.reduce((a, r) => a + r.interrupts, 0) / Math.max(1, done),
+      threads, exact,
+    };
+  } finally {
+    k.shutdown();
+    await vhostThreadsIdle(k);
+  }
+}
+
+async function runThreadsTable(jobsList: number[], count: number): Promise<ScenarioResult> {
+  const rows: (MultiqueueRow & { oneExact: boolean; perVqExact: boolean; perVqThreads: number })[] = [];
+  await runThreads(1, false, Math.min(count, 5000)); // warm-up (JIT, cost calibration), not reported
+  for (const jobs of jobsList) {
+    const one = await runThreads(jobs, false, count);
+    const per = await runThreads(jobs, true, count);
+    rows.push({
+      jobs, oneWorkerK: one.iops / 1000, perVqK: per.iops / 1000,
+      oneKicksPerIo: one.kicksPerIo, perVqKicksPerIo: per.kicksPerIo, oneIrqsPerIo: one.irqsPerIo, perVqIrqsPerIo: per.irqsPerIo,
+      oneExact: one.exact, perVqExact: per.exact, perVqThreads: per.threads,
+    });
+  }
+  const cpus = availableParallelism();
+  const k = (v: number): string => `${Math.round(v)}k`;
+  const lines = [
+    'design: vhost-scsi, 16 io vqs; 1 worker (default, id 0) vs a worker per vq (VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER)',
+    `setting: threads runtime, wall clock: each vhost worker a worker_thread running the Wasm loop (descNs ${HOST_COSTS.descNs} + usedNs ${HOST_COSTS.usedNs} of real CPU per command), ` +
+      `fio-like guests on the main thread, ${count} commands per job; this machine has ${cpus} CPU(s), shared by the main thread and every worker thread`,
+    'IOPS (wall clock), exactly-once checked per command:',
+    `${pad('jobs', 5)} | ${pad('1 worker', 9)} | ${pad('per vq', 9)} ${pad('threads', 7)} | ${pad('per vq/1w', 9)} | kicks/io 1w  per-vq | exact`,
+  ];
+  for (const r of rows) {
+    lines.push(`${pad(String(r.jobs), 5)} | ${pad(k(r.oneWorkerK), 9)} | ${pad(k(r.perVqK), 9)} ${pad(String(r.perVqThreads), 7)} | ${pad(`x${(r.perVqK / r.oneWorkerK).toFixed(2)}`, 9)} | ` +
+      `${pad(r.oneKicksPerIo.toFixed(3), 11)} ${pad(r.perVqKicksPerIo.toFixed(3), 7)} | ${r.oneExact && r.perVqExact ? 'ok' : 'FAILED'}`);
+  }
+  lines.push(`outcome: with ${cpus} CPU(s) a worker per vq can use at most ${cpus} CPUs at once (minus the guests' main thread): the published near-linear scaling needs as many host CPUs as workers (run the sim runtime for that)`);
+  return { lines, data: { runtime: 'threads', rows, cpus, count } };
+}
+
 const pad = (s: string, n: number): string => s.padStart(n);
 
 export const scenario: Scenario = {
@@ -116,11 +204,20 @@ export const scenario: Scenario = {
     warmupMs: { type: 'number', default: 2, help: 'virtual ms before measuring' },
     measureMs: { type: 'number', default: 10, help: 'virtual ms measured' },
     seed: { type: 'number', default: 1, help: 'PRNG seed' },
+    runtime: { type: 'string', default: 'sim', choices: ['sim', 'threads'], help: "'sim': the calibrated model vs the published table; 'threads': real worker threads, wall-clock IOPS on this machine" },
+    count: { type: 'number', default: 10_000, help: 'threads runtime: commands per fio job' },
   },
   async run(opts): Promise<ScenarioResult> {
     const jobsList = opts.jobs as number[];
     for (const j of jobsList) {
       if (!Number.isInteger(j) || j < 1 || j > IO_VQS) throw new KwqError('scenario multiqueue', `option 'jobs' has ${j}; expected integers in 1..${IO_VQS}`);
+    }
+    const runtime = opts.runtime ?? 'sim';
+    if (runtime !== 'sim' && runtime !== 'threads') throw new KwqError('scenario multiqueue', `option 'runtime' has ${String(runtime)}; expected sim or threads`);
+    if (runtime === 'threads') {
+      const count = opts.count ?? 10_000;
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw new KwqError('scenario multiqueue', `option 'count' has ${String(count)}; expected an integer >= 1`);
+      return runThreadsTable(jobsList, count);
     }
     const o = { hostCpus: opts.hostCpus as number, warmupMs: opts.warmupMs as number, measureMs: opts.measureMs as number, seed: opts.seed as number };
     if (!Number.isInteger(o.hostCpus) || o.hostCpus < 1) throw new KwqError('scenario multiqueue', `option 'hostCpus' has ${o.hostCpus}; expected an integer >= 1`);

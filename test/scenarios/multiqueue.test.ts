@@ -26,4 +26,23 @@ describe('scenario multiqueue', () => {
     expect(at(16).perVqK).toBeGreaterThan(at(12).perVqK);
     expect(r.lines.some((l) => l.includes('published'))).toBe(true);
   });
+
+  it('--runtime threads: real worker threads, one per vhost worker; every command completes exactly once', async () => {
+    const r = await scenario.run({ jobs: [1, 3], runtime: 'threads', count: 3000 });
+    const rows = r.data.rows as (MultiqueueRow & { oneExact: boolean; perVqExact: boolean; perVqThreads: number })[];
+    expect(r.data.runtime).toBe('threads');
+    expect(rows.map((x) => x.jobs)).toEqual([1, 3]);
+    for (const row of rows) {
+      expect(row.oneExact).toBe(true);
+      expect(row.perVqExact).toBe(true);
+      expect(row.perVqThreads).toBe(row.jobs); // a thread per worker, a worker per job's vq
+      expect(row.oneWorkerK).toBeGreaterThan(0);
+      expect(row.perVqK).toBeGreaterThan(0);
+    }
+    expect(r.lines.some((l) => l.includes('wall clock'))).toBe(true);
+  });
+
+  it('rejects a runtime that does not exist, naming the option', async () => {
+    await expect(scenario.run({ jobs: [1], runtime: 'fibers' })).rejects.toThrow(/runtime/);
+  });
 });
