@@ -51,7 +51,7 @@ export {
   LO_FLAGS_READ_ONLY, LO_FLAGS_AUTOCLEAR, LO_FLAGS_PARTSCAN, LO_FLAGS_DIRECT_IO, LO_NAME_SIZE, LO_KEY_SIZE,
   LOOP_SET_STATUS_SETTABLE_FLAGS, LOOP_SET_STATUS_CLEARABLE_FLAGS, LOOP_CONFIGURE_SETTABLE_FLAGS, LO_CRYPT_NONE,
   LOOP_MAJOR, LOOP_CTRL_MINOR, loopInfo, loopSetWorkers, loopDefaultWorkers,
-  IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, ioSetup, ioSubmit, ioGetevents, AioContext,
+  IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, IOCB_FLAG_RESFD, IOCB_FLAG_IOPRIO, ioSetup, ioSubmit, ioGetevents, AioContext,
 } from './drivers/loop/index.js';
 export type { LoopInfo64, LoopConfig, LoopInfo, LoopDesign, Iocb, IoEvent } from './drivers/loop/index.js';
 
@@ -74,6 +74,6 @@ export {
   IOPRIO_DEFAULT, IOPRIO_PRIO_CLASS, IOPRIO_PRIO_DATA, IOPRIO_PRIO_LEVEL, IOPRIO_PRIO_HINT, IOPRIO_PRIO_VALUE, ioprioValue,
   ioprioValid, ioprioName, ioprioSet, ioprioGet, getTaskIoprio, getTaskRawIoprio, setpgid, getpgid,
   IoContext, IoCq, RequestQueue, taskIoContext, blkAllocQueue, blkQueueExit, elevatorSwitch, ioContextForIssue,
-  ioContextRequestDone,
+  ioContextRequestDone, ioContextHolders,
 } from './drivers/block/blk-ioc-index.js';
 export type { IoIssue, ElevatorName } from './drivers/block/blk-ioc-index.js';

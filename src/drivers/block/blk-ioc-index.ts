@@ -10,7 +10,8 @@ export { ioprioSet, ioprioGet, getTaskIoprio, getTaskRawIoprio, ioprioCheckCap }
 export { setpgid, getpgid } from './ioprio-pgrp.js';
 export {
   IoContext, allocIoContext, getIoContext, putIoContext, exitIoContext, copyIo, taskIoContext, iocLookupIcq,
-  iocFindGetIcq, iocDestroyIcq, iocClearQueue, ioContextForIssue, ioContextRequestDone, blkIocState,
+  iocFindGetIcq, iocDestroyIcq, iocClearQueue, ioContextForIssue, ioContextPrepare, ioContextRequestDone, ioContextHolders,
+  blkIocState,
 } from './blk-ioc.js';
 export type { IoIssue } from './blk-ioc.js';
 export { IoCq, ICQ_EXITED, ICQ_DESTROYED } from './blk-ioc-icq.js';

@@ -68,11 +68,11 @@ import { RadixTree } from './blk-ioc-radix-tree.js';
 import { IOPRIO_CLASS_NONE, IOPRIO_DEFAULT, IOPRIO_PRIO_CLASS, ioprioValid } from './ioprio-uapi.js';
 import { getTaskIoprio } from './ioprio.js';
 
-let nextIocId = 1;
-
 export class IoContext {
-  /** for inspection: a stable number */
-  readonly id = nextIocId++;
+  constructor(
+    /** for inspection: a number, 1, 2, ... in allocation order per kernel (deterministic) */
+    readonly id: number,
+  ) {}
   /** atomic_long_t refcount */
   refcount = 1;
   /** atomic_t active_ref */
@@ -93,13 +93,15 @@ export class IoContext {
 interface BlkIocState {
   readonly live: Set<IoContext>;
   readonly holders: Map<number, Task>;
+  /** the id the next io_context gets */
+  nextId: number;
 }
 const stateOf = new WeakMap<Kernel, BlkIocState>();
 
 export function blkIocState(k: Kernel): BlkIocState {
   let s = stateOf.get(k);
   if (s === undefined) {
-    s = { live: new Set(), holders: new Map() };
+    s = { live: new Set(), holders: new Map(), nextId: 1 };
     stateOf.set(k, s);
   }
   return s;
@@ -118,8 +120,9 @@ function setTaskIoContext(k: Kernel, task: Task, ioc: IoContext | null): void {
 
 /** alloc_io_context: refcount 1, active_ref 1, ioprio IOPRIO_DEFAULT. (The cache is not memcg-accounted.) */
 export function allocIoContext(k: Kernel): IoContext {
-  const ioc = new IoContext();
-  blkIocState(k).live.add(ioc);
+  const st = blkIocState(k);
+  const ioc = new IoContext(st.nextId++);
+  st.live.add(ioc);
   return ioc;
 }
 

@@ -12,7 +12,7 @@ import { loopSetDesign, LO_STATE_NAMES, type LoopDesign, type LoopDevice } from 
 
 export * from './uapi.js';
 export type { LoopDesign } from './loop-device.js';
-export { IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, ioSetup, ioSubmit, ioGetevents, AioContext } from '../block/aio.js';
+export { IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, IOCB_FLAG_RESFD, IOCB_FLAG_IOPRIO, ioSetup, ioSubmit, ioGetevents, AioContext } from '../block/aio.js';
 export type { Iocb, IoEvent } from '../block/aio.js';
 
 /** What a loop device looks like from outside, for scenarios and tests (a snapshot). */
