@@ -1,29 +1,29 @@
 /**
  * Question: on real threads, how many commands per second does a vhost-scsi device
  * move with one worker for every vq (the default) vs a worker per vq
- * (VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER), and what does the same run cost
- * with the pure-TypeScript queue (bench/ref/vhost.ts) instead of the Wasm one?
+ * (VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER), and what does the same queue cost
+ * with the pure-TypeScript implementation (bench/ref/vhost.ts) instead of the Wasm one?
  *
- * Set-up (the `threads` runtime): a Kernel booted with runtime 'threads' and
- * vhost_scsi.max_io_vqs = JOBS; QEMU opens /dev/vhost-scsi, VHOST_SET_OWNER, and for
- * the per-vq design VHOST_NEW_WORKER + VHOST_ATTACH_VRING_WORKER for each other io
- * vq. The device's own vhost_worker structs (in the vhost Wasm engine) are then run
- * by worker_threads (src/runtime/threads.ts: the Wasm vhost_worker_loop), and one
- * producer thread per fio job queues its vq's commands, IODEPTH vhost_works of its
- * own (COUNT works: each one completion in the vq's counter slot), BATCH per call.
- * The TS runs use the same layout and the same device set-up, with bench/ref's
- * worker loop and queue in the threads instead.
+ * Three runs per design, each printed with its exactly-once check:
  *
- * items/s = commands run / the producers' window; the exactly-once check (commands
- * counted == commands queued, no QUEUED violation, none left queued) is printed
- * beside each figure. JOBS is 2: this machine has 2 cores, and a worker per vq means
- * 2 workers + 2 producers on them.
+ * - 'driver': Kernel.boot({ runtime: 'threads' }): the driver's own worker threads
+ *   (one per vhost worker, src/drivers/vhost/vhost-threads.ts) run handle_kick and the
+ *   completion work in Wasm over the vqs' shared rings; one ThreadsFioJob per io vq on
+ *   the main thread posts numbered descriptors, kicks through the kick eventfd and reaps
+ *   on the call eventfd (Atomics.waitAsync). Costs descNs = usedNs = 0: what the data
+ *   path itself costs, per command (kick, poll work, used ring, interrupt, reap).
+ * - 'wasm queue' / 'ts reference': the queue alone, as before: the same device set-up,
+ *   booted in sim so that no driver thread consumes its vhost_worker structs; worker
+ *   threads (src/runtime/threads.ts, or bench/ref's TS loop) drain them and one producer
+ *   thread per fio job queues IODEPTH COUNT works of its own, BATCH per call.
  *
- * The kernel model's own event-loop body for each worker (what runs it under
- * Kernel.boot({ runtime: 'threads' })) is only woken by JS-side queueing, which
- * nothing does during the run: the worker threads are the only consumers.
+ * JOBS is 2: this machine has 2 cores, and a worker per vq means 2 workers + 2
+ * producers (or the main thread's guests) on them.
  */
-import { Kernel, O_RDWR, VHOST_ATTACH_VRING_WORKER, VHOST_NEW_WORKER, VHOST_SCSI_VQ_IO, VHOST_SET_OWNER } from '../src/index.js';
+import {
+  Kernel, O_RDWR, ThreadsFioJob, VHOST_ATTACH_VRING_WORKER, VHOST_NEW_WORKER, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO,
+  VHOST_SET_OWNER, VirtioQueue, vhostFlush, vhostSetCosts, vhostThreadsIdle,
+} from '../src/index.js';
 import { VhostDev } from '../src/drivers/vhost/dev.js';
 import type { Engine, WorkRef } from '../src/wasm/engine.js';
 import { VHOST_FN_COUNT, VHOST_WORKER } from '../src/wasm/layout.js';
@@ -47,8 +47,8 @@ interface Device {
   pools: WorkRef[][];
 }
 
-async function device(design: Design): Promise<Device> {
-  const k = await Kernel.boot({ runtime: 'threads', cmdline: `vhost_scsi.max_io_vqs=${JOBS}` });
+async function device(design: Design, runtime: 'sim' | 'threads' = 'sim'): Promise<Device> {
+  const k = await Kernel.boot({ runtime, cmdline: `vhost_scsi.max_io_vqs=${JOBS}` });
   const qemu = k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: '/machine.slice/vm1' });
   const fd = k.open(qemu, '/dev/vhost-scsi', O_RDWR);
   const ok = (r: number, what: string): void => {
@@ -66,6 +66,7 @@ async function device(design: Design): Promise<Device> {
   const dev = k.fileOf(qemu, fd)!.privateData as VhostDev;
   const engine = dev.ve.engine;
   const workerOf: number[] = [];
+  if (runtime === 'threads') return { k, engine, workerOf, pools: [], qemu, fd } as Device & { qemu: typeof qemu; fd: number };
   const pools: WorkRef[][] = [];
   for (let j = 0; j < JOBS; j++) {
     workerOf.push(dev.vqs[VHOST_SCSI_VQ_IO + j]!.worker!.handle.index);
@@ -78,8 +79,43 @@ async function device(design: Design): Promise<Device> {
     pools.push(pool);
   }
   engine.counters.reset();
-  await new Promise((r) => setImmediate(r)); // let the event-loop bodies woken at creation run (empty lists) first
   return { k, engine, workerOf, pools };
+}
+
+/** The driver's own data path in the threads runtime (see the header). */
+async function runDriver(design: Design, durationMs: number): Promise<Run> {
+  const d = (await device(design, 'threads')) as Device & { qemu: import('../src/index.js').Task; fd: number };
+  const { k, qemu, fd } = d;
+  try {
+    const ok = (r: number, what: string): void => {
+      if (r < 0) throw new Error(`vhost-scsi bench: ${what} returned ${r}`);
+    };
+    ok(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000001', vhost_tpgt: 1, reserved: 0 }), 'SET_ENDPOINT');
+    ok(vhostSetCosts(k, qemu, fd, { descNs: 0, usedNs: 0 }), 'vhostSetCosts');
+    ok(await vhostFlush(k, qemu, fd), 'vhostFlush'); // the worker threads are up
+    // commands per job sized so that a run lasts about durationMs at ~3 M commands/s (measured here)
+    const count = Math.max(2000, Math.round((durationMs / 1000) * 3_000_000 / JOBS));
+    const t0 = performance.now();
+    const jobs = [];
+    for (let j = 0; j < JOBS; j++) {
+      const q = VirtioQueue.attach(k, qemu, fd, VHOST_SCSI_VQ_IO + j);
+      if (typeof q === 'number') throw new Error(`vhost-scsi bench: VirtioQueue.attach returned ${q}`);
+      jobs.push(ThreadsFioJob.start(q, { iodepth: IODEPTH, count, timeoutMs: 60_000 }));
+    }
+    const reports = await Promise.all(jobs.map((j) => j.done));
+    const ms = performance.now() - t0;
+    const added = reports.reduce((a, r) => a + r.submitted, 0);
+    const counted = reports.reduce((a, r) => a + r.completed - r.duplicates - r.unknown, 0);
+    const violations = reports.reduce((a, r) => a + r.duplicates + r.unknown + r.outOfOrder + (r.timedOut ? 1 : 0), 0);
+    const dev = k.fileOf(qemu, fd)!.privateData as VhostDev;
+    const stats = dev.liveWorkers().reduce((a, w) => a + w.handle.stats().violations, 0);
+    k.exit(qemu);
+    await vhostThreadsIdle(k);
+    return { itemsPerSec: itemsPerSecond(counted, ms), added, counted, violations: violations + stats, leftQueued: reports.reduce((a, r) => a + r.missing, 0) };
+  } finally {
+    k.shutdown();
+    await vhostThreadsIdle(k);
+  }
 }
 
 interface Run {
@@ -168,15 +204,18 @@ const vhostScsiBench: BenchScript = async ({ quick }) => {
   const ratios: Ratio[] = [];
   const res: Record<string, Run> = {};
   for (const design of ['one worker', 'worker per vq'] as const) {
+    res[`driver ${design}`] = await runDriver(design, durationMs);
+    figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (driver, threads runtime: guests, kick/call eventfds, Wasm handle_kick)`, res[`driver ${design}`]!));
     res[`wasm ${design}`] = await runWasm(design, durationMs);
     res[`ts ${design}`] = await runRef(design, durationMs);
     figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (wasm)`, res[`wasm ${design}`]!));
     figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (ts reference)`, res[`ts ${design}`]!));
     ratios.push({ name: `vhost-scsi ${design}: wasm vs ts reference`, value: res[`wasm ${design}`]!.itemsPerSec / res[`ts ${design}`]!.itemsPerSec });
   }
+  ratios.push({ name: 'vhost-scsi driver: worker per vq vs one worker', value: res['driver worker per vq']!.itemsPerSec / res['driver one worker']!.itemsPerSec });
   ratios.push({ name: 'vhost-scsi wasm: worker per vq vs one worker', value: res['wasm worker per vq']!.itemsPerSec / res['wasm one worker']!.itemsPerSec });
   ratios.push({ name: 'vhost-scsi ts: worker per vq vs one worker', value: res['ts worker per vq']!.itemsPerSec / res['ts one worker']!.itemsPerSec });
-  return { title: `vhost-scsi on real threads: ${JOBS} fio jobs, one worker vs a worker per vq (Wasm queue vs TS reference)`, figures, ratios };
+  return { title: `vhost-scsi on real threads: ${JOBS} fio jobs, one worker vs a worker per vq (the driver's data path; the Wasm queue vs the TS reference)`, figures, ratios };
 };
 
 export default vhostScsiBench;
