@@ -21,6 +21,20 @@
  *
  * The main thread never blocks: flushes are awaited (vhostFlush in public.ts) or left
  * running; see the DIVERGENCE notes in worker.ts.
+ *
+ * DIVERGENCE (threads runtime), besides the flush (worker.ts) and the ring size
+ * (assembly/vhost_vq.ts):
+ * - VHOST_ATTACH_VRING_WORKER on a vq with commands in flight: the old worker's flush
+ *   runs after the ioctl returned, so for a moment the vq's handle_kick and completion
+ *   works may run on the old and the new worker thread at once (the kernel's flush
+ *   under vq->mutex prevents that). Attach workers before traffic, as QEMU does.
+ * - A worker thread does not kthread_use_mm: the Wasm works charge no memory.
+ * - vhost_signal consumes the guest's used_event even when the vq has no call eventfd
+ *   (the kernel checks call_ctx first); the guest model always installs one.
+ * - CPU time is read from /proc/self/task/<tid>/schedstat (Linux); elsewhere nothing is
+ *   charged. It is charged every 10 ms and at the thread's exit, not per slice.
+ * - Worker threads keep the Node process alive until their device is released or
+ *   k.shutdown() runs (a running machine).
  */
 import { readFileSync } from 'node:fs';
 import { KwqError } from '../../kernel/error.js';
