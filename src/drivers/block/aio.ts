@@ -28,7 +28,7 @@ import { newBio, submitBio, type BlockDevice } from '../../kernel/vfs/blkdev.js'
 import { O_DIRECT } from '../../kernel/vfs/file.js';
 import { isBlk } from '../../kernel/vfs/inode.js';
 import { bioSetIoprio } from './bio-ioprio.js';
-import { getTaskIoprio, ioprioCheckCap } from './ioprio.js';
+import { ioprioCheckCap } from './ioprio.js';
 
 export const IOCB_CMD_PREAD = 0;
 export const IOCB_CMD_PWRITE = 1;
@@ -115,7 +115,9 @@ function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
       const cap = ioprioCheckCap(task, prio);
       if (cap < 0) return cap;
       kiIoprio = prio & 0xffff;
-    } else kiIoprio = getTaskIoprio(task);
+    }
+    // else ki_ioprio = get_current_ioprio(): left NONE here, which the device's
+    // bio_set_ioprio turns into the same value (the bio is submitted now, by this task)
   }
   if (op === IOCB_CMD_PWRITE ? !file.writable : op === IOCB_CMD_PREAD && !file.readable) return -EBADF;
   const t0 = k.now;
@@ -132,7 +134,7 @@ function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
       return -EPERM;
     }
     const bio = newBio(op === IOCB_CMD_PWRITE ? 'write' : 'read', iocb.aio_offset, len, blkcgOf(k, task), task);
-    bioSetIoprio(bio, kiIoprio); // __blkdev_direct_IO: bio->bi_ioprio = iocb->ki_ioprio
+    if (kiIoprio !== 0) bioSetIoprio(bio, kiIoprio); // __blkdev_direct_IO: bio->bi_ioprio = iocb->ki_ioprio
     bio.endIo = (kk, b) => complete(kk, ctx, iocb, b.status < 0 ? b.status : len, t0);
     submitBio(k, bdev, bio);
     return 0;

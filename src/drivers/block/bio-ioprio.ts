@@ -17,14 +17,25 @@ import type { Bio } from '../../kernel/vfs/blkdev.js';
 import { IOPRIO_DEFAULT } from './ioprio-uapi.js';
 
 const biIoprio = new WeakMap<Bio, number>();
+/**
+ * false until the first bioSetIoprio in this process: until then every lookup is a
+ * miss, and skipping it saves a WeakMap probe on each request (the common case: no
+ * path set a priority, bio_set_ioprio computes it from current)
+ */
+let anySet = false;
 
 /** bio->bi_ioprio = ioprio */
 export function bioSetIoprio(bio: Bio, ioprio: number): void {
-  if (ioprio === IOPRIO_DEFAULT) biIoprio.delete(bio);
-  else biIoprio.set(bio, ioprio & 0xffff);
+  if (ioprio === IOPRIO_DEFAULT) {
+    if (anySet) biIoprio.delete(bio);
+    return;
+  }
+  anySet = true;
+  biIoprio.set(bio, ioprio & 0xffff);
 }
 
 /** bio_prio(bio): IOPRIO_DEFAULT (class NONE) when nobody set one */
 export function bioIoprio(bio: Bio): number {
+  if (!anySet) return IOPRIO_DEFAULT;
   return biIoprio.get(bio) ?? IOPRIO_DEFAULT;
 }

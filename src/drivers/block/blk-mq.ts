@@ -31,7 +31,7 @@ import { KwqError } from '../../kernel/error.js';
 import type { BlockDevice } from '../../kernel/vfs/blkdev.js';
 import { ioContextHolders, ioContextPrepare, ioContextRequestDone, type IoIssue } from './blk-ioc.js';
 import type { RequestQueue } from './blk-ioc-queue.js';
-import { bioIoprio, bioSetIoprio } from './bio-ioprio.js';
+import { bioIoprio } from './bio-ioprio.js';
 import { IOPRIO_CLASS_BE, IOPRIO_CLASS_NONE, IOPRIO_NORM, IOPRIO_PRIO_CLASS, IOPRIO_PRIO_VALUE } from './ioprio-uapi.js';
 
 /** The split state a bio carries while its requests are in flight (bio->__bi_remaining). */
@@ -81,8 +81,10 @@ export function blkMqRqInit(k: Kernel, q: RequestQueue, bdev: BlockDevice, bio: 
   const task = bio.task;
   let prio = bioIoprio(bio);
   if (task !== null && task.alive) {
-    ioContextPrepare(k, task, q, prio, rq); // bio_set_ioprio + bfq_prepare_request
-    if (IOPRIO_PRIO_CLASS(prio) === IOPRIO_CLASS_NONE) bioSetIoprio(bio, rq.ioprio);
+    // bio_set_ioprio + bfq_prepare_request. The kernel also writes the priority back
+    // into bio->bi_ioprio; the model does not (a side-table write per bio): a split
+    // bio's next request computes the same value from the same current.
+    ioContextPrepare(k, task, q, prio, rq);
   } else {
     if (!rq.done) throw new KwqError('blk_mq_submit_bio', 'request slot reused before it completed');
     if (IOPRIO_PRIO_CLASS(prio) === IOPRIO_CLASS_NONE) prio = NICE0_IOPRIO;

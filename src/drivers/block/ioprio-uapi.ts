@@ -64,8 +64,12 @@ export function IOPRIO_PRIO_HINT(ioprio: number): number {
 }
 
 /** ioprio_value(class, level, hint): an out-of-range part gives IOPRIO_CLASS_INVALID << 13. */
+/** IOPRIO_BAD_VALUE (a module function, not a closure per call) */
+function bad(v: number, max: number): boolean {
+  return !Number.isInteger(v) || v < 0 || v >= max;
+}
+
 export function ioprioValue(ioclass: number, level: number, hint: number): number {
-  const bad = (v: number, max: number): boolean => !Number.isInteger(v) || v < 0 || v >= max;
   if (bad(ioclass, IOPRIO_NR_CLASSES) || bad(level, IOPRIO_NR_LEVELS) || bad(hint, IOPRIO_NR_HINTS)) {
     return IOPRIO_CLASS_INVALID << IOPRIO_CLASS_SHIFT;
   }

@@ -39,7 +39,7 @@ import { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
 import { setTaskIoprioLocked, taskIoContext } from './blk-ioc.js';
 import {
-  IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE, IOPRIO_CLASS_NONE, IOPRIO_CLASS_RT, IOPRIO_DEFAULT, IOPRIO_PRIO_CLASS,
+  IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE, IOPRIO_CLASS_NONE, IOPRIO_CLASS_SHIFT, IOPRIO_CLASS_RT, IOPRIO_DEFAULT, IOPRIO_PRIO_CLASS,
   IOPRIO_PRIO_LEVEL, IOPRIO_PRIO_VALUE, IOPRIO_WHO_PGRP, IOPRIO_WHO_PROCESS, IOPRIO_WHO_USER,
 } from './ioprio-uapi.js';
 import { pgrpThreads, taskPgrp } from './ioprio-pgrp.js';
@@ -49,7 +49,7 @@ const INVALID_UID = 4294967295;
 
 /** task_nice_ioprio: (nice + 20) / 5; the model's tasks all run at nice 0. */
 export function taskNiceIoprio(_task: Task): number {
-  return Math.floor((0 + 20) / 5);
+  return (0 + 20) / 5; // integer division in C: exact for nice 0
 }
 
 /** task_nice_ioclass: SCHED_IDLE -> IDLE, RT/DL -> RT, else BE; the model's tasks are all SCHED_NORMAL. */
@@ -61,7 +61,8 @@ export function taskNiceIoclass(_task: Task): number {
 export function getTaskIoprio(task: Task): number {
   const ioc = taskIoContext(task);
   if (ioc === null || IOPRIO_PRIO_CLASS(ioc.ioprio) === IOPRIO_CLASS_NONE) {
-    return IOPRIO_PRIO_VALUE(taskNiceIoclass(task), taskNiceIoprio(task));
+    // IOPRIO_PRIO_VALUE without its range checks: both values are in range by construction
+    return (taskNiceIoclass(task) << IOPRIO_CLASS_SHIFT) | taskNiceIoprio(task);
   }
   return ioc.ioprio;
 }

@@ -56,7 +56,7 @@ import { isBlk, isReg } from '../../kernel/vfs/inode.js';
 import { blkMqEndRequest, blkMqRqDone, blkMqRqInit, blkMqSubmitBio } from '../block/blk-mq.js';
 import { blkAllocQueue, type RequestQueue } from '../block/blk-ioc-queue.js';
 import { bioSetIoprio } from '../block/bio-ioprio.js';
-import { IOPRIO_DEFAULT } from '../block/ioprio-uapi.js';
+import { getTaskIoprio } from '../block/ioprio.js';
 import { CmdPool, type LoopCmd } from './loop-cmd.js';
 import { LoopWorker, RootQueue, type ExecState } from './loop-worker.js';
 import { loopEngine, WorkerTree, type KernelLoop } from './worker-tree.js';
@@ -461,7 +461,9 @@ function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): number {
         // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0), which the backing queue's
         // bio_set_ioprio turns into the WORKER's priority. The kworker design models the
         // <= 5.13 driver, so it passes NONE; the per-cgroup design is current mainline.
-        bioSetIoprio(bio, lo.design === 'per-cgroup' ? cmd.rq.ioprio : IOPRIO_DEFAULT);
+        // (Stored only when it differs from what bio_set_ioprio would give the worker:
+        // the same result without a side-table write per bio.)
+        if (lo.design === 'per-cgroup' && cmd.rq.ioprio !== getTaskIoprio(task)) bioSetIoprio(bio, cmd.rq.ioprio);
         bio.endIo = (kk, b) => {
           cmd.ret = b.status < 0 ? -EIO : 0;
           cmd.ioDone = true;
