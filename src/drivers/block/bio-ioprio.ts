@@ -6,11 +6,13 @@
  *   Bio ──WeakMap──► bi_ioprio (u16)     absent = 0 = IOPRIO_PRIO_VALUE(NONE, 0):
  *                                        "nobody set one", bio_set_ioprio fills it in
  *
- * Who sets it, as in the kernel: the submitter's kiocb (ki_ioprio) for direct I/O
- * (aio.ts: IOCB_FLAG_IOPRIO's aio_reqprio, else get_current_ioprio()); loop's backing
- * kiocb (loop-device.ts: req_get_ioprio(rq) since 1fdb8188c3d5, NONE before); and
- * blk_mq_submit_bio's bio_set_ioprio (blk-mq.ts) when the class is still NONE.
- * A WeakMap entry per bio that sets one: the bio itself is allocated per I/O already.
+ * Who sets it: the submitter's kiocb (ki_ioprio) for direct I/O (aio.ts:
+ * IOCB_FLAG_IOPRIO's aio_reqprio) and loop's backing kiocb (loop-device.ts:
+ * req_get_ioprio(rq) since 1fdb8188c3d5, NONE before). Where the kernel stores a value
+ * that bio_set_ioprio (blk-mq.ts blkMqRqInit) would compute anyway from the same
+ * current (ki_ioprio = get_current_ioprio(), a copied priority equal to the worker's,
+ * and bio_set_ioprio's own write-back), the model stores nothing: the same result
+ * without a WeakMap write per bio.
  * TODO(kernel owner): a `ioprio` field in struct Bio would replace this table.
  */
 import type { Bio } from '../../kernel/vfs/blkdev.js';
