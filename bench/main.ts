@@ -4,12 +4,16 @@
  *   node --expose-gc dist/bench/main.js [--quick] [--json FILE] [--only NAME[,NAME]]
  * (`npm run bench -- --quick --json out.json` builds first.)
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { BenchScript, BenchSection } from './types.js';
 import llist from './llist.js';
 import vhostThreads from './vhost-threads.js';
 import boundary from './boundary.js';
+import rbtree from './rbtree.js';
+import sim from './sim.js';
+import loop from './loop.js';
+import vhostScsi from './vhost-scsi.js';
 
 function parseArgs(argv: string[]): { quick: boolean; json?: string; only?: string[] } {
   const out: { quick: boolean; json?: string; only?: string[] } = { quick: false };
@@ -27,13 +31,20 @@ const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const sections: [string, BenchScript][] = [['llist', llist], ['vhost-threads', vhostThreads], ['boundary', boundary]];
-  const rbUrl = new URL('./rbtree.js', import.meta.url);
-  if (existsSync(rbUrl)) sections.push(['rbtree', ((await import(rbUrl.href)) as { default: BenchScript }).default]);
-  const simUrl = new URL('./sim.js', import.meta.url);
-  if (existsSync(simUrl)) sections.push(['sim', ((await import(simUrl.href)) as { default: BenchScript }).default]);
-  const loopUrl = new URL('./loop.js', import.meta.url);
-  if (existsSync(loopUrl)) sections.push(['loop', ((await import(loopUrl.href)) as { default: BenchScript }).default]);
+  const sections: [string, BenchScript][] = [
+    ['llist', llist],
+    ['vhost-threads', vhostThreads],
+    ['boundary', boundary],
+    ['rbtree', rbtree],
+    ['sim', sim],
+    ['loop', loop],
+    ['vhost-scsi', vhostScsi],
+  ];
+  if (args.only) {
+    const known = sections.map(([n]) => n);
+    const unknown = args.only.filter((n) => !known.includes(n));
+    if (unknown.length) throw new Error(`bench: --only ${unknown.join(',')}: no such section (sections: ${known.join(', ')})`);
+  }
   const results: (BenchSection & { section: string })[] = [];
   const t0 = performance.now();
   for (const [name, script] of sections) {
