@@ -77,3 +77,21 @@ export {
   ioContextRequestDone, ioContextHolders,
 } from './drivers/block/blk-ioc-index.js';
 export type { IoIssue, ElevatorName } from './drivers/block/blk-ioc-index.js';
+
+// The engine (issue 2): the Wasm structures over one shared memory, for simulators and
+// benchmarks that drive them directly (the drivers above use the same ones).
+export { Engine, ObjectArena, WorkArena, VhostWorkerHandle, CounterSet, SyncWords } from './wasm/engine.js';
+export type {
+  WorkRef, HostHandler, EngineOptions, ArenaSpec, EngineTransferable, VhostWorkerStats,
+} from './wasm/engine.js';
+export {
+  VHOST_WORK_QUEUED, VHOST_FN_NOOP, VHOST_FN_SPIN, VHOST_FN_COUNT, VHOST_FN_COMPLETE, VHOST_FN_HOST,
+} from './wasm/layout.js';
+export { ThreadRuntime, DEFAULT_WORKER_SPIN } from './runtime/threads.js';
+export type {
+  VhostWorkerThreadSpec, ProducerMode, RingWait, ProducerThreadSpec, ProducerReport, ThreadCpu, WorkerThreadReport,
+} from './runtime/threads.js';
+export { RbTree, rbValidate } from './wasm/rbtree.js';
+export { LoopEngine, LoopDispatch } from './wasm/loop.js';
+export { runLoopThreads } from './runtime/loop-threads.js';
+export type { LoopThreadsOptions, LoopThreadsReport } from './runtime/loop-threads.js';
