@@ -23,6 +23,8 @@
  *     ~150 ns per event. Do not write placeholders.
  *   - name and ts written at the site: ~20 ns per event, most of it the allocation, the
  *     two calls (emit, the listener) and the scavenges; with no listener, nothing.
+ *     Past 2^30 ns of virtual time (~1.07 s) `ts` is no longer a small integer and V8
+ *     boxes it: one more small allocation per event, which a number `ts` cannot avoid.
  * The clock is the runtime object itself (`clock.nowNs()`), not a closure per kernel:
  * with several kernels in one process a per-kernel closure made that call megamorphic.
  *
