@@ -244,7 +244,7 @@ export function vhostWorkerDestroy(worker: VhostWorker): void {
 export function vhostWorkerQueue(worker: VhostWorker, work: VhostWork): void {
   const added = (worker.handle.queue(work.ref) & 1) !== 0;
   const tp = worker.k.tp.workQueue;
-  if (tp.enabled) tp.emit({ pid: worker.task?.pid ?? 0, worker: worker.id, work: work.ref, added });
+  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, pid: worker.task?.pid ?? 0, worker: worker.id, work: work.ref, added });
   // threads runtime: vhost_worker_queue (Wasm) already woke the real thread if it slept
   if (added && worker.task !== null && worker.dev.ve.threads === null) worker.k.wakeUpProcess(worker.task);
 }
