@@ -1,7 +1,7 @@
 /**
- * blk-ioc and ioprio: importing this file installs the fork/exit hooks (module
- * 'blk_ioc'), adds k.ioprio_set / k.ioprio_get, and gives the names src/index.ts
- * exports.
+ * blk-ioc and ioprio: importing this file registers copy_io / exit_io_context as
+ * the kernel's task hooks (src/kernel/task-hooks.ts, via blk-ioc-hooks.ts), adds
+ * k.ioprio_set / k.ioprio_get, and gives the names src/index.ts exports.
  */
 import './blk-ioc-hooks.js';
 
