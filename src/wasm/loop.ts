@@ -226,6 +226,26 @@ export class LoopEngine {
     return (work + WORK.DATA) >>> 2;
   }
 
+  /**
+   * A workqueue for real-thread kworkers, or -ENOMEM (-12) when every loop_wq block is
+   * in use; throws a KwqError for a bad kworker count or an engine made without `workqueues`.
+   */
+  tryWorkqueue(nrKworkers: number): number {
+    if (!Number.isInteger(nrKworkers) || nrKworkers < 1 || nrKworkers > WQ.MAX_KWORKERS) {
+      throw new KwqError('LoopEngine.workqueue', `nrKworkers must be 1..${WQ.MAX_KWORKERS}, got ${nrKworkers}`);
+    }
+    const a = this.engine.arena('loop_wq');
+    const wq = a.tryAlloc();
+    if (wq < 0) return wq;
+    this.x.loop_wq_init(wq, nrKworkers);
+    return wq;
+  }
+
+  /** Give a workqueue block back (destroy_workqueue): only once no kworker thread uses it. */
+  freeWorkqueue(wq: number): void {
+    this.engine.arena('loop_wq').free(wq);
+  }
+
   /** A workqueue for real-thread kworkers (the engine was made with `workqueues`). */
   workqueue(nrKworkers: number): number {
     const wq = this.engine.arena('loop_wq').alloc();
@@ -273,6 +293,20 @@ export class LoopDispatch {
       done += chunk;
     }
     return q;
+  }
+
+  /**
+   * loop_queue_work with the workqueue's __queue_work nested under lo_work_lock, as the
+   * kernel calls queue_work (real-thread kworkers of `wq` pick the work up): one crossing.
+   * Returns the LOOP_QW_* flags; le.cmdWorker(cmd) says where the command went.
+   */
+  queueWorkOn(cmd: number, id: number, wq: number): number {
+    const le = this.le;
+    le.setCmdKey(cmd, id);
+    const at = le.engine.scratch.input;
+    le.u32[at >>> 2] = cmd;
+    le.x.loop_queue_work_batch(this.lo, wq, at, 1);
+    return le.u32[(cmd + LC.RESULT) >>> 2]!;
   }
 
   /** One step of loop_process_work for `work`: a command, 0 (empty), or LOOP_PW_IDLE (went idle: arm the timer). */

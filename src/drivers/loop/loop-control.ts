@@ -8,6 +8,11 @@
  *   kwq.loop_worker_max=N        loop_worker arena capacity per kernel (default 4096)
  *   kwq.loop_worker_fail=P       percent of worker allocations that fail (fault injection)
  *   kwq.loop_cmd_max=N           loop_cmd arena capacity per kernel: requests in flight (default 16384)
+ *   kwq.loop_idle_timeout_ms=N   LOOP_IDLE_WORKER_TIMEOUT (default 60000: the kernel's 60 * HZ);
+ *                                shorter only to watch reaping on wall-clock time
+ *   kwq.loop_kthreads=N          runtime 'threads': kworker threads of a per-cgroup device's
+ *                                unbound workqueue (default 0: the boot's ncpus, at most 32;
+ *                                32 kworker threads per kernel in all: more is -ENOMEM)
  *
  * Device state machine (section 6.7, merged 6.11 LOOP_CLR_FD, notes Q6):
  *
@@ -32,6 +37,7 @@ import { registerChrdev } from '../../kernel/vfs/chrdev.js';
 import { registerBlkdev, unregisterBlkdev } from '../../kernel/vfs/blkdev.js';
 import { blkSysfsAdd, blkSysfsDel } from '../block/blk-sysfs.js';
 import { blkQueueExit } from '../block/blk-ioc-queue.js';
+import { kernelKthreadsIfAny } from './loop-kthreads.js';
 import type { File, FileOperations } from '../../kernel/vfs/file.js';
 import type { Task } from '../../kernel/task.js';
 import {
@@ -204,6 +210,14 @@ registerKwqSwitch('loop_cmd_max', {
   type: 'uint', default: 16384, min: 1, max: 1 << 22,
   description: 'capacity of the loop_cmd arena per kernel: loop requests in flight at once (more is an error naming this switch)',
 });
+registerKwqSwitch('loop_idle_timeout_ms', {
+  type: 'uint', default: 60_000, min: 1, max: 3_600_000,
+  description: 'LOOP_IDLE_WORKER_TIMEOUT in ms (the kernel: 60 s); shorter to watch reaping in wall-clock time',
+});
+registerKwqSwitch('loop_kthreads', {
+  type: 'uint', default: 0, min: 0, max: 32,
+  description: "runtime 'threads': kworker threads per per-cgroup loop device (0: one per CPU of the boot's ncpus, at most 32); 32 kworker threads per kernel in all",
+});
 registerKwqSwitch('loop_worker_fail', {
   type: 'uint', default: 0, min: 0, max: 100,
   description: 'fault injection: percent of loop_worker allocations that fail',
@@ -232,5 +246,8 @@ registerModule({
       // module unload: timers must not fire into a dead kernel
       k.rt.delTimer(lo.timer);
     }
+    // threads runtime: every kworker thread stops (what they hold is dropped: the
+    // kernel model is going away); loopThreadsIdle(k) resolves once they exited
+    kernelKthreadsIfAny(k)?.shutdown();
   },
 });

@@ -28,9 +28,16 @@
  *
  * What runs where: the dispatch (sections 6.4-6.6: tree, lists, idle list, PENDING,
  * the reaper's list walk) is Wasm over the shared memory; the kernel model around it
- * (css references, charging, bios, timers, the sim kworkers) is TypeScript on the
- * kernel's thread. The same Wasm entry points run on real worker_threads in
- * src/runtime/loop-kworker.js (test/drivers/loop/threads.test.ts, bench/loop.ts).
+ * (css references, charging, bios, timers) is TypeScript on the kernel's thread.
+ *   sim runtime      the kworkers are the TypeScript workqueue (workqueue.ts) on
+ *                    virtual CPUs, one thread, deterministic.
+ *   threads runtime  the kworkers are real worker_threads (loop-kthreads.ts,
+ *                    src/runtime/loop-kthread.js) running the Wasm workqueue
+ *                    (assembly/loop-wq.ts) and loop_process_work's FIFO step; the
+ *                    kernel-model part of loop_handle_cmd (associate blkcg, active
+ *                    memcg, do_req_filebacked, completion) runs on the main thread,
+ *                    serialized, as the kworker's Task, requested through a ring
+ *                    (Divergence: the kernel runs it on the kworker; see loop-kthreads.ts).
  *
  * The model's worker waits for its backing-file I/O before the next command, direct
  * I/O included (Divergence: the kernel submits LO_FLAGS_DIRECT_IO commands with aio,
@@ -59,13 +66,14 @@ import { bioSetIoprio } from '../block/bio-ioprio.js';
 import { getTaskIoprio } from '../block/ioprio.js';
 import { CmdPool, type LoopCmd } from './loop-cmd.js';
 import { LoopWorker, RootQueue, type ExecState } from './loop-worker.js';
+import { LOOP_KTHREADS_MAX, LoopKthreads, type KthreadOps, type LoopKthread } from './loop-kthreads.js';
 import { loopEngine, WorkerTree, type KernelLoop } from './worker-tree.js';
 import {
-  __queueWork, allocWorkqueue, destroyWorkqueue, workResume, WorkStruct, WORK_BLOCKED, WORK_DONE, WORK_YIELD,
-  WQ_FREEZABLE, WQ_UNBOUND, type Kworker, type Workqueue,
+  __queueWork, allocWorkqueue, destroyWorkqueue, Kworker, workResume, WorkStruct, WORK_BLOCKED, WORK_DONE, WORK_YIELD,
+  WQ_FREEZABLE, WQ_UNBOUND, type Workqueue,
 } from './workqueue.js';
 import {
-  LOOP_PW_IDLE, LOOP_QW_FAILED, LOOP_QW_NEW, LOOP_QW_QUEUE, LOOP_QW_RESCUED, LOOP_QW_ROOT,
+  LOOP_PW_IDLE, LOOP_QW_FAILED, LOOP_QW_NEW, LOOP_QW_QUEUE, LOOP_QW_RESCUED, LOOP_QW_ROOT, WQ,
 } from '../../wasm/loop.js';
 import {
   encodeDev, LLONG_MAX, LOOP_CONFIGURE_SETTABLE_FLAGS, LOOP_SET_STATUS_CLEARABLE_FLAGS, LOOP_SET_STATUS_SETTABLE_FLAGS,
@@ -124,7 +132,10 @@ export class LoopDevice {
   /** lo->use_dio */
   useDio = false;
   design: LoopDesign;
+  /** lo->workqueue in the sim runtime (TypeScript kworkers on virtual CPUs) */
   workqueue: Workqueue | null = null;
+  /** lo->workqueue in the threads runtime (kworkers on worker_threads) */
+  kthreads: LoopKthreads | null = null;
   /** per-cgroup: lo->rootcg_work / rootcg_cmd_list; kworker: the one FIFO */
   readonly rootQueue = new RootQueue();
   /** the dispatch state in Wasm: worker_tree, idle list, root FIFO (made on the first configure) */
@@ -199,8 +210,9 @@ export class LoopDevice {
 
 /** lo->workqueue for the device's design (5.19+: made on the first configure) */
 function loopPrepareQueue(lo: LoopDevice): number {
-  if (lo.workqueue !== null) return 0;
+  if (lo.workqueue !== null || lo.kthreads !== null) return 0;
   const k = lo.k;
+  const made = lo.tree === null;
   if (lo.tree === null) {
     // loop_add's worker_tree / idle list / root queue, in the shared memory; the
     // fault-injection PRNG is seeded from the kernel's (deterministic per seed)
@@ -209,6 +221,22 @@ function loopPrepareQueue(lo: LoopDevice): number {
     lo.tree = new WorkerTree(lo.kl, d);
     lo.rootQueue.workOff = d.rootWork;
     lo.rootQueue.work = new WorkStruct(loopRootcgWorkfn, lo, sharedPending(lo.kl, d.rootWork));
+  }
+  if (k.rt.kind === 'threads') {
+    // kworkers on real threads: an unbound pool of kwq.loop_kthreads kworkers, or
+    // (<= 5.13) the one kthread "loopN"
+    const nr = lo.design === 'per-cgroup' ? loopKthreadCount(k) : 1;
+    const kt = LoopKthreads.create(lo, nr, (i) => (lo.design === 'per-cgroup' ? `kworker/u${2 * k.rt.ncpus}:${i}` : lo.name), kthreadOps);
+    if (typeof kt === 'number') {
+      if (made) {
+        lo.tree!.release(); // alloc_workqueue failed: nothing changes
+        lo.tree = null;
+        lo.rootQueue.workOff = 0;
+      }
+      return kt;
+    }
+    lo.kthreads = kt;
+    return 0;
   }
   lo.workqueue = lo.design === 'per-cgroup'
     ? allocWorkqueue(k, lo.name, WQ_UNBOUND | WQ_FREEZABLE, 0)
@@ -227,10 +255,21 @@ function queueOnRootWorker(css: Cgroup | null): boolean {
 }
 
 
+/** LOOP_IDLE_WORKER_TIMEOUT in jiffies: 60 * HZ (kwq.loop_idle_timeout_ms, default 60000) */
+function loopIdleTimeoutJiffies(k: Kernel): number {
+  return Math.max(1, Math.round(((k.kwqSwitch('loop_idle_timeout_ms') as number) * k.hz) / 1000));
+}
+
+/** kworker threads of a per-cgroup device in the threads runtime: kwq.loop_kthreads, 0 = the boot's ncpus (1..32) */
+function loopKthreadCount(k: Kernel): number {
+  const n = k.kwqSwitch('loop_kthreads') as number;
+  return Math.min(LOOP_KTHREADS_MAX, WQ.MAX_KWORKERS, Math.max(1, n === 0 ? k.rt.ncpus : n));
+}
+
 /** loop_set_timer: timer_reduce(&lo->timer, jiffies + LOOP_IDLE_WORKER_TIMEOUT) */
 function loopSetTimer(lo: LoopDevice): void {
   const k = lo.k;
-  k.rt.timerReduce(lo.timer, k.jiffies + LOOP_IDLE_WORKER_TIMEOUT_S * k.hz);
+  k.rt.timerReduce(lo.timer, k.jiffies + loopIdleTimeoutJiffies(k));
 }
 
 /**
@@ -239,14 +278,19 @@ function loopSetTimer(lo: LoopDevice): void {
  * re-arm for now + 60 s while any stay idle (section 6.6).
  */
 export function loopFreeIdleWorkers(lo: LoopDevice, deleteAll: boolean): void {
-  const k = lo.k;
   const tree = lo.tree;
   if (tree === null) return;
+  if (freeIdleWorkersOf(lo, tree, deleteAll)) loopSetTimer(lo);
+}
+
+/** loop_free_idle_workers on `tree` (the device's, or one a threads-runtime teardown holds); true when workers stay idle */
+function freeIdleWorkersOf(lo: LoopDevice, tree: WorkerTree, deleteAll: boolean): boolean {
+  const k = lo.k;
   const kl = lo.kl;
   // the list walk, rb_erase and kfree run in Wasm under lo_work_lock
   // (loop_free_idle_workers, the time_is_after_jiffies test included); the css_put
   // of each freed worker is the kernel model's, here
-  const more = tree.d.freeIdleWorkers(k.jiffies, LOOP_IDLE_WORKER_TIMEOUT_S * k.hz, deleteAll, (node, lastRanAt) => {
+  return tree.d.freeIdleWorkers(k.jiffies, loopIdleTimeoutJiffies(k), deleteAll, (node, lastRanAt) => {
     const idx = kl.le.workerIndex(node);
     const w = kl.workers[idx]!;
     kl.workers[idx] = null;
@@ -256,7 +300,6 @@ export function loopFreeIdleWorkers(lo: LoopDevice, deleteAll: boolean): void {
     cssPut(k, w.blkcgCss);
     lo.stats.workersFreed++;
   });
-  if (more) loopSetTimer(lo);
 }
 
 // ---- submission ---------------------------------------------------------------------
@@ -323,8 +366,11 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
   const css = cmd.blkcgCss;
   // queue_on_root_worker(): key 0; the <= 5.13 design has only the one FIFO
   const id = lo.design === 'per-cgroup' && !queueOnRootWorker(css) ? css!.id : 0;
-  const f = lo.tree!.d.queueWork(cmd.wasm, id);
-  let work: WorkStruct;
+  const kt = lo.kthreads;
+  // threads runtime: queue_work's __queue_work runs in the same Wasm call, under
+  // lo_work_lock, and wakes a kworker thread
+  const f = kt !== null ? kt.queueWork(cmd.wasm, id) : lo.tree!.d.queueWork(cmd.wasm, id);
+  let work: WorkStruct | null;
   if (f & LOOP_QW_ROOT) {
     lo.stats.rootQueued++;
     work = lo.rootQueue.work;
@@ -339,7 +385,7 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
     const node = kl.le.cmdWorker(cmd.wasm);
     if (f & LOOP_QW_NEW) {
       const w = new LoopWorker(kl.le, node, css!, lo);
-      w.work = new WorkStruct(loopWorkfn, w, sharedPending(kl, w.workOff));
+      if (kt === null) w.work = new WorkStruct(loopWorkfn, w, sharedPending(kl, w.workOff));
       kl.workers[kl.le.workerIndex(node)] = w;
       cssGet(css!);
       lo.stats.workersCreated++;
@@ -347,10 +393,11 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
       if (tp.enabled) tp.emit({ dev: lo.name, cgroup: css!.path, id: css!.id });
     }
     if (f & LOOP_QW_RESCUED) lo.stats.rescued++; // list_del_init: rescued from the reaper
-    work = kl.worker(node).work;
+    work = kt === null ? kl.worker(node).work : null;
   }
-  if (f & LOOP_QW_QUEUE) __queueWork(lo.workqueue!, work);
-  else lo.stats.queueNoop++;
+  if (!(f & LOOP_QW_QUEUE)) lo.stats.queueNoop++;
+  else if (kt === null) __queueWork(lo.workqueue!, work!);
+  else if (k.tp.workQueue.enabled) k.tp.workQueue.emit({ wq: lo.name, running: null }); // queued in Wasm; who runs it is not known here
 }
 
 // ---- processing -----------------------------------------------------------------------
@@ -399,7 +446,7 @@ function loopProcessWork(lo: LoopDevice, worker: LoopWorker | null, workOff: num
     const cmd = lo.kl.cmd(c);
     th.costNs += LOOP_CMD_COST_NS + Math.ceil(cmd.len / 4096) * LOOP_PAGE_COST_NS;
     if (worker === null) lo.rootQueue.nrCmds++;
-    if (!loopHandleCmd(lo, cmd, kw)) {
+    if (!loopHandleCmd(lo, cmd, task, kw)) {
       ex.waiting = cmd;
       return WORK_BLOCKED;
     }
@@ -413,10 +460,10 @@ function loopProcessWork(lo: LoopDevice, worker: LoopWorker | null, workOff: num
 /**
  * loop_handle_cmd: associate the kworker with the command's blkcg, make its memcg the
  * active one, run the I/O on the backing file, restore both. Returns true when the
- * command is finished (cmd.ret set), false when it waits for backing I/O.
+ * command is finished (cmd.ret set), false when it waits for backing I/O (then the
+ * bio's completion resumes `waiter`: the sim kworker, or a kworker thread's request).
  */
-function loopHandleCmd(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): boolean {
-  const task = kw.task;
+function loopHandleCmd(lo: LoopDevice, cmd: LoopCmd, task: Task, waiter: Kworker | LoopKthread): boolean {
   cmd.handled++;
   const write = cmd.op !== 'read';
   if (write && lo.flags & LO_FLAGS_READ_ONLY) {
@@ -428,7 +475,7 @@ function loopHandleCmd(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): boolean {
   const memcg = cmd.memcgCss;
   if (blkcg !== null) kthreadAssociateBlkcg(task, blkcg);
   const old = memcg !== null ? setActiveMemcg(task, memcg) : null;
-  const r = doReqFilebacked(lo, cmd, kw);
+  const r = doReqFilebacked(lo, cmd, task, waiter);
   if (blkcg !== null) kthreadAssociateBlkcg(task, null);
   if (memcg !== null) setActiveMemcg(task, old);
   if (r === WAIT_IO) return false;
@@ -439,9 +486,8 @@ function loopHandleCmd(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): boolean {
 const WAIT_IO = 1;
 
 /** do_req_filebacked: 0, -errno, or WAIT_IO when a bio to the backing device is in flight */
-function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): number {
+function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, task: Task, waiter: Kworker | LoopKthread): number {
   const k = lo.k;
-  const task = kw.task;
   const file = lo.backingFile!;
   const pos = cmd.pos + lo.offset;
   switch (cmd.op) {
@@ -467,7 +513,8 @@ function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): number {
         bio.endIo = (kk, b) => {
           cmd.ret = b.status < 0 ? -EIO : 0;
           cmd.ioDone = true;
-          workResume(kw);
+          if (waiter instanceof Kworker) workResume(waiter);
+          else waiter.ioDone(cmd);
           void kk;
         };
         submitBio(k, lower, bio);
@@ -483,6 +530,13 @@ function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, kw: Kworker): number {
     }
   }
 }
+
+/** The main-thread part of a kworker thread's commands (loop-kthreads.ts). */
+const kthreadOps: KthreadOps = {
+  handle: (lo, cmd, task, waiter) => loopHandleCmd(lo, cmd, task, waiter),
+  complete: (lo, cmd) => loopCompleteCmd(lo, cmd),
+  setTimer: (lo) => loopSetTimer(lo),
+};
 
 /** blk_mq_complete_request for a handled command */
 function loopCompleteCmd(lo: LoopDevice, cmd: LoopCmd): void {
@@ -616,6 +670,12 @@ function finishClrFd(lo: LoopDevice): void {
     destroyWorkqueue(lo.workqueue);
     lo.workqueue = null;
   }
+  if (lo.design === 'kworker' && lo.kthreads !== null) {
+    // loop_unprepare_queue: the "loopN" thread drains (nothing is in flight) and exits;
+    // the dispatch block goes with it (a new LOOP_CONFIGURE makes another, so that the
+    // exiting thread never shares a FIFO with the next one)
+    loopRetireKthreads(lo);
+  }
   if (f !== null) fput(k, f);
 }
 
@@ -689,6 +749,11 @@ export function loopGetStatus(lo: LoopDevice, arg: unknown): number {
  */
 export function loopFreeDisk(lo: LoopDevice): void {
   const k = lo.k;
+  if (lo.kthreads !== null) {
+    k.rt.delTimer(lo.timer); // timer_shutdown_sync
+    loopRetireKthreads(lo);
+    return;
+  }
   if (lo.workqueue !== null) {
     destroyWorkqueue(lo.workqueue);
     lo.workqueue = null;
@@ -703,6 +768,27 @@ export function loopFreeDisk(lo: LoopDevice): void {
   } else {
     k.rt.delTimer(lo.timer);
   }
+}
+
+/**
+ * Threads runtime: destroy_workqueue cannot block the main thread. The device lets go
+ * of its kworker threads and its dispatch block now (a new LOOP_CONFIGURE makes new
+ * ones); the threads drain what is queued and exit, then the rest of lo_free_disk runs
+ * on the old block: every idle worker freed (css_put), the block given back.
+ * loopThreadsIdle(k) waits for it; a failure is recorded in the registry's errors.
+ */
+function loopRetireKthreads(lo: LoopDevice): void {
+  const kt = lo.kthreads!;
+  const tree = lo.tree;
+  lo.kthreads = null;
+  lo.tree = null;
+  lo.rootQueue.workOff = 0;
+  kt.reg.track(kt.stop(false).then(() => {
+    if (tree === null || kt.reg.down) return;
+    freeIdleWorkersOf(lo, tree, true);
+    if (!tree.empty) throw new KwqError('lo_free_disk', `${lo.name}: ${tree.d.nrWorkers} worker(s) still busy after the kworker threads exited`);
+    tree.release();
+  }));
 }
 
 /**

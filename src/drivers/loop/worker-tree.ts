@@ -24,6 +24,7 @@ import { LoopEngine, type LoopDispatch } from '../../wasm/loop.js';
 import type { RbShape } from '../../wasm/rbtree.js';
 import type { LoopCmd } from './loop-cmd.js';
 import type { LoopWorker } from './loop-worker.js';
+import { LOOP_KTHREADS_MAX, LOOP_KTHREAD_WQS } from './loop-kthreads.js';
 
 /** loop devices that may have dispatch state at once */
 export const LOOP_MAX_TREES = 4096;
@@ -35,8 +36,15 @@ export class KernelLoop {
   readonly workers: (LoopWorker | null)[] = [];
   /** TypeScript halves of the commands, by arena index */
   readonly cmds: (LoopCmd | null)[] = [];
-  constructor(workerMax: number, cmdMax: number) {
-    this.le = new LoopEngine({ workers: workerMax, cmds: cmdMax, devices: LOOP_MAX_TREES });
+  /**
+   * `threads`: the kernel runs the threads runtime, where each bound device's kworkers
+   * are worker_threads (loop-kthreads.ts): the engine then also holds the Wasm
+   * workqueues and a scratch slot per kworker thread.
+   */
+  constructor(workerMax: number, cmdMax: number, threads = false) {
+    this.le = new LoopEngine(threads
+      ? { workers: workerMax, cmds: cmdMax, devices: LOOP_MAX_TREES, workqueues: LOOP_KTHREAD_WQS, threadSlots: 1 + LOOP_KTHREADS_MAX }
+      : { workers: workerMax, cmds: cmdMax, devices: LOOP_MAX_TREES });
   }
   /** the TypeScript half of a Wasm loop_worker */
   worker(w: number): LoopWorker {
@@ -54,7 +62,7 @@ const engines = new WeakMap<Kernel, KernelLoop>();
 export function loopEngine(k: Kernel): KernelLoop {
   let e = engines.get(k);
   if (e === undefined) {
-    e = new KernelLoop(k.kwqSwitch('loop_worker_max') as number, k.kwqSwitch('loop_cmd_max') as number);
+    e = new KernelLoop(k.kwqSwitch('loop_worker_max') as number, k.kwqSwitch('loop_cmd_max') as number, k.rt.kind === 'threads');
     engines.set(k, e);
   }
   return e;
