@@ -71,9 +71,9 @@ const WORKER_SPIN_US = 150;
 /** a ring producer's wait: adaptive spin between these, then a timed yield */
 const WAIT_SPIN_MAX_US = 40;
 const WAIT_SPIN_MIN_US = 0.1;
-const SLEEP_US = 20;
+export const SLEEP_US = 20;
 
-interface Spins {
+export interface Spins {
   worker: number;
   waitMax: number;
   waitMin: number;
@@ -153,7 +153,7 @@ function nsPerCheck(f: (n: number) => void, n: number): number {
  * each implementation: on an empty, running worker and a queued work (nothing
  * changes, so every check runs).
  */
-function calibrate(): { wasm: Spins; ts: Spins; ns: Record<string, number> } {
+export function calibrate(): { wasm: Spins; ts: Spins; ns: Record<string, number> } {
   const engine = Engine.create({ works: 2, workers: 1, counters: 1 });
   const x = engine.exports;
   const m = engine.i32;
