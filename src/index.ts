@@ -50,10 +50,10 @@ export {
   LOOP_SET_CAPACITY, LOOP_SET_DIRECT_IO, LOOP_SET_BLOCK_SIZE, LOOP_CONFIGURE, LOOP_CTL_ADD, LOOP_CTL_REMOVE, LOOP_CTL_GET_FREE,
   LO_FLAGS_READ_ONLY, LO_FLAGS_AUTOCLEAR, LO_FLAGS_PARTSCAN, LO_FLAGS_DIRECT_IO, LO_NAME_SIZE, LO_KEY_SIZE,
   LOOP_SET_STATUS_SETTABLE_FLAGS, LOOP_SET_STATUS_CLEARABLE_FLAGS, LOOP_CONFIGURE_SETTABLE_FLAGS, LO_CRYPT_NONE,
-  LOOP_MAJOR, LOOP_CTRL_MINOR, loopInfo, loopSetWorkers, loopDefaultWorkers,
+  LOOP_MAJOR, LOOP_CTRL_MINOR, loopInfo, loopSetWorkers, loopDefaultWorkers, loopThreadCount, loopThreadsIdle, loopThreadErrors,
   IOCB_CMD_PREAD, IOCB_CMD_PWRITE, IOCB_CMD_FSYNC, IOCB_FLAG_RESFD, IOCB_FLAG_IOPRIO, ioSetup, ioSubmit, ioGetevents, AioContext,
 } from './drivers/loop/index.js';
-export type { LoopInfo64, LoopConfig, LoopInfo, LoopDesign, Iocb, IoEvent } from './drivers/loop/index.js';
+export type { LoopInfo64, LoopConfig, LoopInfo, LoopKthreadInfo, LoopDesign, Iocb, IoEvent } from './drivers/loop/index.js';
 
 // kvm and blk-ioc (issue 6): /dev/kvm registers at import; blk-ioc installs its fork/exit
 // hooks at boot and adds k.ioprio_set / k.ioprio_get
