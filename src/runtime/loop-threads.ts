@@ -15,9 +15,12 @@
  * PENDING, idle list, reaper walk) and the workqueue (queue_work, non-reentrancy,
  * parallel execution) run on these threads. The kernel model (css references,
  * memcg/blkcg charging, bios, backing files, timers) does NOT: it runs on the
- * kernel's one thread (the sim, or the threads runtime's host loop). A command here
- * carries a cgroup id and a sequence stamp; "handling" it is the checks of
- * loop-kworker.js plus an optional busy loop (`cmdCostNs`).
+ * kernel's one thread. A command here carries a cgroup id and a sequence stamp;
+ * "handling" it is the checks of loop-kworker.js plus an optional busy loop
+ * (`cmdCostNs`). The loop driver itself, under Kernel.boot({ runtime: 'threads' }),
+ * runs its kworkers on threads too (src/drivers/loop/loop-kthreads.ts, the same Wasm
+ * workqueue and FIFO step) with the kernel-model part of each command on the main
+ * thread; this harness is the dispatch alone, with submitters on threads as well.
  */
 import { Worker } from 'node:worker_threads';
 import { KwqError } from '../kernel/error.js';

@@ -321,13 +321,25 @@ export class LoopKthreads {
     const execArgv = process.execArgv.some((a) => a.startsWith('--input-type')) ? [] : undefined;
     for (let i = 0; i < nr; i++) {
       const slot = reg.freeSlots.pop()!;
-      const w = new Worker(ENTRY, {
-        execArgv,
-        workerData: {
-          engine, slot, wq, me: i, nr, ring: sab, spin: PICK_SPIN, ringSpin: RING_SPIN, batch: LOOP_KTHREAD_BATCH,
-          epochMs, tickNs: k.rt.tickNs,
-        },
-      });
+      let w: Worker;
+      try {
+        w = new Worker(ENTRY, {
+          execArgv,
+          workerData: {
+            engine, slot, wq, me: i, nr, ring: sab, spin: PICK_SPIN, ringSpin: RING_SPIN, batch: LOOP_KTHREAD_BATCH,
+            epochMs, tickNs: k.rt.tickNs,
+          },
+        });
+      } catch (e) {
+        // no thread (resource limits): undo what was made, as a failed alloc_workqueue
+        reg.freeSlots.push(slot);
+        reg.errors.push(`loop kthread ${name(i)}: ${e instanceof Error ? e.message : String(e)}`);
+        le.x.loop_wq_stop(set.wq);
+        for (const t of set.threads) reg.track(t.exited.then(() => { reg.freeSlots.push(t.slot); }));
+        reg.track(Promise.all(set.threads.map((t) => t.exited)).then(() => le.freeWorkqueue(wq)));
+        for (const u of tasks) k.kthreadStop(u);
+        return -ENOMEM;
+      }
       const t = new LoopKthread(set, i, tasks[i]!, slot, w);
       set.threads.push(t);
       void set.serve(t);

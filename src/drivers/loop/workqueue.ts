@@ -1,6 +1,8 @@
 /**
  * The workqueue semantics loop relies on (kernel-reference.md section 6.8), on the
- * runtime's threads (sim CPUs or the host loop of the threads runtime):
+ * sim runtime's virtual CPUs (the loop driver's kworkers in the threads runtime are
+ * real threads over the Wasm workqueue instead: loop-kthreads.ts; this file still
+ * runs there for any other user, on the host event loop):
  *
  *   queue_work(wq, work)      false and nothing done if the work is PENDING; else
  *                             PENDING is set and the work goes on the worklist
@@ -33,7 +35,9 @@
  * loop's works keep their PENDING bit in the shared memory (WorkStruct.shared): the
  * test_and_set is part of loop_queue_work in Wasm, which tells the driver to call
  * __queueWork; the kworker clears the bit as execution starts. On real threads
- * the same rules run in Wasm (assembly/loop-wq.ts, src/runtime/loop-kworker.js).
+ * the same rules run in Wasm (assembly/loop-wq.ts): the loop devices' kworkers of
+ * the threads runtime (src/runtime/loop-kthread.js) and the dispatch harness
+ * (src/runtime/loop-kworker.js).
  */
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
