@@ -372,15 +372,21 @@ export function loop_process_one(work: u32, now: f64): u32 {
  * loop_process_work in batches: under one lo_work_lock hold take up to `cap`
  * commands in FIFO order into the u32 array at out and return how many; with the
  * list empty do the idle step and return 0, or -1 when the worker went idle.
+ * The idle step happens only on a call that finds the list empty: a batch that took
+ * commands stops at the end of the list, so that the worker goes idle (and may be
+ * reaped) only after the caller handled them, as the kernel's list_empty check
+ * comes after each command ran.
  * DIVERGENCE: the kernel takes one command per lock hold; a batch takes what is
  * there, in the same order (commands queued meanwhile come in the next batch).
  */
 export function loop_process_batch(work: u32, out: u32, cap: u32, now: f64): i32 {
   const lo = load<u32>(work, WORK_LO);
   const worker = worker_of_work(work);
+  const head = worker == 0 ? lo + LO_ROOT_HEAD : worker + LW_CMD_HEAD;
   spin_lock(lo + LO_LOCK);
   let n: u32 = 0;
   while (n < cap) {
+    if (n > 0 && load<u32>(head) == 0) break; // list_empty, under the lock: no idle step with commands in hand
     const r = take_locked(lo, worker, now);
     if (r < 64) {
       spin_unlock(lo + LO_LOCK);

@@ -15,6 +15,30 @@ import { RefLoopDispatch, REF_PW_IDLE } from '../../../bench/ref/loop.js';
 const clearPending = (le: LoopEngine, work: number): void => void Atomics.and(le.engine.i32, le.workDataIndex(work), ~1);
 
 describe('loop dispatch in Wasm', () => {
+  test('regression: loop_process_batch that takes the last commands does not put the worker on the idle list with them in hand (it was reapable, and the timer never armed)', () => {
+    const le = new LoopEngine({ workers: 4, cmds: 16, devices: 2 });
+    const d = le.device(0, 1)!;
+    const c = Array.from({ length: 3 }, () => le.cmdAlloc());
+    for (const x of c) d.queueWork(x, 9);
+    const w = le.cmdWorker(c[0]!);
+    const work = le.workOf(w);
+    clearPending(le, work);
+    const { out, outCap } = le.engine.scratch;
+    expect(le.x.loop_process_batch(work, out, outCap, 50)).toBe(3); // every command, list now empty
+    expect(Array.from(le.u32.subarray(out >>> 2, (out >>> 2) + 3))).toEqual(c);
+    expect(le.onIdle(w)).toBe(false); // not idle while the caller handles them
+    expect(d.idleList()).toEqual([]);
+    expect(le.x.loop_process_batch(work, out, outCap, 60)).toBe(-1); // the next call finds it empty: the idle step
+    expect(le.onIdle(w)).toBe(true);
+    expect(le.lastRanAt(w)).toBe(60);
+    // the root work never idles: a batch that empties it returns what it took, then 0
+    const r = Array.from({ length: 2 }, () => le.cmdAlloc());
+    for (const x of r) d.queueWork(x, 0);
+    clearPending(le, d.rootWork);
+    expect(le.x.loop_process_batch(d.rootWork, out, outCap, 70)).toBe(2);
+    expect(le.x.loop_process_batch(d.rootWork, out, outCap, 70)).toBe(0);
+  });
+
   test('loop_queue_work: new worker, pending dedupe, root queue, FIFO, idle, rescue, reaper at last_ran_at + timeout', () => {
     const le = new LoopEngine({ workers: 4, cmds: 16, devices: 2 });
     const d = le.device(0, 1)!;
