@@ -50,6 +50,7 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import { PendingStops } from '../../runtime/pending-stops.js';
 import { ENOMEM } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
@@ -183,9 +184,8 @@ export class LoopKthread {
 export class KernelKthreads {
   readonly freeSlots: number[] = [];
   readonly live = new Set<LoopKthreads>();
-  readonly stops = new Set<Promise<void>>();
-  /** failures on paths nobody awaits (thread errors, teardown problems); a test asserts none */
-  readonly errors: string[] = [];
+  /** stops in progress, and failures on paths nobody awaits (thread errors, teardown problems) */
+  readonly stops = new PendingStops();
   /** kworker threads started since boot */
   started = 0;
   /** the most kworkers of one device that were running requests on the main thread at once (parallelism seen) */
@@ -221,23 +221,18 @@ export class KernelKthreads {
     }
   }
 
-  track(p: Promise<void>): void {
-    const q = p.catch((e: unknown) => { this.errors.push(e instanceof Error ? e.message : String(e)); });
-    this.stops.add(q);
-    void q.finally(() => this.stops.delete(q));
+  /** failures on paths nobody awaits; a test asserts none */
+  get errors(): string[] {
+    return this.stops.errors;
   }
 
-  /** Resolve true once every stop started so far finished and no thread is left that is not live, false on timeout. */
-  async idle(timeoutMs = 10_000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.stops.size > 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all([...this.stops]), new Promise((r) => { timer = setTimeout(r, left); })]);
-      if (timer) clearTimeout(timer);
-    }
-    return true;
+  track(p: Promise<void>): void {
+    this.stops.track(p);
+  }
+
+  /** Resolve true once every stop started so far finished, false on timeout. */
+  idle(timeoutMs = 10_000): Promise<boolean> {
+    return this.stops.idle(timeoutMs);
   }
 
   /** k.shutdown(): abort every device's kworkers (their commands are dropped), stop them. */

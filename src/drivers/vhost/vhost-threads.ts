@@ -37,6 +37,7 @@
  *   k.shutdown() runs (a running machine).
  */
 import { readFileSync } from 'node:fs';
+import { PendingStops } from '../../runtime/pending-stops.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
@@ -83,8 +84,8 @@ function threadCpuNs(tid: number | undefined): number {
 export class VhostThreads {
   readonly rt: ThreadRuntime;
   private readonly live = new Map<VhostWorker, Live>();
-  /** stops (flush + stop + exit + free) in progress */
-  private readonly stops = new Set<Promise<void>>();
+  /** stops (flush + stop + exit + free) in progress, and failures nobody awaits */
+  private readonly stops = new PendingStops();
   /** flushes in progress (vhostFlush awaits them) */
   private readonly flushes = new Set<Promise<boolean>>();
   private readonly watchers = new Map<VhostVirtqueue, { closed: boolean; done: Promise<void> }>();
@@ -95,7 +96,9 @@ export class VhostThreads {
   /** worker threads started since boot (a statistic) */
   started = 0;
   /** errors seen on stop paths nobody awaits (inspection; a test asserts none) */
-  readonly errors: string[] = [];
+  get errors(): string[] {
+    return this.stops.errors;
+  }
 
   constructor(
     readonly k: Kernel,
@@ -251,28 +254,18 @@ export class VhostThreads {
       }
     };
     l.stopping = run();
-    this.stops.add(l.stopping);
-    void l.stopping.finally(() => this.stops.delete(l.stopping!));
+    this.stops.track(l.stopping);
     return l.stopping;
   }
 
   /** Count `p` among the stops idle() waits for (a device's deferred release). */
   track(p: Promise<unknown>): void {
-    const q = p.then(() => undefined, (e: unknown) => { this.errors.push(e instanceof Error ? e.message : String(e)); });
-    this.stops.add(q);
-    void q.finally(() => this.stops.delete(q));
+    this.stops.track(p);
   }
 
   /** Resolve true once every worker thread stopped so far has exited (and none is left running), false on timeout. */
   async idle(timeoutMs = 10_000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.stops.size > 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all([...this.stops]), new Promise((r) => { timer = setTimeout(r, left); })]);
-      if (timer) clearTimeout(timer);
-    }
+    if (!(await this.stops.idle(timeoutMs))) return false;
     return this.rt.threadCount === this.live.size; // every thread left belongs to a live worker
   }
 
