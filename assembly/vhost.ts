@@ -156,14 +156,27 @@ export function vhost_worker_queue(worker: usize, work: usize): u32 {
  * One llist_add_batch and at most one wake-up for the whole batch.
  */
 export function vhost_work_queue_batch(worker: usize, works: usize, n: u32): u32 {
+  return queue_chain(worker, works, n, false);
+}
+
+/**
+ * The body of both batch queue calls: mark works[0..n) QUEUED in array order, chain
+ * the ones this call marked (newest at the head, so that reverse order after
+ * llist_del_all is array order), then one llist_add_batch and one wake check. A work
+ * already QUEUED is skipped, or ends the batch when `stop_at_queued` (ring producers).
+ */
+// @ts-ignore: decorator
+@inline function queue_chain(worker: usize, works: usize, n: u32, stop_at_queued: bool): u32 {
   let first: usize = 0;
   let last: usize = 0;
   let added: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const w = <usize>load<u32>(works + (<usize>i << 2));
-    if (test_and_set_bit(VHOST_WORK_QUEUED, w + VHOST_WORK_FLAGS)) continue;
-    // we own w's node now (QUEUED set by us); newest at the chain's head so that
-    // reverse order after llist_del_all is array order
+    if (test_and_set_bit(VHOST_WORK_QUEUED, w + VHOST_WORK_FLAGS)) {
+      if (stop_at_queued) break;
+      continue;
+    }
+    // we own w's node now (QUEUED set by us)
     if (last == 0) last = w; else store<u32>(w, <u32>first);
     first = w;
     added++;
@@ -195,21 +208,7 @@ export function vhost_worker_queue_each(worker: usize, works: usize, n: u32): u3
  * vhost_worker_queue calls would give.
  */
 export function vhost_work_queue_batch_ordered(worker: usize, works: usize, n: u32): u32 {
-  let first: usize = 0;
-  let last: usize = 0;
-  let added: u32 = 0;
-  while (added < n) {
-    const w = <usize>load<u32>(works + (<usize>added << 2));
-    if (test_and_set_bit(VHOST_WORK_QUEUED, w + VHOST_WORK_FLAGS)) break;
-    // we own w's node now (QUEUED set by us): newest at the chain's head
-    if (last == 0) last = w; else store<u32>(w, <u32>first);
-    first = w;
-    added++;
-  }
-  if (added == 0) return 0;
-  llist_add_batch(first, last, worker + VHOST_WORKER_LIST);
-  vhost_worker_wakeup(worker);
-  return added;
+  return queue_chain(worker, works, n, true);
 }
 
 /**
