@@ -40,30 +40,25 @@ export function vhostWorkerQueue(m: Int32Array, worker: number, work: number): n
 
 /** vhostWorkQueueBatch: works[from..from+n) in order, one add_batch; returns how many were added. */
 export function vhostWorkQueueBatch(m: Int32Array, worker: number, works: ArrayLike<number>, from: number, n: number): number {
+  return queueChain(m, worker, works, from, n, false);
+}
+
+/** vhostWorkQueueBatchOrdered: works[from..from+n) in order, one add_batch, stopping before the first still QUEUED. */
+export function vhostWorkQueueBatchOrdered(m: Int32Array, worker: number, works: ArrayLike<number>, from: number, n: number): number {
+  return queueChain(m, worker, works, from, n, true);
+}
+
+/** assembly/vhost.ts queue_chain: mark, chain (newest at the head), one add_batch, one wake check. */
+function queueChain(m: Int32Array, worker: number, works: ArrayLike<number>, from: number, n: number, stopAtQueued: boolean): number {
   let first = 0;
   let last = 0;
   let added = 0;
   for (let i = from; i < from + n; i++) {
     const w = works[i]!;
-    if (testAndSetBit(m, VHOST_WORK_QUEUED, w + VHOST_WORK.FLAGS)) continue;
-    if (last === 0) last = w; else m[w >> 2] = first;
-    first = w;
-    added++;
-  }
-  if (added === 0) return 0;
-  llistAddBatch(m, first, last, worker + VHOST_WORKER.LIST);
-  wakeup(m, worker);
-  return added;
-}
-
-/** vhostWorkQueueBatchOrdered: works[from..from+n) in order, one add_batch, stopping before the first still QUEUED. */
-export function vhostWorkQueueBatchOrdered(m: Int32Array, worker: number, works: ArrayLike<number>, from: number, n: number): number {
-  let first = 0;
-  let last = 0;
-  let added = 0;
-  while (added < n) {
-    const w = works[from + added]!;
-    if (testAndSetBit(m, VHOST_WORK_QUEUED, w + VHOST_WORK.FLAGS)) break;
+    if (testAndSetBit(m, VHOST_WORK_QUEUED, w + VHOST_WORK.FLAGS)) {
+      if (stopAtQueued) break;
+      continue;
+    }
     if (last === 0) last = w; else m[w >> 2] = first;
     first = w;
     added++;
