@@ -11,6 +11,35 @@ import { chargePages, getMemcgForCharge, kmallocAccount, kfreeAccount, setActive
 const CG = '/sys/fs/cgroup';
 const THREAD = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
 
+describe('cgroup v2 subtree_control (cgroup_vet_subtree_control_enable)', () => {
+  test('threaded controllers may be enabled beside tasks; domain controllers may not', async () => {
+    const k = await Kernel.boot();
+    const r = k.init;
+    const qemu = k.spawn({ comm: 'qemu', cgroup: '/machine.slice/vm1' });
+    const vm1 = `${CG}/machine.slice/vm1`;
+    expect(k.writeFile(r, `${vm1}/cgroup.subtree_control`, '+memory')).toBe(-EBUSY); // no internal processes
+    expect(k.writeFile(r, `${vm1}/cgroup.subtree_control`, '+cpu +pids')).toBeGreaterThan(0); // a prospective thread root
+    expect(k.readFile(r, `${vm1}/cgroup.subtree_control`)).toBe('cpu pids\n');
+    // the libvirt layout: threaded children, QEMU's threads moved by tid
+    expect(k.mkdir(r, `${vm1}/emulator`)).toBe(0);
+    expect(k.writeFile(r, `${vm1}/emulator/cgroup.type`, 'threaded')).toBeGreaterThan(0);
+    expect(k.readFile(r, `${vm1}/cgroup.type`)).toBe('domain threaded\n');
+    expect(k.writeFile(r, `${vm1}/emulator/cgroup.threads`, String(qemu.pid))).toBeGreaterThan(0);
+    expect(k.task(qemu.pid)!.cgroup).toBe('/machine.slice/vm1/emulator');
+    // a thread root cannot enable domain controllers, tasks or not
+    expect(k.writeFile(r, `${vm1}/cgroup.subtree_control`, '+memory')).toBe(-EOPNOTSUPP);
+    // a domain with a populated domain child cannot become a thread root: +cpu there needs no tasks
+    expect(k.mkdir(r, `${CG}/d`)).toBe(0);
+    expect(k.mkdir(r, `${CG}/d/a`)).toBe(0);
+    const svc = k.spawn({ comm: 'svc', cgroup: '/d/a' });
+    const t = k.spawn({ comm: 'inner', cgroup: '/d' });
+    expect(k.writeFile(r, `${CG}/d/cgroup.subtree_control`, '+cpu')).toBe(-EBUSY);
+    k.exit(t, 0);
+    expect(k.writeFile(r, `${CG}/d/cgroup.subtree_control`, '+cpu')).toBeGreaterThan(0);
+    expect(svc.alive).toBe(true);
+  });
+});
+
 describe('cgroup v2 directories', () => {
   test('mkdir/rmdir errnos as the kernel', async () => {
     const k = await Kernel.boot();

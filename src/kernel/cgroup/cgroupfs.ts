@@ -214,8 +214,8 @@ function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): num
     if (cg.threaded && !THREADED_CONTROLLERS.has(ss)) return -ENOENT;
   }
   const adding = [...enable].filter((s) => !cg.subtreeControl.has(s));
-  // no internal processes: a non-root domain with tasks cannot enable domain controllers
-  if (adding.length > 0 && cg.parent !== null && !cg.threaded && cg.tasks.size > 0) return -EBUSY;
+  const vet = vetSubtreeControlEnable(cg, adding);
+  if (vet < 0) return vet;
   for (const ss of disable) {
     for (const c of cg.children.values()) if (c.subtreeControl.has(ss)) return -EBUSY;
   }
@@ -228,6 +228,38 @@ function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): num
   for (const ss of adding) cg.subtreeControl.add(ss);
   if (enable.has('pids') || disable.has('pids')) pidsRecount(cg);
   return 0;
+}
+
+/**
+ * cgroup_vet_subtree_control_enable (kernel/cgroup/cgroup.c): the no-internal-process
+ * rule, relaxed for threaded controllers, which "can handle internal competitions
+ * and are always allowed inside a (prospective) thread subtree" (so +cpu or +pids on
+ * a VM's cgroup that still holds QEMU is allowed; +memory is -EBUSY there).
+ */
+function vetSubtreeControlEnable(cg: Cgroup, adding: readonly Controller[]): number {
+  if (adding.length === 0) return 0;
+  // can cg host any resources at all? (cgroup_is_valid_domain(cgrp->dom_cgrp))
+  if (cg.domCgrp.typeName === 'domain invalid') return -EOPNOTSUPP;
+  // mixables (the root) don't care
+  if (cg.parent === null) return 0;
+  const domainEnable = adding.some((ss) => !THREADED_CONTROLLERS.has(ss));
+  if (domainEnable) {
+    // no domain controllers inside a thread subtree
+    if (cg.typeName === 'domain threaded' || cg.threaded) return -EOPNOTSUPP;
+  } else if (cg.threaded || canBeThreadRoot(cg)) {
+    return 0;
+  }
+  // controllers can't be enabled for a cgroup with tasks: children would compete with them
+  return cg.tasks.size > 0 ? -EBUSY : 0;
+}
+
+/** cgroup_can_be_thread_root: not threaded, no populated domain children, no domain controllers enabled. */
+function canBeThreadRoot(cg: Cgroup): boolean {
+  if (cg.parent === null) return true;
+  if (cg.threaded) return false;
+  for (const c of cg.children.values()) if (!c.threaded && c.populated) return false;
+  for (const ss of cg.subtreeControl) if (!THREADED_CONTROLLERS.has(ss)) return false;
+  return true;
 }
 
 function controllersOf(cg: Cgroup): Controller[] {
