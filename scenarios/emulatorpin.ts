@@ -1,16 +1,17 @@
 /**
- * emulatorpin: cgroup v2, libvirt-style. The VM's cgroup /machine.slice/vm1 gets
- * threaded children `emulator` and `vcpu<N>`; the vCPU threads go to their vcpu
- * cgroup and every other thread of the QEMU process (libvirt lists
- * /proc/<qemu>/task) to `emulator` (where emulatorpin's cpuset would apply).
+ * emulatorpin: cgroup v2. QEMU starts in the VM's cgroup /machine.slice/vm1 and sets
+ * its vhost-scsi device up there; then its emulator threads move to a child cgroup,
+ * vm1/emulator: the whole QEMU process, by writing its pid to cgroup.procs (which
+ * moves every thread of its group), and libvirt enables the memory controller below
+ * vm1.
  *
- * Task mode: the vhost worker is one of QEMU's threads, so it is moved with the
- * emulator threads and its CPU time lands in vm1/emulator (inside the VM's cgroup).
- * Kthread mode: the worker is a kthread, not a thread of QEMU, so libvirt never sees
- * it; it stays where cgroup_attach_task_all put it at VHOST_SET_OWNER (a snapshot of
- * QEMU's cgroup then: vm1 itself, since 5.16 also on cgroup v2) and its CPU time
- * lands in vm1's own share, outside `emulator`, unpinned. A later move of the QEMU
- * process (cgroup.procs) carries the task-mode worker and leaves the kthread behind.
+ * Task mode: the vhost worker is one of QEMU's threads, so it moves with the process
+ * and its CPU time lands in vm1/emulator, inside the VM's cgroup.
+ * Kthread mode: the worker is a kthread, not a thread of QEMU; it stays where
+ * cgroup_attach_task_all put it at VHOST_SET_OWNER (a snapshot of QEMU's cgroup then:
+ * vm1 itself, since 5.16 also on cgroup v2), its CPU time lands in vm1's own share
+ * outside `emulator`, and as a task left in vm1 it makes +memory there -EBUSY (no
+ * internal processes).
  */
 import {
   Kernel, O_RDWR, VHOST_FORK_OWNER_KTHREAD, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO, VHOST_SET_FORK_FROM_OWNER,
