@@ -66,6 +66,7 @@ export function doExit(k: Kernel, t: Task, code: number): void {
   else k.ucounts.delete(uid);
   k.nrThreads--;
   k.taskTable.delete(t.pid);
+  k.rememberExited(t);
   t.parent?.children.delete(t);
   // forget_original_parent: children go to init
   for (const c of t.children) {

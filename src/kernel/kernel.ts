@@ -128,6 +128,9 @@ class TaskBody implements ThreadBody {
   }
 }
 
+/** How many exited tasks k.task(pid) keeps answering for. */
+const EXITED_KEPT = 4096;
+
 export class Kernel {
   // ---- boot ----------------------------------------------------------------------
   readonly rt: Runtime;
@@ -145,6 +148,8 @@ export class Kernel {
 
   // ---- processes -----------------------------------------------------------------
   readonly taskTable = new Map<number, Task>();
+  /** exited tasks k.task(pid) still answers for (rememberExited) */
+  private readonly exitedTasks = new Map<number, Task>();
   /** per real uid: tasks counted for RLIMIT_NPROC (ucounts UCOUNT_RLIMIT_NPROC) */
   readonly ucounts = new Map<number, number>();
   nrThreads = 0;
@@ -388,9 +393,22 @@ export class Kernel {
   get kthreadd(): Task {
     return this.kthreaddTask;
   }
-  /** a live task by pid */
+  /**
+   * A task by pid: a live one, or one of the last EXITED_KEPT that exited (alive ===
+   * false), so that an inspection after a kill or an OOM kill still finds it. pids
+   * are never reused in the model, so a pid names one task for the kernel's life.
+   */
   task(pid: number): Task | undefined {
-    return this.taskTable.get(pid);
+    return this.taskTable.get(pid) ?? this.exitedTasks.get(pid);
+  }
+
+  /** do_exit: keep the task for k.task(pid), the oldest forgotten first (bounded, deterministic). */
+  rememberExited(t: Task): void {
+    this.exitedTasks.set(t.pid, t);
+    if (this.exitedTasks.size > EXITED_KEPT) {
+      const oldest = this.exitedTasks.keys().next().value as number;
+      this.exitedTasks.delete(oldest);
+    }
   }
   /** every live task, by pid */
   tasks(): Task[] {
@@ -472,7 +490,12 @@ export class Kernel {
       caps |= 1n << BigInt(n);
     }
     const rl: [number, Rlimit][] = [];
-    for (const [name, v] of Object.entries(opts.rlimits ?? {})) rl.push([resolveResource('spawn: rlimits', name), checkRlimitValue(`spawn: rlimits.${name}`, v)]);
+    for (const [name, v] of Object.entries(opts.rlimits ?? {})) {
+      const lim = checkRlimitValue(`spawn: rlimits.${name}`, v);
+      // a state no process can be in (do_prlimit refuses it with -EINVAL)
+      if (lim[0] > lim[1]) throw new KwqError(`spawn: rlimits.${name}`, `soft limit ${lim[0]} is above the hard limit ${lim[1]}`);
+      rl.push([resolveResource('spawn: rlimits', name), lim]);
+    }
     if (opts.oomScoreAdj !== undefined && (!Number.isInteger(opts.oomScoreAdj) || opts.oomScoreAdj < -1000 || opts.oomScoreAdj > 1000)) {
       throw new KwqError('spawn: oomScoreAdj', `bad value ${opts.oomScoreAdj}: expected an integer in -1000..1000`);
     }

@@ -119,6 +119,10 @@ export class Task {
   toString(): string {
     return `${this.comm}[${this.pid}]`;
   }
+  /** The inspection fields of the public contract, for JSON and logs (getters are not own properties). */
+  toJSON(): { pid: number; tgid: number; ppid: number; comm: string; flags: number; uid: number; cgroup: string; alive: boolean } {
+    return { pid: this.pid, tgid: this.tgid, ppid: this.ppid, comm: this.comm, flags: this.flags, uid: this.uid, cgroup: this.cgroup, alive: this.alive };
+  }
 }
 
 /** set_task_comm: truncate to TASK_COMM_LEN - 1 characters. */

@@ -87,7 +87,8 @@ describe('processes', () => {
     // exit of the group leader ends the thread too
     k.exit(p, 3);
     expect([p.alive, th.alive, c.alive]).toEqual([false, false, true]);
-    expect(k.task(p.pid)).toBeUndefined();
+    expect(k.task(p.pid)?.alive).toBe(false); // still inspectable, no longer listed
+    expect(k.tasks().includes(p)).toBe(false);
     expect(c.ppid).toBe(1); // reparented to init
     expect(k.kill(c, SIGKILL)).toBe(0);
     expect(c.alive).toBe(false);
@@ -255,5 +256,25 @@ describe('the -EINTR rule and dead tasks', () => {
     expect(() => k.open(k.init, '/tmp/f', -1)).toThrow(KwqError);
     expect(() => k.pwrite(k.init, 0, -5, 0)).toThrow(/bad length/);
     expect(() => k.clone(k.init, 1.5)).toThrow(/bad flags/);
+  });
+});
+
+describe('inspection after death and bad spawn rlimits', () => {
+  test('k.task(pid) still answers for a task that exited or was killed, with alive === false', async () => {
+    const k = await Kernel.boot();
+    const t = k.spawn({ comm: 'victim', uid: 1000 });
+    const pid = t.pid;
+    expect(k.kill(t, SIGKILL)).toBe(0);
+    expect(k.task(pid)).toBe(t);
+    expect(k.task(pid)!.alive).toBe(false);
+    expect(k.tasks().some((x) => x.pid === pid)).toBe(false); // the live list leaves it out
+    expect(JSON.parse(JSON.stringify(t))).toEqual({ pid, tgid: pid, ppid: 1, comm: 'victim', flags: t.flags, uid: 1000, cgroup: '/', alive: false });
+  });
+
+  test('spawn refuses rlimits whose soft limit is above the hard one, naming the field', async () => {
+    const k = await Kernel.boot();
+    const before = k.tasks().length;
+    expect(() => k.spawn({ rlimits: { RLIMIT_NPROC: [10, 5] } })).toThrow(/spawn: rlimits.RLIMIT_NPROC: soft limit 10 is above the hard limit 5/);
+    expect(k.tasks().length).toBe(before); // refused before forking: no task was made
   });
 });

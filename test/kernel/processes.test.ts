@@ -120,7 +120,8 @@ describe('exit and signals', () => {
     k.exit(p, 3);
     expect(t2.alive).toBe(false);
     expect(k.readFile(k.init, '/sys/fs/cgroup/a/pids.current')).toBe('0\n');
-    expect(k.task(p.pid)).toBeUndefined();
+    expect(k.task(p.pid)?.alive).toBe(false); // still inspectable, no longer listed
+    expect(k.tasks().includes(p)).toBe(false);
   });
 
   test('SIGKILL runs the user worker kill hook; kthreads ignore signals; a stop stops user workers', async () => {

@@ -50,7 +50,7 @@ export function setpgid(k: Kernel, task: Task, pid: number, pgid: number): numbe
   intArg('setpgid', 'pgid', pgid);
   return k.syscall('setpgid', task, () => {
     if (pgid < 0) return -EINVAL;
-    const p = pid === 0 ? task.groupLeader : k.task(pid);
+    const p = pid === 0 ? task.groupLeader : k.taskByPid(pid) ?? undefined;
     if (p === undefined) return -ESRCH;
     if (!p.isGroupLeader) return -EINVAL;
     const isChild = p.groupLeader.parent?.groupLeader === task.groupLeader;
@@ -66,7 +66,7 @@ export function setpgid(k: Kernel, task: Task, pid: number, pgid: number): numbe
 export function getpgid(k: Kernel, task: Task, pid: number): number {
   intArg('getpgid', 'pid', pid);
   return k.syscall('getpgid', task, () => {
-    const p = pid === 0 ? task : k.task(pid);
+    const p = pid === 0 ? task : k.taskByPid(pid) ?? undefined;
     return p === undefined ? -ESRCH : taskPgrp(k, p);
   }) as number;
 }

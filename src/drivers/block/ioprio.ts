@@ -120,7 +120,7 @@ export function ioprioSet(k: Kernel, current: Task, which: number, who: number, 
     let ret = -ESRCH;
     switch (which) {
       case IOPRIO_WHO_PROCESS: {
-        const p = who ? k.task(who) : current;
+        const p = who ? k.taskByPid(who) ?? undefined : current;
         if (p !== undefined) ret = setTaskIoprio(k, current, p, ioprio);
         break;
       }
@@ -163,7 +163,7 @@ export function ioprioGet(k: Kernel, current: Task, which: number, who: number):
     };
     switch (which) {
       case IOPRIO_WHO_PROCESS: {
-        const p = who ? k.task(who) : current;
+        const p = who ? k.taskByPid(who) ?? undefined : current;
         if (p !== undefined) ret = getTaskRawIoprio(p);
         break;
       }
