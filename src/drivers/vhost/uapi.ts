@@ -149,8 +149,13 @@ export function toU64(v: unknown): bigint | typeof FAULT {
   return FAULT;
 }
 
-/** get_user(idx, (u32 __user *)argp): the first u32 of the user buffer, or FAULT. */
-export function firstU32(arg: unknown): number | typeof FAULT {
+/**
+ * get_user(idx, (u32 __user *)argp): the first u32 of the user buffer, or FAULT. With
+ * `field`, the caller knows the struct (vhost_vring_worker: `index`) and an object
+ * without that field is the wrong shape: FAULT.
+ */
+export function firstU32(arg: unknown, field?: string): number | typeof FAULT {
+  if (field !== undefined && isObj(arg)) return field in arg ? readU32(arg, field) : FAULT;
   if (typeof arg === 'number') return Number.isInteger(arg) && arg >= -0x8000_0000 && arg <= 0xffff_ffff ? arg >>> 0 : FAULT;
   if (typeof arg === 'bigint') return Number(BigInt.asUintN(32, arg));
   if (!isObj(arg)) return FAULT;

@@ -124,9 +124,12 @@ export function vhostSignal(vq: VhostVirtqueue): void {
   eventfdSignal(vq.dev.k, vq.callCtx);
 }
 
-/** vhost_get_vq_from_user: get_user(idx) -EFAULT; idx >= nvqs -ENOBUFS. */
-export function vhostGetVqFromUser(dev: VhostDev, arg: unknown): VhostVirtqueue | number {
-  const idx = firstU32(arg);
+/**
+ * vhost_get_vq_from_user: get_user(idx) -EFAULT; idx >= nvqs -ENOBUFS. `field` names
+ * the struct's first field when the caller knows the struct (see firstU32).
+ */
+export function vhostGetVqFromUser(dev: VhostDev, arg: unknown, field?: string): VhostVirtqueue | number {
+  const idx = firstU32(arg, field);
   if (idx === FAULT) return -EFAULT;
   if (idx >= dev.vqs.length) return -ENOBUFS;
   return dev.vqs[idx]!;

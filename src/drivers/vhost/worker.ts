@@ -376,7 +376,7 @@ export function vhostWorkerIoctl(dev: VhostDev, task: Task, request: number, arg
     default:
       return -ENOIOCTLCMD;
   }
-  const vq = vhostGetVqFromUser(dev, arg);
+  const vq = vhostGetVqFromUser(dev, arg, 'index'); // struct vhost_vring_worker { index, worker_id }
   if (typeof vq === 'number') return vq;
   if (request === VHOST_ATTACH_VRING_WORKER) {
     const index = readU32(arg, 'index');

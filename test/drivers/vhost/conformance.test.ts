@@ -270,6 +270,17 @@ describe('vhost_worker_ioctl on vhost-scsi (section 1.10)', () => {
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NEW_WORKER), -EINVAL);
   });
 
+  test('GET/ATTACH_VRING_WORKER with a struct that has no index is a bad pointer: -EFAULT, nothing written', async () => {
+    const { k, qemu, fd } = await setup('scsi');
+    expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    for (const arg of [{ worker_id: 1 }, { value: 2 }]) {
+      const before = JSON.stringify(arg);
+      rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_GET_VRING_WORKER, arg), -EFAULT);
+      expect(JSON.stringify(arg)).toBe(before);
+      rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_ATTACH_VRING_WORKER, arg), -EFAULT);
+    }
+  });
+
   test('another mm: -EPERM for all four', async () => {
     const { k, qemu, fd } = await setup('scsi');
     const child = k.fork(qemu) as Task;
