@@ -75,8 +75,12 @@ export function loopDevice(k: Kernel, n: number): LoopDevice | null {
   return loopDriver(k).devices.get(n) ?? null;
 }
 
+/**
+ * The loop ioctls that take a value (LOOP_SET_FD's fd, LOOP_CTL_*'s index) get it in
+ * the argument itself, not through a pointer: there is no bad-pointer case, so a
+ * missing or non-integer value is a misuse of the library.
+ */
 function intArg(where: string, arg: unknown): number {
-  if (arg === undefined) return 0;
   if (typeof arg !== 'number' || !Number.isInteger(arg)) throw new KwqError(where, `the argument must be an integer (a long), got ${typeof arg === 'number' ? arg : typeof arg}`);
   // (int)parm
   return arg | 0;

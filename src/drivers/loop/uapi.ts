@@ -23,8 +23,9 @@
  *
  * kwq passes these as plain objects with the uapi field names (DESIGN.md): u64 fields
  * are numbers (or bigints), the byte arrays are strings. A field left out reads as 0,
- * as in a zero-initialised C struct; an unknown field or a field of the wrong type is a
- * bad user pointer (-EFAULT).
+ * as in a zero-initialised C struct, except loop_config's `fd`, without which the
+ * object is not a loop_config; that, an unknown field or a field of the wrong type is
+ * a bad user pointer (-EFAULT).
  */
 
 export const LO_NAME_SIZE = 64;
@@ -160,6 +161,7 @@ export function readInfo64(arg: unknown): KInfo64 | null {
 export function readConfig(arg: unknown): KConfig | null {
   if (!isPlainObject(arg)) return null;
   for (const key of Object.keys(arg)) if (!['fd', 'block_size', 'info', '__reserved'].includes(key)) return null;
+  if (!('fd' in arg)) return null; // {} is no loop_config
   const fd = u32(arg['fd']);
   const bs = u32(arg['block_size']);
   if (fd === null || bs === null) return null;

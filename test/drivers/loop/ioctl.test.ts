@@ -115,6 +115,8 @@ describe('/dev/loopN', () => {
       [{ fd: bfd, info: { lo_offset: 1n << 63n } }, -EOVERFLOW],
       [{ fd: bfd, block_size: 1000 }, -EINVAL],
       [{ fd: bfd, bogus: 1 }, -EFAULT],
+      [{}, -EFAULT], // no fd: not a loop_config (it would have bound fd 0)
+      [{ block_size: 512 }, -EFAULT],
       ['x', -EFAULT],
       [undefined, -EFAULT],
     ];
@@ -122,6 +124,9 @@ describe('/dev/loopN', () => {
       expect(k.ioctl(root, l0, LOOP_CONFIGURE, arg), JSON.stringify(arg, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).toBe(err);
       expect(snapshot()).toEqual(before);
     }
+    // LOOP_SET_FD takes the fd itself, not a pointer: leaving it out is a misuse of the library
+    expect(() => k.ioctl(root, l0, LOOP_SET_FD)).toThrow(/the argument must be an integer/);
+    expect(snapshot()).toEqual(before);
     // a chain: loop1 on loop0 while loop0 is unbound is -EINVAL
     const l1 = k.open(root, '/dev/loop1', O_RDWR);
     expect(k.ioctl(root, l1, LOOP_SET_FD, l0)).toBe(-EINVAL);
