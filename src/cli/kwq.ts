@@ -94,7 +94,7 @@ export const commands: Record<string, { summary: string; run: Command }> = {
   scenario: { summary: 'run one scenario: kwq scenario NAME [--option value ...] [--json]', run: scenario },
   list: { summary: 'list the scenarios and their options', run: list },
   profile: {
-    summary: 'CPU-profile the queue design: kwq profile [--out DIR] [--ms N] [scenario NAME ...]',
+    summary: 'CPU-profile the queue design: kwq profile [--out DIR] [--top N] [--ms N] [any kwq command line, e.g. scenario multiqueue]',
     run: profileCommand,
   },
   bench: {

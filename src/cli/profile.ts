@@ -7,7 +7,7 @@
  *
  *   kwq profile                       the threaded engine (kwq engine --ms 2000)
  *   kwq profile scenario multiqueue   any other kwq command line
- *   kwq profile --out DIR --top N
+ *   kwq profile --out DIR --top N --ms N   (--ms: the engine run's length)
  */
 import { mkdtempSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,10 +57,15 @@ export async function profileCommand(argsIn: string[]): Promise<number> {
   const args = [...argsIn];
   let out: string | undefined;
   let top = 12;
+  let ms = '2000';
   for (;;) {
     if (args[0] === '--out') {
       out = args[1];
       if (!out) throw new KwqError('kwq profile', '--out needs a directory');
+      args.splice(0, 2);
+    } else if (args[0] === '--ms') {
+      ms = args[1] ?? '';
+      if (!(Number(ms) > 0)) throw new KwqError('kwq profile', `--ms needs a positive number of milliseconds, got ${args[1]}`);
       args.splice(0, 2);
     } else if (args[0] === '--top') {
       top = Number(args[1]);
@@ -68,7 +73,7 @@ export async function profileCommand(argsIn: string[]): Promise<number> {
       args.splice(0, 2);
     } else break;
   }
-  const what = args.length ? args : ['engine', '--ms', '2000'];
+  const what = args.length ? args : ['engine', '--ms', ms];
   const dir = out ? resolve(out) : mkdtempSync(join(tmpdir(), 'kwq-profile-'));
   mkdirSync(dir, { recursive: true });
   const code = await runNodeScript(
