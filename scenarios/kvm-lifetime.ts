@@ -121,6 +121,9 @@ export const scenario: Scenario = {
       };
       // /dev/kvm has no mm check: the helper may create (and drop) a VM of its own
       const ownVm = k.ioctl(helper, kvmFd, KVM_CREATE_VM, 0);
+      // its own VM has the helper's mm: its VM ioctls pass the mm check
+      const ownVcpu = ownVm >= 0 ? k.ioctl(helper, ownVm, KVM_CREATE_VCPU, 0) : ownVm;
+      if (ownVcpu >= 0) k.close(helper, ownVcpu);
       if (ownVm >= 0) k.close(helper, ownVm);
       for (const fd of vcpuFds) must('close vCPU fd', k.close(helper, fd));
       k.advance(holdMs / 2);
@@ -138,7 +141,7 @@ export const scenario: Scenario = {
           `${String(s.tMs).padStart(9)}  ${fmt(s.memoryCurrent).padStart(18)}  ${fmt(s.kernel)}  ${fmt(s.anon)}  ${String(s.vms).padStart(2)}  ${String(s.tasks).padStart(5)}  ${s.event}`),
         '',
         `after QEMU exited, vm1 (no task left) still holds ${fmt(afterExit.memoryCurrent).trim()}: the VM's kernel memory; guest RAM and page tables went with QEMU's mm`,
-        `the helper's VM ioctls: KVM_CREATE_VCPU ${errnoName(childIoctl.KVM_CREATE_VCPU)}, KVM_SET_USER_MEMORY_REGION ${errnoName(childIoctl.KVM_SET_USER_MEMORY_REGION)}, KVM_RUN ${errnoName(childIoctl.KVM_RUN)}; its own KVM_CREATE_VM on /dev/kvm: ${ownVm >= 0 ? 'fd ' + ownVm : errnoName(ownVm)}`,
+        `the helper's VM ioctls: KVM_CREATE_VCPU ${errnoName(childIoctl.KVM_CREATE_VCPU)}, KVM_SET_USER_MEMORY_REGION ${errnoName(childIoctl.KVM_SET_USER_MEMORY_REGION)}, KVM_RUN ${errnoName(childIoctl.KVM_RUN)}; its own KVM_CREATE_VM on /dev/kvm: ${ownVm >= 0 ? 'fd ' + ownVm : errnoName(ownVm)}, KVM_CREATE_VCPU there: ${ownVcpu >= 0 ? 'fd ' + ownVcpu : errnoName(ownVcpu)}`,
         `closing the VM fd freed ${fmt(held.memoryCurrent - freed.memoryCurrent).trim()}`,
       ];
       return {
@@ -158,6 +161,7 @@ export const scenario: Scenario = {
           freedMemoryCurrent: freed.memoryCurrent,
           childIoctl,
           childOwnVm: ownVm,
+          childOwnVcpu: ownVcpu,
         },
       };
     } finally {

@@ -116,7 +116,6 @@ describe('ring producer threads', () => {
     for (const [p, r] of reports.entries()) {
       expect(r).toMatchObject({ added: N, attempted: N, canaryOk: true }); // attempted == added: nothing re-tested
       expect(engine.counters.get(p)).toBe(N);
-      expect(r.waits).toBeGreaterThanOrEqual(0);
     }
     const st = engine.worker(0).stats();
     expect(st.violations).toBe(0);

@@ -10,7 +10,7 @@ describe('scenario kvm-lifetime', () => {
     const d = r.data as {
       guestBytes: number; runningMemoryCurrent: number; vmKernelBytesRunning: number; vmPageTableBytesRunning: number;
       afterExitMemoryCurrent: number; afterExitKernel: number; afterExitAnon: number; afterExitTasks: number;
-      heldMemoryCurrent: number; freedMemoryCurrent: number; childIoctl: Record<string, number>; childOwnVm: number;
+      heldMemoryCurrent: number; freedMemoryCurrent: number; childIoctl: Record<string, number>; childOwnVm: number; childOwnVcpu: number;
       steps: { memoryCurrent: number }[];
     };
     // running: guest RAM (anon) + the VM's kernel memory, all in vm1
@@ -24,6 +24,7 @@ describe('scenario kvm-lifetime', () => {
     // the helper: -EIO everywhere on QEMU's VM, but /dev/kvm works for its own
     expect(d.childIoctl).toEqual({ KVM_CREATE_VCPU: -EIO, KVM_SET_USER_MEMORY_REGION: -EIO, KVM_RUN: -EIO });
     expect(d.childOwnVm).toBeGreaterThanOrEqual(0);
+    expect(d.childOwnVcpu).toBeGreaterThan(d.childOwnVm as number); // its own VM answers it: the mm check passes
     // closing the vCPU fds frees nothing; closing the VM fd frees everything
     expect(d.heldMemoryCurrent).toBe(d.afterExitMemoryCurrent);
     expect(d.freedMemoryCurrent).toBe(0);
