@@ -681,7 +681,7 @@ export class Kernel {
       if (w !== -ENOENT || !(flags & O_CREAT)) return this.leave(task, w);
       const pp = pathParent(this, task, path);
       if (typeof pp === 'number') return this.leave(task, pp);
-      const c = pp.dir.iop?.create?.(this, pp.dir, pp.name, task) ?? -EPERM;
+      const c = pp.dir.iop?.create?.(this, pp.dir, pp.name, task) ?? -EACCES; // lookup_open: no ->create
       if (typeof c === 'number') return this.leave(task, c);
       inode = c;
       w = { inode, path: pp.path };

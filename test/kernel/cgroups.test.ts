@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import {
-  CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, EAGAIN, EBUSY, EEXIST, EINVAL, ENODEV, ENOENT,
+  EACCES, CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, EAGAIN, EBUSY, EEXIST, EINVAL, ENODEV, ENOENT,
   EOPNOTSUPP, ESRCH, Kernel, O_CREAT, O_DIRECT, O_WRONLY,
 } from 'kwq';
 import { registerBlkdev, bioEndio } from '../../src/kernel/vfs/blkdev.js';
@@ -18,6 +18,7 @@ describe('cgroup v2 subtree_control (cgroup_vet_subtree_control_enable)', () => 
     const qemu = k.spawn({ comm: 'qemu', cgroup: '/machine.slice/vm1' });
     const vm1 = `${CG}/machine.slice/vm1`;
     expect(k.writeFile(r, `${vm1}/cgroup.subtree_control`, '+memory')).toBe(-EBUSY); // no internal processes
+    expect(k.writeFile(r, `${vm1}/memory.nope`, '1')).toBe(-EACCES); // kernfs has no ->create
     expect(k.writeFile(r, `${vm1}/cgroup.subtree_control`, '+cpu +pids')).toBeGreaterThan(0); // a prospective thread root
     expect(k.readFile(r, `${vm1}/cgroup.subtree_control`)).toBe('cpu pids\n');
     // the libvirt layout: threaded children, QEMU's threads moved by tid

@@ -2,7 +2,7 @@
  * In-memory directories (fs/libfs.c's simple_* and ramfs): children in a Map.
  * Used by the root filesystem, /dev, /sys and tmpfs directories.
  */
-import { EEXIST, ENOENT, ENOTDIR, ENOTEMPTY, EISDIR, EPERM } from '../errno.js';
+import { EACCES, EEXIST, ENOENT, ENOTDIR, ENOTEMPTY, EISDIR, EPERM } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
 import type { FileOperations } from './file.js';
@@ -22,7 +22,8 @@ export function simpleDirOps(opts: SimpleDirOptions): InodeOperations {
     lookup: (_k, dir, name) => dir.children!.get(name) ?? null,
     list: (_k, dir) => [...dir.children!.keys()],
     create(k, dir, name, task) {
-      if (!opts.createFile) return -EPERM;
+      // lookup_open: a directory without ->create (sysfs, cgroupfs, /dev) is -EACCES
+      if (!opts.createFile) return -EACCES;
       if (dir.children!.has(name)) return -EEXIST;
       const ino = opts.createFile(k, dir.sb, task);
       dir.children!.set(name, ino);
