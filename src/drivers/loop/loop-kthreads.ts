@@ -47,10 +47,10 @@
  * The threads keep the Node process alive until LOOP_CTL_REMOVE (per-cgroup), the
  * last close after LOOP_CLR_FD (kworker design) or k.shutdown().
  */
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { PendingStops } from '../../runtime/pending-stops.js';
+import { takeCpuDelta, threadCpuNs } from '../../runtime/thread-cpu.js';
 import { ENOMEM } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
@@ -88,15 +88,6 @@ export interface KthreadOps {
   setTimer(lo: LoopDevice): void;
 }
 
-/** CPU ns a thread has used, from /proc/self/task/<tid>/schedstat; -1 if unavailable. */
-function threadCpuNs(tid: number | undefined): number {
-  if (tid === undefined) return -1;
-  try {
-    return Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-  } catch {
-    return -1;
-  }
-}
 
 /** What a kworker thread reported when it exited. */
 export interface LoopKthreadReport {
@@ -460,14 +451,8 @@ export class LoopKthreads {
 
   chargeThread(t: LoopKthread, nowNs: number): void {
     if (t.task.alive) t.cg = this.k.cgroupOf(t.task, 'cpu');
-    if (nowNs < 0) return;
-    if (t.lastNs < 0) {
-      t.lastNs = nowNs;
-      return;
-    }
-    const d = nowNs - t.lastNs;
-    if (d <= 0) return;
-    t.lastNs = nowNs;
+    const d = takeCpuDelta(t, nowNs);
+    if (d === 0) return;
     t.threadNs += d;
     this.chargeCg(t, d);
   }

@@ -36,8 +36,8 @@
  * - Worker threads keep the Node process alive until their device is released or
  *   k.shutdown() runs (a running machine).
  */
-import { readFileSync } from 'node:fs';
 import { PendingStops } from '../../runtime/pending-stops.js';
+import { takeCpuDelta, threadCpuNs } from '../../runtime/thread-cpu.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
@@ -69,16 +69,6 @@ interface Live {
   freeStruct: boolean;
   /** total CPU ms the thread reported at exit (its run loop) */
   reportCpuMs?: number;
-}
-
-/** CPU ns a thread has used, from /proc/self/task/<tid>/schedstat; -1 if unavailable. */
-function threadCpuNs(tid: number | undefined): number {
-  if (tid === undefined) return -1;
-  try {
-    return Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-  } catch {
-    return -1;
-  }
 }
 
 export class VhostThreads {
@@ -147,14 +137,8 @@ export class VhostThreads {
   private charge(l: Live, nowNs: number): void {
     const t = l.worker.task;
     if (t !== null && t.alive) l.cg = this.k.cgroupOf(t, 'cpu'); // task mode follows its process
-    if (nowNs < 0) return;
-    if (l.lastNs < 0) {
-      l.lastNs = nowNs;
-      return;
-    }
-    const d = nowNs - l.lastNs;
-    if (d <= 0) return;
-    l.lastNs = nowNs;
+    const d = takeCpuDelta(l, nowNs);
+    if (d === 0) return;
     l.chargedNs += d;
     this.chargeCg(l, d);
   }
