@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EBUSY } from 'kwq';
+import { EBUSY, EOPNOTSUPP } from 'kwq';
 import { scenario } from '../../scenarios/emulatorpin.js';
 import type { EmulatorpinRun } from '../../scenarios/emulatorpin.js';
 
@@ -25,5 +25,21 @@ describe('scenario emulatorpin', () => {
     // the VM's cgroup as a whole pays for the worker in both modes
     expect(task.vmCpuStatUs).toBeGreaterThanOrEqual(task.workerUs);
     expect(kth.vmCpuStatUs).toBeGreaterThanOrEqual(kth.workerUs);
+  });
+
+  it('--layout threaded: each QEMU thread goes to a threaded child by tid; the task-mode worker is one of them, the kthread is not', async () => {
+    const r = await scenario.run({ ms: 10, layout: 'threaded' });
+    const task = r.data.task as EmulatorpinRun;
+    const kth = r.data.kthread as EmulatorpinRun;
+    expect(task.moveResult).toBe(0); // every cgroup.threads write went through (+cpu beside QEMU was allowed)
+    expect(task.workerCgroup).toBe('/machine.slice/vm1/emulator');
+    expect(task.vmOwnUs).toBe(0);
+    expect(task.emulatorUs).toBe(task.workerUs); // the vCPU thread is in vcpu0, not emulator
+    expect(kth.workerCgroup).toBe('/machine.slice/vm1');
+    expect(kth.vmOwnUs).toBe(kth.workerUs);
+    expect(kth.emulatorUs).toBe(0);
+    // vm1 is a thread root: no domain controller below it, tasks or not
+    expect(task.enableMemoryResult).toBe(-EOPNOTSUPP);
+    expect(kth.enableMemoryResult).toBe(-EOPNOTSUPP);
   });
 });
