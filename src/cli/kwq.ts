@@ -5,14 +5,17 @@
  *
  *   kwq tour [--ms N]                  the default tour (what `npm start` runs)
  *   kwq engine [--ms N]                the threaded engine alone
- *   kwq scenario NAME [--opt value]    one scenario; --json prints its data
+ *   kwq scenario NAME [--opt value]    one scenario; --json prints its data, --trace DIR
+ *                                      writes a Chrome trace (Perfetto) per kernel it boots
  *   kwq list                           the scenarios and their options
  *   kwq profile [--out DIR] [WHAT]     CPU-profile the queue design (names kept)
  *   kwq bench [--quick] [--json FILE]  the benchmark suite
  */
-import { realpathSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KwqError } from '../kernel/error.js';
+import { Kernel } from '../kernel/kernel.js';
 import { engineTour } from './engine-tour.js';
 import { SCENARIOS, loadScenario, runScenario, scenarioAvailable } from './tour.js';
 import { parseOptionWords } from './scenario-options.js';
@@ -60,9 +63,30 @@ async function scenario(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (!name) throw new KwqError('kwq scenario', `name a scenario: ${SCENARIOS.join(', ')}`);
   const json = takeFlag(rest, '--json');
-  const res = await runScenario(name, parseOptionWords(`scenario ${name}`, rest));
+  const traceDir = takeValue(rest, '--trace', 'kwq scenario');
+  // --trace DIR: record every kernel the scenario boots, one Chrome trace-event file
+  // each (open it in Perfetto or chrome://tracing)
+  const kernels: Kernel[] = [];
+  const stop = traceDir === undefined ? () => {} : Kernel.onBoot((k) => {
+    k.trace.record();
+    kernels.push(k);
+  });
+  let res;
+  try {
+    res = await runScenario(name, parseOptionWords(`scenario ${name}`, rest));
+  } finally {
+    stop();
+  }
   if (json) console.log(JSON.stringify(res.data, null, 2));
   else for (const line of res.lines) console.log(line);
+  if (traceDir !== undefined) {
+    mkdirSync(traceDir, { recursive: true });
+    kernels.forEach((k, i) => {
+      const file = join(traceDir, `${name}-${i + 1}.json`);
+      writeFileSync(file, JSON.stringify(k.trace.exportChrome()));
+      console.error(`trace: ${file} (${k.trace.events().length} events)`);
+    });
+  }
   return 0;
 }
 
@@ -91,7 +115,7 @@ export const commands: Record<string, { summary: string; run: Command }> = {
       return r.exactlyOnce ? 0 : 1;
     },
   },
-  scenario: { summary: 'run one scenario: kwq scenario NAME [--option value ...] [--json]', run: scenario },
+  scenario: { summary: 'run one scenario: kwq scenario NAME [--option value ...] [--json] [--trace DIR]', run: scenario },
   list: { summary: 'list the scenarios and their options', run: list },
   profile: {
     summary: 'CPU-profile the queue design: kwq profile [--out DIR] [--top N] [--ms N] [any kwq command line, e.g. scenario multiqueue]',

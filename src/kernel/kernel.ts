@@ -128,6 +128,9 @@ class TaskBody implements ThreadBody {
   }
 }
 
+/** Kernel.onBoot observers. */
+const bootObservers = new Set<(k: Kernel) => void>();
+
 /** How many exited tasks k.task(pid) keeps answering for. */
 const EXITED_KEPT = 4096;
 
@@ -257,7 +260,20 @@ export class Kernel {
         throw e;
       }
     }
+    for (const fn of bootObservers) fn(k);
     return k;
+  }
+
+  /**
+   * Call `fn` with every kernel booted from now on, until the returned function is
+   * called: how a tool that did not boot the kernels itself (`kwq scenario --trace`)
+   * records them.
+   */
+  static onBoot(fn: (k: Kernel) => void): () => void {
+    bootObservers.add(fn);
+    return () => {
+      bootObservers.delete(fn);
+    };
   }
 
   private setup(opts: { cgroup: string; tmpfsSize: number | string }): void {
