@@ -404,19 +404,31 @@ export function vhost_worker_run(worker: usize, out: usize, cap: u32, max_batche
  * returns n > 0 when `out` holds n HOST works for the caller to run (then call
  * again), or -1 once the stop flag is seen (checked before every batch, as
  * vhost_task_fn checks STOP before every fn call: works still queued stay
- * queued). When the list is empty it re-checks it `spin` times, then sleeps on
+ * queued). When the list is empty it re-checks it up to `spin` times, then sleeps on
  * `state` until a producer or vhost_worker_stop wakes it.
+ *
+ * The re-check budget adapts between spin/64 and spin: halved after a spin that
+ * ran out (the worker slept), doubled after one that saw work. A spin that keeps
+ * running out means the producers are not running while we spin, and on a machine
+ * with more busy threads than CPUs that is often because the spinner holds the CPU
+ * one of them needs: then sleeping sooner hands it over.
  */
 export function vhost_worker_loop(worker: usize, out: usize, cap: u32, spin: u32): i32 {
   const list = worker + VHOST_WORKER_LIST;
   const state = worker + VHOST_WORKER_STATE;
   const stop = worker + VHOST_WORKER_STOP;
+  const min_spin = spin >> 6;
+  let budget = spin;
   while (true) {
     if (atomic.load<u32>(stop)) return -1; // pairs with vhost_worker_stop
     const n = vhost_worker_run(worker, out, cap, 1);
     if (n != 0) return n;
     if (!llist_empty(list)) continue; // may be stale: a hint
-    if (vhost_worker_idle_spin(list, stop, spin)) continue;
+    if (vhost_worker_idle_spin(list, stop, budget)) {
+      budget = budget > spin >> 1 ? spin : budget << 1;
+      continue;
+    }
+    budget = budget >> 1 < min_spin ? min_spin : budget >> 1;
     atomic.store<u32>(state, VHOST_WORKER_SLEEPING); // set_current_state; pairs with vhost_worker_wakeup's load
     if (!llist_empty(list) || atomic.load<u32>(stop)) { // the re-check after publishing SLEEPING (Dekker)
       atomic.store<u32>(state, VHOST_WORKER_RUNNING);

@@ -124,11 +124,18 @@ export function vhostWorkerLoop(m: Int32Array, worker: number, counters: number,
   const list = worker + VHOST_WORKER.LIST;
   const state = (worker + VHOST_WORKER.STATE) >> 2;
   const stop = (worker + VHOST_WORKER.STOP) >> 2;
+  // the same adaptive re-check budget as assembly/vhost.ts vhost_worker_loop
+  const minSpin = spin >>> 6;
+  let budget = spin;
   for (;;) {
     if (Atomics.load(m, stop)) return; // pairs with the stopper's store
     if (vhostRunBatch(m, worker, counters, st)) continue;
     if (!llistEmpty(m, list)) continue; // may be stale: a hint
-    if (vhostWorkerSpin(m, worker, spin)) continue;
+    if (vhostWorkerSpin(m, worker, budget)) {
+      budget = budget > spin >>> 1 ? spin : budget * 2;
+      continue;
+    }
+    budget = budget >>> 1 < minSpin ? minSpin : budget >>> 1;
     Atomics.store(m, state, VHOST_WORKER_SLEEPING); // pairs with wakeup's load (Dekker)
     if (!llistEmpty(m, list) || Atomics.load(m, stop)) { Atomics.store(m, state, VHOST_WORKER_RUNNING); continue; }
     st.sleeps++;
