@@ -21,7 +21,7 @@ export {
   vhost_work_size, vhost_worker_size, vhost_work_init, vhost_work_init_batch, vhost_worker_init,
   vhost_worker_queue, vhost_worker_queue_each, vhost_work_queue_batch, vhost_worker_stop, vhost_worker_clear_stop,
   vhost_worker_has_work, vhost_worker_run, vhost_worker_loop, vhost_worker_stats,
-  vhost_work_queue_batch_ordered, vhost_worker_queue_each_ordered, vhost_work_wait_idle, vhost_worker_spin,
+  vhost_work_queue_batch_ordered, vhost_worker_queue_each_ordered, vhost_work_wait_idle, vhost_worker_spin, vhost_worker_set_spin_floor,
 } from './vhost';
 export { rb_root_init, rb_empty_root, rb_clear_node, rb_empty_node, rb_link_node, rb_insert_color, rb_erase, rb_replace_node, rb_first, rb_last, rb_next, rb_prev, rb_find_u64, rb_find_add_u64, rb_insert_batch_u64, rb_find_batch_u64, rb_erase_batch } from './rbtree';
 export { loop_wq_size, loop_work_init, loop_wq_init, __queue_work, loop_queue_work_on, loop_wq_pick, loop_wq_done, loop_wq_stop, loop_wq_idle } from './loop-wq';

@@ -79,6 +79,8 @@ export const VHOST_WORKER_LIST: u32 = 0;
 export const VHOST_WORKER_STATE: u32 = 64;
 export const VHOST_WORKER_STOP: u32 = 68;
 export const VHOST_WORKER_WAKEUPS: u32 = 72;
+/** how far the idle re-check budget may shrink: spin >> floor (0: a fixed budget); set by the host */
+export const VHOST_WORKER_SPIN_FLOOR: u32 = 76;
 export const VHOST_WORKER_PENDING: u32 = 128;
 export const VHOST_WORKER_ITEMS: u32 = 136;
 export const VHOST_WORKER_BATCHES: u32 = 144;
@@ -279,6 +281,11 @@ export function vhost_worker_stop(worker: usize): void {
   atomic.notify(worker + VHOST_WORKER_STATE, 1); // pairs with the loop's wait32
 }
 
+/** How far the worker's idle re-check budget may shrink: spin >> floor (0..31; 0 = fixed). */
+export function vhost_worker_set_spin_floor(worker: usize, floor: u32): void {
+  atomic.store<u32>(worker + VHOST_WORKER_SPIN_FLOOR, floor < 31 ? floor : 31); // pairs with vhost_worker_loop's load
+}
+
 /** Clear the stop flag (before a worker thread is started again). */
 export function vhost_worker_clear_stop(worker: usize): void {
   atomic.store<u32>(worker + VHOST_WORKER_STOP, 0); // pairs with the loop's stop checks
@@ -407,17 +414,18 @@ export function vhost_worker_run(worker: usize, out: usize, cap: u32, max_batche
  * queued). When the list is empty it re-checks it up to `spin` times, then sleeps on
  * `state` until a producer or vhost_worker_stop wakes it.
  *
- * The re-check budget adapts between spin/64 and spin: halved after a spin that
- * ran out (the worker slept), doubled after one that saw work. A spin that keeps
- * running out means the producers are not running while we spin, and on a machine
- * with more busy threads than CPUs that is often because the spinner holds the CPU
- * one of them needs: then sleeping sooner hands it over.
+ * With a spin floor (the host sets one when it runs more busy threads than there
+ * are CPUs: vhost_worker_set_spin_floor) the re-check budget adapts between
+ * spin >> floor and spin: halved after a spin that ran out (the worker slept),
+ * doubled after one that saw work. A spin that keeps running out on an
+ * oversubscribed machine often means the spinner holds the CPU a producer needs:
+ * sleeping sooner hands it over. Without one (floor 0) the budget stays `spin`: a
+ * producer on another CPU that is merely slow should not cost a wake-up each time.
  */
 export function vhost_worker_loop(worker: usize, out: usize, cap: u32, spin: u32): i32 {
   const list = worker + VHOST_WORKER_LIST;
   const state = worker + VHOST_WORKER_STATE;
   const stop = worker + VHOST_WORKER_STOP;
-  const min_spin = spin >> 6;
   let budget = spin;
   while (true) {
     if (atomic.load<u32>(stop)) return -1; // pairs with vhost_worker_stop
@@ -428,6 +436,8 @@ export function vhost_worker_loop(worker: usize, out: usize, cap: u32, spin: u32
       budget = budget > spin >> 1 ? spin : budget << 1;
       continue;
     }
+    // may be stale (the host changes it between runs); pairs with vhost_worker_set_spin_floor
+    const min_spin = spin >> atomic.load<u32>(worker + VHOST_WORKER_SPIN_FLOOR);
     budget = budget >> 1 < min_spin ? min_spin : budget >> 1;
     atomic.store<u32>(state, VHOST_WORKER_SLEEPING); // set_current_state; pairs with vhost_worker_wakeup's load
     if (!llist_empty(list) || atomic.load<u32>(stop)) { // the re-check after publishing SLEEPING (Dekker)

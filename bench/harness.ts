@@ -10,6 +10,8 @@
  * src/runtime/threads.ts, which has the same gate and stop words.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { SPIN_FLOOR_OVERSUBSCRIBED } from '../src/runtime/threads.js';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import {
   newRefStats, vhostWorkQueueBatch, vhostWorkQueueBatchOrdered, vhostWorkerLoop, vhostWorkerQueue, vhostWorkerQueueEachOrdered, vhostWorkWaitIdle,
@@ -27,6 +29,8 @@ export interface RefThreadSpec {
   /** ts-worker: counters base (byte offset), spin */
   counters?: number;
   spin?: number;
+  /** ts-worker: set by runRefThreads, as ThreadRuntime.produce sets the Wasm workers' */
+  spinFloor?: number;
   /** ts-producer: works (byte offsets), mode, works per call */
   works?: number[];
   /** as src/runtime/threads.ts ProducerMode (without 'sequence') */
@@ -76,7 +80,10 @@ export interface HarnessResult {
 export async function runRefThreads(memory: WebAssembly.Memory, specs: RefThreadSpec[], durationMs: number, stopWorker: () => void): Promise<HarnessResult> {
   const control = new Int32Array(new SharedArrayBuffer(64 * 2));
   const url = new URL('./harness.js', import.meta.url);
-  const threads = specs.map((spec) => {
+  // as ThreadRuntime.produce: more busy threads than CPUs lets the workers' idle spin shrink
+  const spinFloor = specs.length > availableParallelism() ? SPIN_FLOOR_OVERSUBSCRIBED : 0;
+  const threads = specs.map((s) => {
+    const spec = s.role === 'ts-worker' ? { ...s, spinFloor } : s;
     const w = new Worker(url, { workerData: { kwqHarness: true, memory, control, spec } });
     const ready = new Promise<void>((res, rej) => {
       w.once('message', () => res());
@@ -117,7 +124,7 @@ function threadMain(): void {
   const c0 = schedstat();
   if (spec.role === 'ts-worker') {
     const st = newRefStats();
-    vhostWorkerLoop(m, spec.worker, spec.counters ?? 0, spec.spin ?? 2000, st);
+    vhostWorkerLoop(m, spec.worker, spec.counters ?? 0, spec.spin ?? 2000, st, spec.spinFloor ?? 0);
     parentPort!.postMessage({ type: 'done', report: { role: spec.role, stats: st, ms: performance.now() - t0, cpu: cpuSince(c0) } });
     return;
   }

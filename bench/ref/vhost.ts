@@ -120,12 +120,13 @@ export function vhostRunBatch(m: Int32Array, worker: number, counters: number, s
 }
 
 /** The blocking loop (worker threads only): returns when the stop word is set. */
-export function vhostWorkerLoop(m: Int32Array, worker: number, counters: number, spin: number, st: RefWorkerStats): void {
+export function vhostWorkerLoop(m: Int32Array, worker: number, counters: number, spin: number, st: RefWorkerStats, spinFloor = 0): void {
   const list = worker + VHOST_WORKER.LIST;
   const state = (worker + VHOST_WORKER.STATE) >> 2;
   const stop = (worker + VHOST_WORKER.STOP) >> 2;
-  // the same adaptive re-check budget as assembly/vhost.ts vhost_worker_loop
-  const minSpin = spin >>> 6;
+  // the same re-check budget as assembly/vhost.ts vhost_worker_loop: fixed, or adaptive
+  // down to spin >> spinFloor when the harness runs more busy threads than CPUs
+  const minSpin = spin >>> spinFloor;
   let budget = spin;
   for (;;) {
     if (Atomics.load(m, stop)) return; // pairs with the stopper's store

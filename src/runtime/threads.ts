@@ -18,6 +18,7 @@
  * returns before its next batch, so works still queued stay queued (the kernel
  * flushes before it stops; call drain() first for the same effect).
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { KwqError } from '../kernel/error.js';
 import type { Engine, WorkRef } from '../wasm/engine.js';
@@ -49,6 +50,8 @@ export interface VhostWorkerThreadSpec {
  * ~40 us.
  */
 export const DEFAULT_WORKER_SPIN = 100_000;
+/** the workers' spin floor while produce() runs more busy threads than CPUs: the idle spin may shrink to spin/64 */
+export const SPIN_FLOOR_OVERSUBSCRIBED = 6;
 
 /**
  * How a producer thread queues its works:
@@ -340,6 +343,11 @@ export class ThreadRuntime {
     }
     e.sync.store(this.gateWord, 0);
     e.sync.store(this.stopWord, 0);
+    // more busy threads than CPUs: let the workers' idle spin shrink (a spinning worker
+    // may hold the CPU a producer needs); back to a fixed spin when the producers are done
+    const oversubscribed = this.workerThreads.length + specs.length > availableParallelism();
+    const floor = oversubscribed ? SPIN_FLOOR_OVERSUBSCRIBED : 0;
+    for (const i of this.workerIndices()) e.worker(i).setSpinFloor(floor);
     const threads = specs.map((s) => this.spawn({ role: 'producer', gate: this.gateWord, stop: this.stopWord, ...s, works: [...s.works] }));
     await Promise.all(threads.map((t) => t.ready));
     e.sync.store(this.gateWord, 1); // pairs with the producers' Atomics.wait on the gate
@@ -355,6 +363,7 @@ export class ThreadRuntime {
     } finally {
       if (timer) clearTimeout(timer);
       e.sync.store(this.stopWord, 1);
+      for (const i of this.workerIndices()) e.worker(i).setSpinFloor(0);
     }
   }
 

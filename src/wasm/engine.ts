@@ -513,6 +513,14 @@ export class VhostWorkerHandle {
     this.engine.exports.vhost_worker_clear_stop(this.offset);
   }
 
+  /**
+   * How far the worker thread's idle re-check budget may shrink (spin >> floor; 0 keeps
+   * it fixed). ThreadRuntime sets 6 while it runs more busy threads than there are CPUs.
+   */
+  setSpinFloor(floor: number): void {
+    this.engine.exports.vhost_worker_set_spin_floor(this.offset, floor);
+  }
+
   stats(): VhostWorkerStats {
     const e = this.engine;
     e.exports.vhost_worker_stats(this.offset, e.scratch.offset);

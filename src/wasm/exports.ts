@@ -71,4 +71,5 @@ export interface KwqExports {
   vhost_work_wait_idle(work: number, spin: number, sleepUs: number): number;
   /** the worker loop's idle spin (for timing one check): 1 if work or stop was seen */
   vhost_worker_spin(worker: number, spin: number): number;
+  vhost_worker_set_spin_floor(worker: number, floor: number): void;
 }

@@ -51,7 +51,7 @@ export const VHOST_WORK = {
 
 /** assembly/vhost.ts: struct vhost_worker (256 bytes). */
 export const VHOST_WORKER = {
-  LIST: 0, STATE: 64, STOP: 68, WAKEUPS: 72, PENDING: 128, SIZE: 256,
+  LIST: 0, STATE: 64, STOP: 68, WAKEUPS: 72, SPIN_FLOOR: 76, PENDING: 128, SIZE: 256,
 } as const;
 export const VHOST_WORKER_RUNNING = 0;
 export const VHOST_WORKER_SLEEPING = 1;
