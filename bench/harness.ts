@@ -9,9 +9,9 @@
  * (worker entries must be JavaScript on Node 20). The Wasm threads run through
  * src/runtime/threads.ts, which has the same gate and stop words.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { SPIN_FLOOR_OVERSUBSCRIBED } from '../src/runtime/threads.js';
+import { cpuSince, schedstat } from '../src/runtime/thread-self.js';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import {
   newRefStats, vhostWorkQueueBatch, vhostWorkQueueBatchOrdered, vhostWorkerLoop, vhostWorkerQueue, vhostWorkerQueueEachOrdered, vhostWorkWaitIdle,
@@ -54,18 +54,8 @@ export interface RefThreadReport {
   cpu?: { ms: number; queueMs: number };
 }
 
-function schedstat(): { ms: number; queueMs: number } | undefined {
-  try {
-    const [run, queue] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
-    return { ms: Number(run) / 1e6, queueMs: Number(queue) / 1e6 };
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuSince(a: ReturnType<typeof schedstat>): RefThreadReport['cpu'] {
-  const b = schedstat();
-  return a && b ? { ms: b.ms - a.ms, queueMs: b.queueMs - a.queueMs } : undefined;
+function cpuSinceNow(a: ReturnType<typeof schedstat>): RefThreadReport['cpu'] {
+  return cpuSince(a, schedstat());
 }
 
 export interface HarnessResult {
@@ -125,7 +115,7 @@ function threadMain(): void {
   if (spec.role === 'ts-worker') {
     const st = newRefStats();
     vhostWorkerLoop(m, spec.worker, spec.counters ?? 0, spec.spin ?? 2000, st, spec.spinFloor ?? 0);
-    parentPort!.postMessage({ type: 'done', report: { role: spec.role, stats: st, ms: performance.now() - t0, cpu: cpuSince(c0) } });
+    parentPort!.postMessage({ type: 'done', report: { role: spec.role, stats: st, ms: performance.now() - t0, cpu: cpuSinceNow(c0) } });
     return;
   }
   const works = spec.works!;
@@ -159,7 +149,7 @@ function threadMain(): void {
         if (Atomics.load(control, STOP) !== 0) break; // pairs with runRefThreads' store
       }
     }
-    parentPort!.postMessage({ type: 'done', report: { role: spec.role, added, attempted, waits, sleeps, ms: performance.now() - t0, cpu: cpuSince(c0) } });
+    parentPort!.postMessage({ type: 'done', report: { role: spec.role, added, attempted, waits, sleeps, ms: performance.now() - t0, cpu: cpuSinceNow(c0) } });
     return;
   }
   while (Atomics.load(control, STOP) === 0) { // pairs with runRefThreads' store; once per `batch` works
@@ -173,7 +163,7 @@ function threadMain(): void {
     i += n;
     if (i === works.length) i = 0;
   }
-  parentPort!.postMessage({ type: 'done', report: { role: spec.role, added, attempted, ms: performance.now() - t0, cpu: cpuSince(c0) } });
+  parentPort!.postMessage({ type: 'done', report: { role: spec.role, added, attempted, ms: performance.now() - t0, cpu: cpuSinceNow(c0) } });
 }
 
 if (!isMainThread && (workerData as { kwqHarness?: boolean } | undefined)?.kwqHarness) threadMain();

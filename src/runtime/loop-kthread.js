@@ -32,9 +32,9 @@
  * Posts { type: 'ready', tid } once attached, { type: 'done', report } before it
  * exits, { type: 'error', message } on a failure.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachKwq } from '../wasm/thread.js';
+import { schedstat, threadId } from './thread-self.js';
 import { LO, LW, WORK } from './loop-kworker-layout.js';
 import {
   RING, RING_ABORT, RING_OP_CMDS, RING_OP_IDLE, KT_IDLE, KT_RUN, KT_WAIT, ringBase, activeBase,
@@ -43,25 +43,6 @@ import {
 /** @param {any} msg */
 function post(msg) {
   parentPort?.postMessage(msg);
-}
-
-/** This thread's CPU ms (Linux /proc/thread-self/schedstat); undefined elsewhere. */
-function cpuMs() {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    return undefined;
-  }
-}
-
-/** This thread's Linux tid, for the main thread's /proc/self/task/<tid>/schedstat reads. */
-function threadId() {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -116,7 +97,7 @@ function main() {
   const origin = performance.timeOrigin;
   const jiffies = () => Math.floor(((origin + performance.now() - epochMs) * 1e6) / tickNs);
   post({ type: 'ready', tid: threadId() });
-  const c0 = cpuMs();
+  const c0 = schedstat()?.ms;
   let executions = 0;
   let handled = 0;
   let batches = 0;
@@ -152,7 +133,7 @@ function main() {
     Atomics.sub(r, act + row, 1); // pairs with the Atomics.add on entry
     x.loop_wq_done(d.wq, d.me, w); // `w` is a key only from here (the reaper may free it)
   }
-  const c1 = cpuMs();
+  const c1 = schedstat()?.ms;
   post({
     type: 'done',
     report: {

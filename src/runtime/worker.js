@@ -19,45 +19,9 @@
  * Each thread posts { type: 'ready' } once attached (canary checked), and
  * { type: 'done', report } before it exits. Errors are posted as { type: 'error' }.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachKwq } from '../wasm/thread.js';
-
-/**
- * This thread's CPU time and time spent runnable but waiting for a CPU, in ms
- * (Linux /proc/thread-self/schedstat); undefined elsewhere.
- * @returns {{ ms: number, queueMs: number } | undefined}
- */
-function schedstat() {
-  try {
-    const [run, queue] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
-    return { ms: Number(run) / 1e6, queueMs: Number(queue) / 1e6 };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * @param {{ ms: number, queueMs: number } | undefined} a
- * @param {{ ms: number, queueMs: number } | undefined} b
- */
-function cpuSince(a, b) {
-  return a && b ? { ms: b.ms - a.ms, queueMs: b.queueMs - a.queueMs } : undefined;
-}
-
-/**
- * This thread's Linux thread id (/proc/thread-self -> "<pid>/task/<tid>"), so that
- * the main thread can read /proc/self/task/<tid>/schedstat while it runs; undefined elsewhere.
- * @returns {number | undefined}
- */
-function threadId() {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { cpuSince, schedstat, threadId } from './thread-self.js';
 
 /** @param {any} msg */
 function post(msg) {
