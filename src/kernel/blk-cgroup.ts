@@ -120,28 +120,31 @@ export function blkThrottleBio(k: Kernel, blkcg: Cgroup, dev: string, op: BioOp,
   const now = k.rt.nowNs();
   if (op !== 'read' && op !== 'write') return now;
   const read = op === 'read';
+  // the bio goes when every limited level up to the root lets it go ...
   let at = now;
   for (let c: Cgroup | null = blkcg.ecss('io'); c !== null; c = c.parent) {
-    const lim = c.blkcg.limits.get(dev);
-    if (lim === undefined) continue;
-    const bps = read ? lim.rbps : lim.wbps;
-    const iops = read ? lim.riops : lim.wiops;
-    if (bps === Infinity && iops === Infinity) continue;
+    if (!throttled(c, dev, read)) continue;
     const st = c.blkcg.throtlState(dev);
     const next = read ? st.rNextNs : st.wNextNs;
     if (next > at) at = next;
   }
+  // ... and then holds each of those levels for its cost there
   for (let c: Cgroup | null = blkcg.ecss('io'); c !== null; c = c.parent) {
-    const lim = c.blkcg.limits.get(dev);
-    if (lim === undefined) continue;
+    const lim = throttled(c, dev, read);
+    if (lim === null) continue;
     const bps = read ? lim.rbps : lim.wbps;
     const iops = read ? lim.riops : lim.wiops;
-    if (bps === Infinity && iops === Infinity) continue;
     const cost = Math.max(bps === Infinity ? 0 : (bytes * 1e9) / bps, iops === Infinity ? 0 : 1e9 / iops);
     const st = c.blkcg.throtlState(dev);
-    const base = Math.max(at, read ? st.rNextNs : st.wNextNs);
-    if (read) st.rNextNs = base + cost;
-    else st.wNextNs = base + cost;
+    if (read) st.rNextNs = at + cost; // at >= this level's next time (the first loop)
+    else st.wNextNs = at + cost;
   }
   return at;
+}
+
+/** The io.max limits of `c` for `dev` if one applies to this direction, else null. */
+function throttled(c: Cgroup, dev: string, read: boolean): IoLimit | null {
+  const lim = c.blkcg.limits.get(dev);
+  if (lim === undefined) return null;
+  return (read ? lim.rbps === Infinity && lim.riops === Infinity : lim.wbps === Infinity && lim.wiops === Infinity) ? null : lim;
 }
