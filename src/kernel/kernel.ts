@@ -33,7 +33,8 @@ import { commOf, Task, type SigkillHandler } from './task.js';
 import { copyProcess, type KernelCloneArgs } from './fork.js';
 import { doExit, doGroupExit } from './exit.js';
 import { handleCaughtSignals, sendSigProcess, type SigDisposition } from './signal.js';
-import { formatParam, parseCmdline, registeredModules, type ParamValue } from './module.js';
+import { formatParam, moduleParamsIn, parseCmdline, registeredModules, type ParamValue } from './module.js';
+import { DEFAULT_RELEASE, parseFeature, parseRelease, RELEASES, type Feature, type Release } from './release.js';
 import { Tracer, type Tracepoint } from './trace.js';
 import { Cgroup, CgroupRoot, CONTROLLERS, type Controller } from './cgroup/cgroup.js';
 import { cgroupAttach, cgroupAttachTaskAll, cgroupMkdir, newCgroup } from './cgroup/cgroup-core.js';
@@ -53,6 +54,12 @@ import { startWriteback } from './vfs/filemap.js';
 import type { BlockDevice } from './vfs/blkdev.js';
 
 export interface BootOptions {
+  /**
+   * the kernel release modelled (release.ts): '5.13', '5.14', '6.1', '6.4', '6.5',
+   * '6.12' or '6.17' (default). It decides which features drivers see (`k.has`), which
+   * module parameters exist and the defaults of release-dependent `kwq.*` switches.
+   */
+  release?: Release;
   /** kernel command line: `module.param=value` and `kwq.switch=value` words */
   cmdline?: string;
   /** cgroup hierarchy: 'v2' (default) or 'v1' */
@@ -77,7 +84,7 @@ export interface BootOptions {
   sliceUs?: number;
 }
 
-const BOOT_KEYS = ['cmdline', 'cgroup', 'hz', 'seed', 'runtime', 'ncpus', 'tmpfsSize', 'memory', 'swap', 'maxThreads', 'sliceUs'];
+const BOOT_KEYS = ['release', 'cmdline', 'cgroup', 'hz', 'seed', 'runtime', 'ncpus', 'tmpfsSize', 'memory', 'swap', 'maxThreads', 'sliceUs'];
 
 export interface SpawnOptions {
   comm?: string;
@@ -146,6 +153,9 @@ export class Kernel {
     workExecuteEnd: Tracepoint; schedWakeup: Tracepoint; schedSleep: Tracepoint; schedSlice: Tracepoint;
   };
   readonly cmdline: string;
+  /** the release booted (BootOptions.release) */
+  readonly release: Release;
+  private readonly features: ReadonlySet<Feature>;
   private readonly modParams: Map<string, Record<string, ParamValue>>;
   private readonly kwqSwitches: Record<string, ParamValue>;
 
@@ -192,6 +202,8 @@ export class Kernel {
 
   private constructor(opts: Required<Omit<BootOptions, 'maxThreads'>> & { maxThreads: number | undefined }, parsed: ReturnType<typeof parseCmdline>) {
     this.cmdline = opts.cmdline;
+    this.release = opts.release;
+    this.features = RELEASES[opts.release];
     this.modParams = parsed.params;
     this.kwqSwitches = parsed.kwq;
     this.rt = createRuntime(opts.runtime, { hz: opts.hz, seed: opts.seed, ncpus: opts.ncpus, sliceNs: opts.sliceUs * 1000 });
@@ -244,10 +256,11 @@ export class Kernel {
     const tmpfsSize = sizeOpt('tmpfsSize', opts.tmpfsSize, 512 * 2 ** 20);
     sizeOpt('memory', opts.memory, 0);
     sizeOpt('swap', opts.swap, 0);
-    const parsed = parseCmdline(opts.cmdline ?? '');
+    const release = opts.release === undefined ? DEFAULT_RELEASE : parseRelease(opts.release, 'Kernel.boot: release');
+    const parsed = parseCmdline(opts.cmdline ?? '', release);
     const k = new Kernel(
       {
-        cmdline: opts.cmdline ?? '', cgroup, hz, seed, runtime, ncpus, tmpfsSize, sliceUs,
+        release, cmdline: opts.cmdline ?? '', cgroup, hz, seed, runtime, ncpus, tmpfsSize, sliceUs,
         memory: opts.memory ?? '16G', swap: opts.swap ?? '4G', maxThreads: opts.maxThreads,
       },
       parsed,
@@ -368,7 +381,7 @@ export class Kernel {
       this.sysModuleDir.children!.set(m.name, md);
       const pd = newDir(this, sb, ops);
       md.children!.set('parameters', pd);
-      for (const [name, spec] of Object.entries(m.params ?? {})) {
+      for (const [name, spec] of moduleParamsIn(m, this.release)) {
         const value = this.modParams.get(m.name)![name]!;
         const fops: FileOperations = { show: () => formatParam(spec, value) + '\n' };
         pd.children!.set(name, new Inode(sb, this.nextIno(), S_IFREG | 0o444, fops));
@@ -452,6 +465,15 @@ export class Kernel {
     const p = this.modParams.get(name);
     if (p === undefined) throw new KwqError('moduleParams', `no module '${name}'`);
     return { ...p };
+  }
+  /**
+   * Does the booted release have `feature` (release.ts)? Drivers ask this by name and
+   * never compare versions. An unknown name is a KwqError.
+   */
+  has(feature: Feature): boolean {
+    if (this.features.has(feature)) return true;
+    parseFeature(feature, 'k.has'); // a typo throws rather than reading as "absent"
+    return false;
   }
   /** a model switch (kwq.<name>) as booted */
   kwqSwitch(name: string): ParamValue {

@@ -13,9 +13,15 @@
  * Words with no dot are kernel parameters (the model knows none and rejects them);
  * `kwq.<switch>=value` are model-only switches, declared like parameters of the
  * pseudo-module 'kwq' (drivers may add switches there with registerKwqSwitch).
+ *
+ * Releases (release.ts): a parameter with `feature` exists only in releases that have
+ * that feature (elsewhere it is unknown, as on a kernel without it); a parameter or
+ * switch with `releaseDefault` takes `releaseDefault.without` as its default in
+ * releases that lack the feature. A value given on the command line always wins.
  */
 import { KwqError } from './error.js';
 import type { Kernel } from './kernel.js';
+import { DEFAULT_RELEASE, featureInfo, parseFeature, RELEASES, type Feature, type Release } from './release.js';
 
 export type ParamType = 'bool' | 'int' | 'uint' | 'string' | 'enum';
 export type ParamValue = boolean | number | string;
@@ -29,6 +35,10 @@ export interface ParamSpec {
   min?: number;
   max?: number;
   description?: string;
+  /** the parameter exists only in releases with this feature (module_param added by that commit) */
+  feature?: Feature;
+  /** in releases without `feature`, the default is `without` (e.g. kwq.loop_workers=kworker before 5.14) */
+  releaseDefault?: { feature: Feature; without: ParamValue };
 }
 
 export interface ModuleSpec {
@@ -57,6 +67,7 @@ export function registerModule(spec: ModuleSpec): void {
 export function registerKwqSwitch(name: string, spec: ParamSpec): void {
   if (!/^[a-z_][a-z0-9_-]*$/.test(name)) throw new KwqError('registerKwqSwitch', `bad switch name '${name}'`);
   if (kwqSwitches[name] !== undefined) throw new KwqError('registerKwqSwitch', `kwq.${name} is already registered`);
+  if (spec.feature !== undefined) throw new KwqError('registerKwqSwitch', `kwq.${name}: a model switch exists in every release (use releaseDefault, not feature)`);
   checkSpec(`kwq.${name}`, spec);
   kwqSwitches[name] = spec;
 }
@@ -71,8 +82,32 @@ export function unregisterModule(name: string): void {
 }
 
 function checkSpec(where: string, ps: ParamSpec): void {
-  const d = parseValue(where, ps, typeof ps.default === 'boolean' ? (ps.default ? 'Y' : 'N') : String(ps.default));
+  const text = (v: ParamValue): string => (typeof v === 'boolean' ? (v ? 'Y' : 'N') : String(v));
+  const d = parseValue(where, ps, text(ps.default));
   if (d === undefined) throw new KwqError('registerModule', `${where}: default ${JSON.stringify(ps.default)} is not a valid ${ps.type}`);
+  if (ps.feature !== undefined) parseFeature(ps.feature, `registerModule: ${where}.feature`);
+  if (ps.releaseDefault !== undefined) {
+    parseFeature(ps.releaseDefault.feature, `registerModule: ${where}.releaseDefault`);
+    if (parseValue(where, ps, text(ps.releaseDefault.without)) === undefined) {
+      throw new KwqError('registerModule', `${where}: releaseDefault.without ${JSON.stringify(ps.releaseDefault.without)} is not a valid ${ps.type}`);
+    }
+  }
+}
+
+/** Does the parameter exist in `release`? */
+function paramExists(ps: ParamSpec, release: Release): boolean {
+  return ps.feature === undefined || RELEASES[release].has(ps.feature);
+}
+
+/** The parameter's default in `release`. */
+function releaseDefaultOf(ps: ParamSpec, release: Release): ParamValue {
+  const rd = ps.releaseDefault;
+  return rd === undefined || RELEASES[release].has(rd.feature) ? ps.default : rd.without;
+}
+
+/** A module's parameters that exist in `release` (for /sys/module). */
+export function moduleParamsIn(m: ModuleSpec, release: Release): [string, ParamSpec][] {
+  return Object.entries(m.params ?? {}).filter(([, ps]) => paramExists(ps, release));
 }
 
 function allowed(ps: ParamSpec): string {
@@ -118,17 +153,20 @@ export interface ParsedCmdline {
   kwq: Record<string, ParamValue>;
 }
 
-/** Parse the command line; a KwqError names the bad word and what is allowed. */
-export function parseCmdline(cmdline: string): ParsedCmdline {
+/**
+ * Parse the command line for `release` (defaults and which parameters exist depend on
+ * it); a KwqError names the bad word and what is allowed.
+ */
+export function parseCmdline(cmdline: string, release: Release = DEFAULT_RELEASE): ParsedCmdline {
   if (typeof cmdline !== 'string') throw new KwqError('Kernel.boot: cmdline', `expected a string, got ${typeof cmdline}`);
   const params = new Map<string, Record<string, ParamValue>>();
   for (const m of registry.values()) {
     const vals: Record<string, ParamValue> = {};
-    for (const [p, ps] of Object.entries(m.params ?? {})) vals[p] = ps.default;
+    for (const [p, ps] of moduleParamsIn(m, release)) vals[p] = releaseDefaultOf(ps, release);
     params.set(m.name, vals);
   }
   const kwq: Record<string, ParamValue> = {};
-  for (const [s, ps] of Object.entries(kwqSwitches)) kwq[s] = ps.default;
+  for (const [s, ps] of Object.entries(kwqSwitches)) kwq[s] = releaseDefaultOf(ps, release);
   const modNames = (): string => [...registry.keys(), 'kwq'].join(', ') || '(none)';
   for (const word of cmdline.split(/\s+/).filter((w) => w !== '')) {
     const eq = word.indexOf('=');
@@ -153,8 +191,14 @@ export function parseCmdline(cmdline: string): ParsedCmdline {
       if (m === undefined) throw new KwqError('Kernel.boot: cmdline', `'${word}': unknown module '${mod}'; known modules: ${modNames()}`);
       spec = m.params?.[param];
       target = params.get(mod)!;
+      if (spec !== undefined && !paramExists(spec, release)) {
+        // as on a kernel built before the parameter existed: unknown
+        const f = featureInfo(spec.feature!);
+        const have = moduleParamsIn(m, release).map(([p]) => p);
+        throw new KwqError('Kernel.boot: cmdline', `'${word}': module '${mod}' has no parameter '${param}' in release ${release} (it came with ${f.since}, feature ${f.name}, ${f.commit.id}); its parameters: ${have.join(', ') || '(none)'}`);
+      }
       if (spec === undefined) {
-        throw new KwqError('Kernel.boot: cmdline', `'${word}': module '${mod}' has no parameter '${param}'; its parameters: ${Object.keys(m.params ?? {}).join(', ') || '(none)'}`);
+        throw new KwqError('Kernel.boot: cmdline', `'${word}': module '${mod}' has no parameter '${param}'; its parameters: ${moduleParamsIn(m, release).map(([p]) => p).join(', ') || '(none)'}`);
       }
     }
     // a bare bool parameter means true, as the kernel's param_set_bool with no value
