@@ -15,7 +15,14 @@
  *
  * CONFIG_VHOST_ENABLE_FORK_OWNER_CONTROL is modelled as enabled (its merged default
  * is most likely y, reference section 1.2 / open point 1): the module parameter and
- * the two fork-owner ioctls exist.
+ * the two fork-owner ioctls exist in releases with vhost_fork_from_owner (6.17+).
+ *
+ * By release (release.ts; the worker's mode is the device's forkOwner):
+ *   no vhost_task_worker (<= 6.3)    kthread workers only; SET_OWNER returns the
+ *                                    kthread_create / cgroup attach error itself
+ *   vhost_task_worker (6.4-6.16)     vhost_task workers only; any failure -ENOMEM
+ *   + vhost_fork_from_owner (6.17+)  either, per device (SET_FORK_FROM_OWNER, the
+ *                                    module parameter); any failure -ENOMEM
  */
 import { E2BIG, EBADF, EBUSY, EFAULT, EINVAL, ENOIOCTLCMD, ENOMEM, EOPNOTSUPP, EPERM } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -172,14 +179,22 @@ function pollWorkFn(w: import('./vhost-engine.js').VhostWork): void {
   vq.handleKick?.(vq);
 }
 
-/** The module parameter vhost.fork_from_owner_default (bool, 0444, default Y). */
+/**
+ * A new device's fork_owner: the module parameter vhost.fork_from_owner_default (bool,
+ * 0444, default Y) where it exists (vhost_fork_from_owner); before that, the one
+ * worker kind the release has: a vhost_task from 6.4 (vhost_task_worker), a kthread
+ * before.
+ */
 export function vhostForkFromOwnerDefault(k: Kernel): boolean {
+  if (!k.has('vhost_fork_from_owner')) return k.has('vhost_task_worker');
   return k.moduleParams('vhost').fork_from_owner_default === true;
 }
 
 /**
  * vhost_dev_set_owner: -EBUSY if owned; mm = get_task_mm(current); the default
- * worker attached to every vq. Any worker-creation failure: -ENOMEM, nothing kept.
+ * worker attached to every vq. Any worker-creation failure: -ENOMEM (since
+ * vhost_task_worker; before it, <= 6.3, the kthread_create or cgroup-attach error
+ * itself), nothing kept.
  */
 export function vhostDevSetOwner(dev: VhostDev, task: Task): number {
   if (dev.hasOwner()) return -EBUSY;
@@ -189,9 +204,9 @@ export function vhostDevSetOwner(dev: VhostDev, task: Task): number {
   // vhost_dev_alloc_iovecs cannot fail in the model
   if (dev.useWorker) {
     const worker = vhostWorkerCreate(dev, task);
-    if (worker === null) {
+    if (typeof worker === 'number') {
       vhostDetachMm(dev);
-      return -ENOMEM;
+      return dev.k.has('vhost_task_worker') ? -ENOMEM : worker;
     }
     for (const vq of dev.vqs) vhostVqAttachWorkerLocked(vq, worker);
   }
@@ -208,7 +223,10 @@ function vhostDetachMm(dev: VhostDev): void {
 /** vhost_dev_ioctl, in the kernel's order (section 1.5). */
 export function vhostDevIoctl(dev: VhostDev, task: Task, request: number, arg: unknown): number {
   if (request === VHOST_SET_OWNER) return vhostDevSetOwner(dev, task);
-  if (request === VHOST_SET_FORK_FROM_OWNER) {
+  // the fork-owner ioctls exist from vhost_fork_from_owner (6.17) on; before it their
+  // numbers take the owner check and fall to -ENOIOCTLCMD like any unknown request
+  const forkOwnerIoctls = dev.k.has('vhost_fork_from_owner');
+  if (forkOwnerIoctls && request === VHOST_SET_FORK_FROM_OWNER) {
     if (dev.hasOwner()) return -EBUSY; // before reading the argument
     const v = readU8(arg);
     if (v === FAULT) return -EFAULT;
@@ -216,7 +234,7 @@ export function vhostDevIoctl(dev: VhostDev, task: Task, request: number, arg: u
     dev.forkOwner = v === 1;
     return 0;
   }
-  if (request === VHOST_GET_FORK_FROM_OWNER) {
+  if (forkOwnerIoctls && request === VHOST_GET_FORK_FROM_OWNER) {
     return writeFields(arg, { value: dev.forkOwner ? 1 : 0 }) ? 0 : -EFAULT;
   }
   const r = dev.checkOwner(task);

@@ -1,7 +1,8 @@
 /**
  * The vhost modules, registered at import (src/index.ts imports this file once):
  *
- *   vhost        the core; parameter fork_from_owner_default (bool, 0444, default Y)
+ *   vhost        the core; parameter fork_from_owner_default (bool, 0444, default Y;
+ *                only in releases with vhost_fork_from_owner, 6.17+)
  *   vhost_net    /dev/vhost-net   (misc 10:238)
  *   vhost_scsi   /dev/vhost-scsi  (misc, dynamic minor; 10:61 here); parameter
  *                max_io_vqs (1..1024, default 128)
@@ -43,7 +44,8 @@ registerModule({
     VhostEngine.peek(k)?.threads?.shutdown();
   },
   params: {
-    fork_from_owner_default: { type: 'bool', default: true, description: 'Set task mode as the default(default: Y)' },
+    // module_param'd since 7d9896e9f6d0 (6.17): unknown on the command line before it
+    fork_from_owner_default: { type: 'bool', default: true, feature: 'vhost_fork_from_owner', description: 'Set task mode as the default(default: Y)' },
   },
 });
 

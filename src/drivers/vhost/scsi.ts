@@ -12,7 +12,9 @@
  *   VHOST_GET/SET_FEATURES                     no owner check; unknown bits -EOPNOTSUPP
  *   VHOST_NEW_WORKER, VHOST_FREE_WORKER,
  *   VHOST_ATTACH_VRING_WORKER,
- *   VHOST_GET_VRING_WORKER                     vhost_worker_ioctl
+ *   VHOST_GET_VRING_WORKER                     vhost_worker_ioctl (release with
+ *                                              vhost_worker_ioctls, 6.5+; before it
+ *                                              the default branch: ENOTTY for the owner)
  *   default                                    vhost_dev_ioctl, then (-ENOIOCTLCMD)
  *                                              vhost_vring_ioctl. There is no RESET_OWNER
  *                                              handler: the owner gets -EFAULT (NULL
@@ -93,7 +95,6 @@ function scsiClearEndpoint(dev: VhostDev, t: VhostScsiTarget | null): number {
 }
 
 export function vhostScsiIoctl(k: Kernel, file: File, task: Task, request: number, arg: unknown): number {
-  void k;
   const dev = file.privateData as VhostDev;
   switch (request) {
     case VHOST_SCSI_SET_ENDPOINT:
@@ -118,12 +119,19 @@ export function vhostScsiIoctl(k: Kernel, file: File, task: Task, request: numbe
     case VHOST_FREE_WORKER:
     case VHOST_ATTACH_VRING_WORKER:
     case VHOST_GET_VRING_WORKER:
-      return vhostWorkerIoctl(dev, task, request, arg);
-    default: {
-      const r = vhostDevIoctl(dev, task, request, arg);
-      return r === -ENOIOCTLCMD ? vhostVringIoctl(dev, task, request, arg) : r;
-    }
+      // routed since d74b55e65502 (vhost_worker_ioctls, 6.5); before it these numbers
+      // take the default path, as unknown requests
+      if (k.has('vhost_worker_ioctls')) return vhostWorkerIoctl(dev, task, request, arg);
+      return vhostScsiDefaultIoctl(dev, task, request, arg);
+    default:
+      return vhostScsiDefaultIoctl(dev, task, request, arg);
   }
+}
+
+/** vhost_scsi_ioctl's default branch: vhost_dev_ioctl, then (-ENOIOCTLCMD) vhost_vring_ioctl. */
+function vhostScsiDefaultIoctl(dev: VhostDev, task: Task, request: number, arg: unknown): number {
+  const r = vhostDevIoctl(dev, task, request, arg);
+  return r === -ENOIOCTLCMD ? vhostVringIoctl(dev, task, request, arg) : r;
 }
 
 export const vhostScsiFops: FileOperations = {

@@ -117,48 +117,50 @@ export class VhostWorker implements ThreadBody {
  * vhost_worker_create(dev): ops->create by dev.forkOwner, then xa_alloc (lowest free
  * id). Every failure (kzalloc charge, no free Wasm worker struct, copy_process
  * -EAGAIN for RLIMIT_NPROC / pids.max / max_threads, -ERESTARTNOINTR for a pending
- * signal, kthread_create failure, cgroup attach failure) returns null: the callers
- * report -ENOMEM (section 1.6, "error collapse"). Nothing is left behind on failure.
+ * signal, kthread_create failure, cgroup attach failure) returns its -errno (-ENOMEM
+ * for the allocations); the callers report -ENOMEM (section 1.6, "error collapse")
+ * except SET_OWNER in releases without vhost_task_worker (<= 6.3), which returned the
+ * kthread's error. Nothing is left behind on failure.
  */
-export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | null {
+export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | number {
   const k = dev.k;
   const mode: VhostWorkerMode = dev.forkOwner ? 'task' : 'kthread';
   // kzalloc(sizeof(*worker), GFP_KERNEL_ACCOUNT): charged to the caller's memcg
   const kmem = kmallocAccount(k, current, VHOST_WORKER_BYTES);
-  if (typeof kmem === 'number') return null;
+  if (typeof kmem === 'number') return -ENOMEM;
   const h = dev.ve.workerStructAlloc();
   if (typeof h === 'number') {
     kfreeAccount(k, kmem);
-    return null;
+    return -ENOMEM;
   }
   const worker = new VhostWorker(dev, mode, h);
   worker.kmem = kmem;
   const name = `vhost-${current.pid}`; // snprintf(name, TASK_COMM_LEN, "vhost-%d", current->pid)
-  const fail = (): null => {
+  const fail = (err: number): number => {
     dev.ve.workerStructFree(h);
     kfreeAccount(k, kmem);
     worker.dead = true;
-    return null;
+    return err;
   };
   if (mode === 'task') {
     // vhost_task_create + vhost_task_start, then xa_alloc
     const t = k.userWorkerCreate(current, name, worker, () => vhostWorkerKilled(worker));
-    if (typeof t === 'number') return fail();
+    if (typeof t === 'number') return fail(t);
     worker.task = t;
     if (!startThread(worker)) {
       k.userWorkerStop(t);
-      return fail();
+      return fail(-ENOMEM);
     }
     k.wakeUpProcess(t);
     worker.id = xaAlloc(dev, worker);
   } else {
     // kthread_create + wake_up_process, xa_alloc, then vhost_attach_task_to_cgroups
     const t = k.kthreadCreate(name, worker);
-    if (typeof t === 'number') return fail();
+    if (typeof t === 'number') return fail(t);
     worker.task = t;
     if (!startThread(worker)) {
       k.kthreadStop(t);
-      return fail();
+      return fail(-ENOMEM);
     }
     k.wakeUpProcess(t);
     const id = xaAlloc(dev, worker);
@@ -175,9 +177,9 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
         worker.dead = true;
         kfreeAccount(k, kmem);
         void dev.ve.threads.stopAfterFlush(worker, true);
-        return null;
+        return ret;
       }
-      return fail();
+      return fail(ret);
     }
     worker.id = id;
   }
@@ -361,7 +363,7 @@ export function vhostWorkerIoctl(dev: VhostDev, task: Task, request: number, arg
       // threads fork_owner must be true."
       if (!dev.forkOwner) return -EFAULT;
       const worker = vhostWorkerCreate(dev, task);
-      if (worker === null) return -ENOMEM;
+      if (typeof worker === 'number') return -ENOMEM;
       // copy_to_user after creation: on -EFAULT the worker stays created (the kernel's behaviour)
       return writeFields(arg, { worker_id: worker.id }) ? 0 : -EFAULT;
     }
