@@ -204,7 +204,9 @@ const loopCtlFops: FileOperations = {
 
 registerKwqSwitch('loop_workers', {
   type: 'enum', values: LOOP_DESIGNS, default: 'per-cgroup',
-  description: 'loop device worker design: per-cgroup (5.14+) or kworker (<= 5.13)',
+  // the release decides unless the switch is on the command line: kworker before 5.14
+  releaseDefault: { feature: 'loop_worker_per_cgroup', without: 'kworker' },
+  description: 'loop device worker design: per-cgroup (5.14+) or kworker (<= 5.13); default: the release\'s',
 });
 registerKwqSwitch('loop_worker_max', {
   type: 'uint', default: 4096, min: 1, max: 1 << 20,

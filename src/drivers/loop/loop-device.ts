@@ -506,10 +506,11 @@ function doReqFilebacked(lo: LoopDevice, cmd: LoopCmd, task: Task, waiter: Kwork
         // req_get_ioprio(rq), the original request's priority; before it,
         // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0), which the backing queue's
         // bio_set_ioprio turns into the WORKER's priority. The kworker design models the
-        // <= 5.13 driver, so it passes NONE; the per-cgroup design is current mainline.
+        // <= 5.13 driver, so it passes NONE; the per-cgroup design copies the request's
+        // priority in releases with loop_aio_ioprio (release.ts), NONE before.
         // (Stored only when it differs from what bio_set_ioprio would give the worker:
         // the same result without a side-table write per bio.)
-        if (lo.design === 'per-cgroup' && cmd.rq.ioprio !== getTaskIoprio(task)) bioSetIoprio(bio, cmd.rq.ioprio);
+        if (lo.design === 'per-cgroup' && k.has('loop_aio_ioprio') && cmd.rq.ioprio !== getTaskIoprio(task)) bioSetIoprio(bio, cmd.rq.ioprio);
         bio.endIo = (kk, b) => {
           cmd.ret = b.status < 0 ? -EIO : 0;
           cmd.ioDone = true;
@@ -630,18 +631,34 @@ export function loopConfigure(lo: LoopDevice, task: Task, file: File, config: KC
   return 0;
 }
 
-/** LOOP_CLR_FD (merged 6.11 form, notes Q6): mark for teardown at the last close. */
+/**
+ * LOOP_CLR_FD. With loop_clr_fd_autoclear (the merged 6.11 form, notes Q6): mark for
+ * teardown at the last close. Before it (section 6.7, up to 6.10): with more than one
+ * opener set LO_FLAGS_AUTOCLEAR and return 0; the sole opener gets Lo_rundown and
+ * __loop_clr_fd at once.
+ */
 export function loopClrFd(lo: LoopDevice): number {
   if (lo.state !== Lo_bound) return -ENXIO;
+  if (!lo.k.has('loop_clr_fd_autoclear')) {
+    if (lo.openers > 1) {
+      lo.flags |= LO_FLAGS_AUTOCLEAR;
+      return 0;
+    }
+    lo.state = Lo_rundown;
+    loopClrFdNow(lo);
+    return 0;
+  }
   lo.flags |= LO_FLAGS_AUTOCLEAR;
   if (lo.openers === 1) lo.state = Lo_rundown;
   return 0;
 }
 
 /**
- * __loop_clr_fd (5.19+): freeze the queue (wait for in-flight commands), drop the
- * backing file, back to Lo_unbound. The per-cgroup workqueue and its workers stay
- * (lo_free_disk frees them); the <= 5.13 kthread is stopped here (loop_unprepare_queue).
+ * __loop_clr_fd: freeze the queue (wait for in-flight commands), drop the backing
+ * file, back to Lo_unbound. With loop_wq_outlives_clr_fd (5.19+) the per-cgroup
+ * workqueue and its workers stay (lo_free_disk frees them); before it (5.14-5.18)
+ * they go here, as lo_free_disk does it. The <= 5.13 kthread is stopped here
+ * (loop_unprepare_queue).
  */
 function loopClrFdNow(lo: LoopDevice): void {
   const k = lo.k;
@@ -675,6 +692,11 @@ function finishClrFd(lo: LoopDevice): void {
     // the dispatch block goes with it (a new LOOP_CONFIGURE makes another, so that the
     // exiting thread never shares a FIFO with the next one)
     loopRetireKthreads(lo);
+  }
+  if (lo.design === 'per-cgroup' && !k.has('loop_wq_outlives_clr_fd')) {
+    // 5.14-5.18: destroy_workqueue, free every idle worker, del_timer_sync; the next
+    // loop_configure makes a new workqueue
+    loopFreeDisk(lo);
   }
   if (f !== null) fput(k, f);
 }
