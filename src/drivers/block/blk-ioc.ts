@@ -302,8 +302,11 @@ export class IoIssue {
 export function ioContextPrepare(k: Kernel, task: Task, q: RequestQueue, bioIoprio: number, rq: IoIssue): IoIssue {
   if (!task.alive) throw new KwqError('ioContextForIssue', `${task} is dead`);
   if (!rq.done) throw new KwqError('ioContextForIssue', `request of pid ${rq.pid} reused before ioContextRequestDone`);
-  rq.icq = elevatorHasIcq(q.elevator) ? iocFindGetIcq(k, task, q) : null;
+  // bio_set_ioprio runs first in blk_mq_submit_bio, before the request (and BFQ's icq)
+  // exists: a task's first request under BFQ is priced without the io_context it is
+  // about to get (IOPRIO_DEFAULT in releases with ioprio_default_without_ioc)
   rq.ioprio = IOPRIO_PRIO_CLASS(bioIoprio) === IOPRIO_CLASS_NONE ? getTaskIoprio(task) : bioIoprio & 0xffff;
+  rq.icq = elevatorHasIcq(q.elevator) ? iocFindGetIcq(k, task, q) : null;
   rq.pid = task.pid;
   rq.comm = task.comm;
   rq.ioc = taskIoContext(task);

@@ -29,8 +29,9 @@
  * The model has no nice values or scheduling policies: every task is SCHED_NORMAL at
  * nice 0, so the nice-derived priority is always BE/4 (task_nice_ioclass ->
  * IOPRIO_CLASS_BE, task_nice_ioprio = (0 + 20) / 5 = 4). Which kernel: the no-io_context
- * case follows e2ba58ccc909 (6.17, also 6.16.y): nice-derived; 6.8-6.16 returned
- * IOPRIO_DEFAULT there instead.
+ * case is nice-derived, except in releases with ioprio_default_without_ioc (release.ts:
+ * 53889bcaf536 in 6.8 until e2ba58ccc909 in 6.17, so 6.12 here), where it is
+ * IOPRIO_DEFAULT.
  */
 import { EINVAL, EPERM, ESRCH } from '../../kernel/errno.js';
 import { KwqError } from '../../kernel/error.js';
@@ -57,9 +58,13 @@ export function taskNiceIoclass(_task: Task): number {
   return IOPRIO_CLASS_BE;
 }
 
-/** __get_task_ioprio: the effective priority (the nice-derived one for class NONE or no io_context). */
+/**
+ * __get_task_ioprio: the effective priority: the nice-derived one for class NONE or no
+ * io_context; IOPRIO_DEFAULT for no io_context in releases with ioprio_default_without_ioc.
+ */
 export function getTaskIoprio(task: Task): number {
   const ioc = taskIoContext(task);
+  if (ioc === null && (task.kernel as Kernel).has('ioprio_default_without_ioc')) return IOPRIO_DEFAULT;
   if (ioc === null || IOPRIO_PRIO_CLASS(ioc.ioprio) === IOPRIO_CLASS_NONE) {
     // IOPRIO_PRIO_VALUE without its range checks: both values are in range by construction
     return (taskNiceIoclass(task) << IOPRIO_CLASS_SHIFT) | taskNiceIoprio(task);

@@ -198,6 +198,8 @@ export function cgroupAttach(k: Kernel, task: Task, dst: Cgroup, threadgroup: bo
 /** cgroup_attach_task_all(from, tsk): put `tsk` in `from`'s cgroup in every hierarchy. */
 export function cgroupAttachTaskAll(k: Kernel, from: Task, tsk: Task): number {
   for (const cg of from.cgroups) {
+    // before 0061270307f2 (cgroup_attach_v2_dfl, 5.16) the loop skipped cgrp_dfl_root
+    if (cg.root.v2 && !k.has('cgroup_attach_v2_dfl')) continue;
     if (!cg.online) return -ENOENT;
     cgroupMoveTask(k, tsk, cg);
   }
