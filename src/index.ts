@@ -11,6 +11,11 @@
 export { Kernel } from './kernel/kernel.js';
 export type { BootOptions, SpawnOptions, Stat } from './kernel/kernel.js';
 export { Task } from './kernel/task.js';
+// the release table (issue 9): Kernel.boot({ release }) and what each release has
+export {
+  RELEASES, DEFAULT_RELEASE, FEATURES, UNGATED_CHANGES, releaseHas, parseRelease, releaseNames, listFeatures, featureInfo,
+} from './kernel/release.js';
+export type { Release, Feature, FeatureInfo, ReleaseCommit } from './kernel/release.js';
 export { KwqError } from './kernel/error.js';
 export * from './kernel/errno.js';
 export { _IOC, _IO, _IOR, _IOW, _IOWR, _IOC_DIR, _IOC_TYPE, _IOC_NR, _IOC_SIZE, _IOC_NONE, _IOC_READ, _IOC_WRITE } from './kernel/ioctl.js';
