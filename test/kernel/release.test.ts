@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import {
-  ENOBUFS, EPERM, ENOENT, ENOTTY, FEATURES, IOPRIO_CLASS_BE, IOPRIO_PRIO_VALUE, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER, Kernel, KwqError,
+  EAGAIN, ENOBUFS, ENOMEM, EPERM, ENOENT, ENOTTY, FEATURES, IOPRIO_CLASS_BE, IOPRIO_PRIO_VALUE, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER, Kernel, KwqError,
   IOPRIO_WHO_PROCESS, LO_FLAGS_DIRECT_IO, LOOP_CLR_FD, LOOP_CONFIGURE, O_CREAT, O_DIRECT, O_RDWR, PF_KTHREAD, PF_USER_WORKER, RELEASES, VHOST_GET_VRING_WORKER,
   VHOST_NEW_WORKER, VHOST_SET_FORK_FROM_OWNER, VHOST_SET_OWNER, featureInfo, listFeatures, loopInfo, parseRelease,
   releaseHas, releaseNames, type Release, type Task, type TraceEvent,
@@ -145,6 +145,17 @@ describe('vhost by release', () => {
     k.shutdown();
     await expect(Kernel.boot({ release: '6.1', cmdline: 'vhost.fork_from_owner_default=1' }))
       .rejects.toThrow(/'vhost\.fork_from_owner_default=1': module 'vhost' has no parameter 'fork_from_owner_default' in release 6\.1 \(it came with 6\.17/);
+  });
+
+  test('SET_OWNER at max_threads: kthread_create\'s -EAGAIN itself on 6.1, collapsed to -ENOMEM from 6.4 (vhost_task_worker)', async () => {
+    for (const r of ['6.1', '6.4', '6.17'] as const) {
+      const k = await Kernel.boot({ release: r, maxThreads: 4 }); // init, kthreadd, the flusher, qemu
+      const qemu = k.spawn({ comm: 'qemu' });
+      const fd = k.open(qemu, '/dev/vhost-net', O_RDWR);
+      expect(k.ioctl(qemu, fd, VHOST_SET_OWNER), r).toBe(r === '6.1' ? -EAGAIN : -ENOMEM);
+      expect(workers(k, qemu)).toEqual([]);
+      k.shutdown();
+    }
   });
 
   test('5.13: the kthread worker is not attached to the v2 hierarchy (before 0061270307f2), only to v1 ones', async () => {
