@@ -1,0 +1,85 @@
+/** Step scripts: a malformed file names the step, the field and what is allowed. */
+import { describe, it, expect } from 'vitest';
+import { KwqError } from 'kwq';
+import { parseScript } from '../../src/oracle/script.js';
+import { compileScript, decodeGuest, pctEncode, pctDecode } from '../../src/oracle/wire.js';
+
+const ok = { name: 't', description: 'a test script', steps: [{ op: 'spawn', as: 'a' }] };
+
+function err(doc: unknown): string {
+  try {
+    parseScript(doc, 't.json');
+  } catch (e) {
+    expect(e).toBeInstanceOf(KwqError);
+    return (e as Error).message;
+  }
+  throw new Error('accepted');
+}
+
+describe('step script validation', () => {
+  it('accepts a good script', () => {
+    expect(parseScript(ok).steps).toHaveLength(1);
+  });
+  it('names an unknown op and lists the allowed ones', () => {
+    expect(err({ ...ok, steps: [{ op: 'frobnicate' }] })).toMatch(/steps\[0\]\.op: must be one of "spawn", "fork".*\(got "frobnicate"\)/);
+  });
+  it('names an unknown field of a step', () => {
+    expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a', uidd: 1 }] })).toMatch(/steps\[0\].*unknown field 'uidd'/);
+  });
+  it('names a bad value with what was given', () => {
+    expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a', uid: -1 }] })).toMatch(/steps\[0\]\.uid.*-1/);
+  });
+  it('names an ioctl request it does not know', () => {
+    expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a' }, { op: 'ioctl', task: 'a', fd: 3, request: 'VHOST_FROB' }] })).toMatch(/steps\[1\]\.request.*VHOST_SET_OWNER/);
+  });
+  it('refuses a $name used before it is bound, and a name bound twice', () => {
+    expect(err({ ...ok, steps: [{ op: 'close', fd: '$x' }] })).toMatch(/steps\[0\]\.fd: \$x is not bound/);
+    expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a' }, { op: 'spawn', as: 'a' }] })).toMatch(/steps\[1\]\.as: 'a' is bound already/);
+    expect(err({ ...ok, steps: [{ op: 'exit', task: 'b' }] })).toMatch(/steps\[0\]\.task: no task 'b'/);
+  });
+});
+
+describe('the wire format', () => {
+  it('percent-encodes every byte outside the safe set, and decodes it back', () => {
+    const s = 'a b=$c%\n\u00e9';
+    expect(pctEncode(s)).toBe('a%20b%3D%24c%25%0A%C3%A9');
+    expect(pctDecode(pctEncode(s))).toBe(s);
+  });
+  it('compiles structs to bytes with $name patches, and decodes filled structs and pids', () => {
+    const script = parseScript({
+      name: 'w', description: 'wire round trip',
+      steps: [
+        { op: 'spawn', as: 'q', uid: 107 },
+        { op: 'eventfd', task: 'q', as: 'kick' },
+        { op: 'open', task: 'q', path: '/dev/vhost-net', flags: ['O_RDWR'], as: 'v' },
+        { op: 'ioctl', task: 'q', fd: '$v', request: 'VHOST_SET_VRING_KICK', arg: { index: 1, fd: '$kick' } },
+        { op: 'ioctl', task: 'q', fd: '$v', request: 'VHOST_GET_VRING_BASE', arg: { index: 1 } },
+        { op: 'readfile', path: '/sys/fs/cgroup/cgroup.procs' },
+        { op: 'threads', target: 'q' },
+      ],
+    });
+    const lines = compileScript(script).split('\n');
+    expect(lines[4]).toBe('3 ioctl task=q fd=%24v req=0x4008af20 arg=buf:0100000000000000 patch=4:4:%24kick');
+    const steps = new Map([
+      [0, { fields: { ret: '345' }, thr: [] }],
+      [1, { fields: { ret: '3' }, thr: [] }],
+      [2, { fields: { ret: '4' }, thr: [] }],
+      [3, { fields: { ret: '-1', errno: '14' }, thr: [] }],
+      [4, { fields: { ret: '0', buf: '0100000007000000' }, thr: [] }],
+      [5, { fields: { ret: '10', text: '345%0A77%0A80%0A' }, thr: [] }],
+      [6, { fields: { ret: '2' }, thr: [
+        { tid: '345', tgid: '345', ppid: '80', flags: '0x400100', comm: 'qemu', cgroup: '/' },
+        { tid: '346', tgid: '345', ppid: '80', flags: '0x4040', comm: 'vhost-345', cgroup: '/' },
+      ] }],
+    ]);
+    const recs = decodeGuest(script, { name: 'w', steps }, { initPid: 80, kthreaddPid: 2 });
+    expect(recs[0]).toEqual({ step: 0, op: 'spawn', ret: '$q' });
+    expect(recs[3]).toEqual({ step: 3, op: 'ioctl', errno: 'EFAULT' });
+    expect(recs[4]).toEqual({ step: 4, op: 'ioctl', ret: 0, struct: { index: 1, num: 7 } });
+    expect(recs[5]!.text).toBe('$init\n$q\n?\n');
+    expect(recs[6]!.tasks).toEqual([
+      { tid: '$q', tgid: 'self', ppid: '$init', comm: 'qemu', flags: [], cgroup: '/' },
+      { tid: '?', tgid: '$q', ppid: '$init', comm: 'vhost-$q', flags: ['PF_USER_WORKER'], cgroup: '/' },
+    ]);
+  });
+});
