@@ -10,6 +10,7 @@
  *   kwq list                           the scenarios and their options
  *   kwq profile [--out DIR] [WHAT]     CPU-profile the queue design (names kept)
  *   kwq bench [--quick] [--json FILE]  the benchmark suite
+ *   kwq run FILE.json [--on ...]       a step script on kwq beside the real kernels' answers
  */
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { SCENARIOS, loadScenario, runScenario, scenarioAvailable } from './tour.
 import { parseOptionWords } from './scenario-options.js';
 import { profileCommand } from './profile.js';
 import { runNodeScript } from './child.js';
+import { runCommand, RUN_USAGE } from './run.js';
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -125,6 +127,7 @@ export const commands: Record<string, { summary: string; run: Command }> = {
     summary: 'run the benchmarks: kwq bench [--quick] [--json FILE] [--only NAME,...]',
     run: (args) => runNodeScript(new URL('../../bench/main.js', import.meta.url), args, ['--expose-gc']),
   },
+  run: { summary: `a step script on kwq beside real Linux: ${RUN_USAGE}`, run: runCommand },
   help: {
     summary: 'list the commands',
     run: async () => {
