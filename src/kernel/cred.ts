@@ -6,6 +6,7 @@
  */
 export const CAP_CHOWN = 0;
 export const CAP_KILL = 5;
+export const CAP_SETGID = 6;
 export const CAP_SETUID = 7;
 export const CAP_NET_ADMIN = 12;
 export const CAP_IPC_LOCK = 14;
@@ -18,7 +19,7 @@ export const CAP_SYS_RESOURCE = 24;
 export const CAP_LAST_CAP = 40;
 
 export const CAP_NAMES: Record<string, number> = {
-  CAP_CHOWN, CAP_KILL, CAP_SETUID, CAP_NET_ADMIN, CAP_IPC_LOCK, CAP_SYS_MODULE, CAP_SYS_RAWIO,
+  CAP_CHOWN, CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_NET_ADMIN, CAP_IPC_LOCK, CAP_SYS_MODULE, CAP_SYS_RAWIO,
   CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_SYS_RESOURCE,
 };
 
@@ -33,9 +34,15 @@ export class Cred {
     public gid: number,
     /** effective capability set */
     public capEffective: bigint,
+    /** saved set-user-ID (setresuid's third id) */
+    public suid: number = euid,
+    public egid: number = gid,
+    public sgid: number = gid,
+    /** permitted capability set: what a return to euid 0 regains */
+    public capPermitted: bigint = capEffective,
   ) {}
   copy(): Cred {
-    return new Cred(this.uid, this.euid, this.gid, this.capEffective);
+    return new Cred(this.uid, this.euid, this.gid, this.capEffective, this.suid, this.egid, this.sgid, this.capPermitted);
   }
   /** capable(cap): the model has one user namespace. */
   capable(cap: number): boolean {

@@ -16,16 +16,16 @@ import {
 import { createRuntime, type Runtime, type RuntimeKind } from '../runtime/index.js';
 import { TimerList, TIMER_DEFERRABLE } from '../runtime/clock.js';
 import type { SimThread, ThreadBody } from '../runtime/sim-thread.js';
-import { Cred, CAP_NAMES, CAP_FULL_SET, CAP_SYS_ADMIN, CAP_SYS_RESOURCE, rootCred } from './cred.js';
+import { Cred, CAP_NAMES, CAP_FULL_SET, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_RESOURCE, rootCred } from './cred.js';
 import { FsStruct } from './fs-struct.js';
 import { MmStruct, mmget, mmgetNotZero, mmgrab, mmdrop, mmput } from './mm.js';
 import { Namespace, Nsproxy, type NsKind } from './nsproxy.js';
 import {
-  checkRlimitValue, doPrlimit, initRlimits, resolveResource, RLIMIT_NOFILE, type Rlimit,
+  checkRlimitValue, doPrlimit, initRlimits, resolveResource, RLIMIT_NOFILE, RLIMIT_NPROC, type Rlimit,
 } from './rlimit.js';
 import {
   CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, CLONE_SIGHAND,
-  CLONE_THREAD, CLONE_UNTRACED, CLONE_VM, PF_KTHREAD, PF_NO_SETAFFINITY, PF_NOFREEZE, PF_USER_WORKER,
+  CLONE_THREAD, CLONE_UNTRACED, CLONE_VM, PF_KTHREAD, PF_NO_SETAFFINITY, PF_NOFREEZE, PF_NPROC_EXCEEDED, PF_USER_WORKER,
 } from './sched.js';
 import { SIGKILL, sigmask } from './signal-numbers.js';
 import { SignalStruct, OOM_SCORE_ADJ_MIN } from './signal-struct.js';
@@ -641,6 +641,71 @@ export class Kernel {
       }
     }
     return this.leave(task, old);
+  }
+
+  /**
+   * setresuid(ruid, euid, suid) (kernel/sys.c __sys_setresuid): -1 keeps an id. Without
+   * CAP_SETUID each new id must be one of the current real, effective or saved ids
+   * (-EPERM). A new real uid moves the task's RLIMIT_NPROC count to that user and sets
+   * PF_NPROC_EXCEEDED when the user is over the limit (flag_nproc_exceeded); fork checks
+   * it later. Capabilities follow cap_task_fix_setuid: leaving euid 0 clears the
+   * effective set, leaving uid 0 in all three ids clears the permitted one, and an
+   * euid of 0 again restores the effective set from the permitted one. The model's
+   * threads share one cred, so this acts on the whole thread group, as glibc's wrapper does.
+   */
+  setresuid(task: Task, ruid: number, euid: number, suid: number): number {
+    this.enter('setresuid', task);
+    for (const [n, v] of [['ruid', ruid], ['euid', euid], ['suid', suid]] as const) {
+      if (!Number.isInteger(v) || v < -1 || v > 0xfffffffe) throw new KwqError(`setresuid: ${n}`, `bad id ${v}: expected -1 or 0..4294967294`);
+    }
+    const old = task.cred;
+    const r = ruid === -1 ? old.uid : ruid;
+    const e = euid === -1 ? old.euid : euid;
+    const sv = suid === -1 ? old.suid : suid;
+    if (r === old.uid && e === old.euid && sv === old.suid) return this.leave(task, 0);
+    if (!old.capable(CAP_SETUID)) {
+      const ok = (v: number): boolean => v === -1 || v === old.uid || v === old.euid || v === old.suid;
+      if (!ok(ruid) || !ok(euid) || !ok(suid)) return this.leave(task, -EPERM);
+    }
+    const c = old.copy();
+    if (r !== old.uid) {
+      const n = (this.ucounts.get(old.uid) ?? 1) - 1;
+      if (n > 0) this.ucounts.set(old.uid, n);
+      else this.ucounts.delete(old.uid);
+      const count = (this.ucounts.get(r) ?? 0) + 1;
+      this.ucounts.set(r, count);
+      // flag_nproc_exceeded: fork will refuse (or the check is cleared at the next execve)
+      if (count > task.signal.rlimits[RLIMIT_NPROC]![0] && r !== 0) task.flags |= PF_NPROC_EXCEEDED;
+      else task.flags &= ~PF_NPROC_EXCEEDED;
+    }
+    c.uid = r;
+    c.euid = e;
+    c.suid = sv;
+    const wasRoot = old.uid === 0 || old.euid === 0 || old.suid === 0;
+    if (wasRoot && c.uid !== 0 && c.euid !== 0 && c.suid !== 0) c.capPermitted = 0n;
+    if (old.euid === 0 && c.euid !== 0) c.capEffective = 0n;
+    if (old.euid !== 0 && c.euid === 0) c.capEffective = c.capPermitted;
+    for (const t of this.tasks()) if (t.cred === old) t.cred = c;
+    return this.leave(task, 0);
+  }
+
+  /** setresgid(rgid, egid, sgid): the same rules for group ids (CAP_SETGID is CAP_SETUID's twin here). */
+  setresgid(task: Task, rgid: number, egid: number, sgid: number): number {
+    this.enter('setresgid', task);
+    for (const [n, v] of [['rgid', rgid], ['egid', egid], ['sgid', sgid]] as const) {
+      if (!Number.isInteger(v) || v < -1 || v > 0xfffffffe) throw new KwqError(`setresgid: ${n}`, `bad id ${v}: expected -1 or 0..4294967294`);
+    }
+    const old = task.cred;
+    if (!old.capable(CAP_SETGID)) {
+      const ok = (v: number): boolean => v === -1 || v === old.gid || v === old.egid || v === old.sgid;
+      if (!ok(rgid) || !ok(egid) || !ok(sgid)) return this.leave(task, -EPERM);
+    }
+    const c = old.copy();
+    if (rgid !== -1) c.gid = rgid;
+    if (egid !== -1) c.egid = egid;
+    if (sgid !== -1) c.sgid = sgid;
+    for (const t of this.tasks()) if (t.cred === old) t.cred = c;
+    return this.leave(task, 0);
   }
 
   /** setrlimit/prlimit: 0 or -errno (-EINVAL soft > hard, -EPERM raising hard without CAP_SYS_RESOURCE). */

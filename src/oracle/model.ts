@@ -126,6 +126,10 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
       const code = target.exitCode;
       return { ...rec, ret: `$${g.target as string}`, status: code >= 128 ? `killed ${signalName(code - 128)}` : `exited ${code}` };
     }
+    case 'setresuid': case 'setresgid': {
+      const [r, e, sv] = g.ids as number[];
+      return ret(c, rec, t, s.op === 'setresuid' ? k.setresuid(t, r!, e!, sv!) : k.setresgid(t, r!, e!, sv!));
+    }
     case 'alive':
       return { ...rec, ret: task(c, g.target as string).alive ? 1 : 0 };
     case 'setrlimit': {
