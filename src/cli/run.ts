@@ -16,7 +16,7 @@ import { scriptHash } from '../oracle/wire.js';
 import { compareScript, type StepVerdict } from '../oracle/compare.js';
 import type { StepRecord } from '../oracle/record.js';
 
-export const RUN_USAGE = 'kwq run FILE.json|NAME [--on model|linux-6.12|linux-6.1|all] [--release R] [--json]';
+export const RUN_USAGE = 'kwq run FILE.json|NAME [--on model|linux-6.12|linux-6.1|all] [--release R] [--json] | kwq run --all [--json]';
 
 /** a record in one line: "0", "ENOMEM", "killed", "3 {worker_id:1}", text on the next lines */
 export function showRecord(r: StepRecord | undefined): string {
@@ -56,11 +56,15 @@ interface KernelRun {
 export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
-    options: { on: { type: 'string', default: 'all' }, release: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: { all: { type: 'boolean', default: false }, on: { type: 'string', default: 'all' }, release: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     console.log(`usage: ${RUN_USAGE}`);
     return 0;
+  }
+  if (values.all) {
+    if (positionals.length > 0) throw new KwqError('kwq run --all', `takes no script (got ${positionals.join(' ')})`);
+    return agreement(values.json === true);
   }
   if (positionals.length !== 1) throw new KwqError('kwq run', `name one script (usage: ${RUN_USAGE})`);
   const script = resolveScript(positionals[0]!);
@@ -116,4 +120,56 @@ export async function runCommand(argv: string[]): Promise<number> {
     });
   }
   return failed ? 1 : 0;
+}
+
+/** one line per kernel: the corpus's agreement with the recorded answers */
+export interface Agreement {
+  kernel: OracleKernel;
+  provenance: string;
+  scripts: number;
+  steps: number;
+  agree: number;
+  divergent: number;
+  differ: number;
+  unrecorded: string[];
+}
+
+export async function corpusAgreement(): Promise<Agreement[]> {
+  const scripts = loadScripts();
+  const out: Agreement[] = [];
+  for (const kernel of ORACLE_KERNELS) {
+    const file = readRecorded(kernel);
+    const a: Agreement = {
+      kernel, provenance: file ? `${file.provenance.package ?? ''} ${file.provenance.version ?? ''}`.trim() : '(not recorded)',
+      scripts: 0, steps: 0, agree: 0, divergent: 0, differ: 0, unrecorded: [],
+    };
+    for (const s of scripts) {
+      if (!(s.kernels ?? ORACLE_KERNELS).includes(kernel)) continue;
+      const rec = file?.scripts[s.name];
+      if (rec === undefined || rec.hash !== scriptHash(s)) {
+        a.unrecorded.push(s.name);
+        continue;
+      }
+      const v = compareScript(s.steps, kernel, rec.records, await runOnModel(s, kernel));
+      a.scripts++;
+      a.steps += v.length;
+      a.agree += v.filter((x) => x.agree).length;
+      a.divergent += v.filter((x) => !x.agree && x.divergent !== undefined).length;
+      a.differ += v.filter((x) => !x.agree && x.divergent === undefined).length;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+async function agreement(json: boolean): Promise<number> {
+  const rows = await corpusAgreement();
+  if (json) console.log(JSON.stringify(rows, null, 1));
+  else {
+    console.log('| kernel | recorded from | scripts | steps | agree | divergent (marked) | differ |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(`| Linux ${r.kernel} | ${r.provenance} | ${r.scripts} | ${r.steps} | ${r.agree} | ${r.divergent} | ${r.differ} |`);
+    for (const r of rows) if (r.unrecorded.length > 0) console.log(`\nnot recorded (or changed since) for ${r.kernel}: ${r.unrecorded.join(', ')}`);
+  }
+  return rows.every((r) => r.differ === 0 && r.unrecorded.length === 0) ? 0 : 1;
 }
