@@ -14,6 +14,7 @@ import rbtree from './rbtree.js';
 import sim from './sim.js';
 import loop from './loop.js';
 import vhostScsi from './vhost-scsi.js';
+import ioWq from './io-wq.js';
 
 function parseArgs(argv: string[]): { quick: boolean; json?: string; only?: string[] } {
   const out: { quick: boolean; json?: string; only?: string[] } = { quick: false };
@@ -32,6 +33,7 @@ const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const sections: [string, BenchScript][] = [
+    ['io-wq', ioWq],
     ['llist', llist],
     ['vhost-threads', vhostThreads],
     ['boundary', boundary],

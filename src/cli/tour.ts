@@ -20,6 +20,8 @@ export const SCENARIOS = [
   'loop-reap',
   'kvm-lifetime',
   'ioprio',
+  'iowq',
+  'iowq-nproc',
 ] as const;
 
 function scenarioUrl(name: string): URL {

@@ -4,6 +4,8 @@
  */
 export const PF_IDLE = 0x00000002;
 export const PF_EXITING = 0x00000004;
+/** an io_uring io-wq worker (create_io_thread) */
+export const PF_IO_WORKER = 0x00000010;
 export const PF_USER_WORKER = 0x00004000;
 export const PF_NOFREEZE = 0x00008000;
 export const PF_KSWAPD = 0x00020000;
@@ -42,7 +44,7 @@ export const TASK_COMM_LEN = 16;
 export function pfNames(flags: number): string[] {
   const out: string[] = [];
   const table: [number, string][] = [
-    [PF_EXITING, 'PF_EXITING'], [PF_USER_WORKER, 'PF_USER_WORKER'], [PF_KTHREAD, 'PF_KTHREAD'],
+    [PF_EXITING, 'PF_EXITING'], [PF_IO_WORKER, 'PF_IO_WORKER'], [PF_USER_WORKER, 'PF_USER_WORKER'], [PF_KTHREAD, 'PF_KTHREAD'],
     [PF_NOFREEZE, 'PF_NOFREEZE'], [PF_MEMALLOC_NOIO, 'PF_MEMALLOC_NOIO'], [PF_LOCAL_THROTTLE, 'PF_LOCAL_THROTTLE'],
     [PF_NO_SETAFFINITY, 'PF_NO_SETAFFINITY'], [PF_NPROC_EXCEEDED, 'PF_NPROC_EXCEEDED'],
   ];

@@ -1,0 +1,31 @@
+// The iowq scenarios run and show what they claim (numbers measured in the run).
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../../../src/cli/tour.js';
+
+describe('scenarios iowq and iowq-nproc', () => {
+  it('iowq: one file stays on one chain, many files get more workers and more throughput', async () => {
+    const r = await runScenario('iowq', { writes: 128, inflight: [1, 16], files: [1, 16] });
+    console.log(r.lines.join('\n'));
+    const rows = r.data['rows'] as { files: number; inflight: number; workers: number; mbps: number; cpuUsec: number }[];
+    const one16 = rows.find((x) => x.files === 1 && x.inflight === 16)!;
+    const many16 = rows.find((x) => x.files === 16 && x.inflight === 16)!;
+    const one1 = rows.find((x) => x.files === 1 && x.inflight === 1)!;
+    // one file: one hash chain at a time; a second worker is made while the first blocks
+    // (io_wq_enqueue sees nr_running == 0) and then stalls on the hash: no more throughput
+    expect(one16.workers).toBeLessThanOrEqual(2);
+    expect(one16.mbps).toBeLessThanOrEqual(one1.mbps * 1.2);
+    expect(many16.workers).toBeGreaterThan(2);
+    expect(many16.mbps).toBeGreaterThan(one16.mbps);
+    for (const x of rows) expect(x.cpuUsec).toBeGreaterThan(0);
+  });
+
+  it('iowq-nproc: 6.1 never completes (until the limit is raised), 6.12 cancels after 4 attempts', async () => {
+    const r = await runScenario('iowq-nproc', {});
+    console.log(r.lines.join('\n'));
+    const [a, b] = r.data['runs'] as { cqe: number | null; attempts: number; afterRaise: number | null }[];
+    expect(a!.cqe).toBe(null);
+    expect(a!.afterRaise).toBe(4096);
+    expect(b!.cqe).toBe(-125);
+    expect(b!.attempts).toBe(4);
+  });
+});
