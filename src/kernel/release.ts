@@ -16,9 +16,11 @@
  *   5.19  loop's workqueue outlives LOOP_CLR_FD                            loop_wq_outlives_clr_fd
  *   6.1   (no design change from 5.19 in what kwq models)
  *   6.4   vhost: the worker is a vhost_task, a thread of the owner          vhost_task_worker
+ *         io-wq workers are PF_USER_WORKER too                             io_thread_user_worker
  *   6.5   vhost: VHOST_NEW_WORKER/FREE/ATTACH/GET (vhost-scsi)              vhost_worker_ioctls
  *   6.8   no io_context: effective ioprio IOPRIO_DEFAULT (until 6.17)       ioprio_default_without_ioc
  *   6.11  LOOP_CLR_FD always defers the teardown to the last close          loop_clr_fd_autoclear
+ *         io-wq gives up on a worker it cannot create after 3 retries      io_wq_worker_init_limit
  *   6.12  (no design change from 6.11 in what kwq models)
  *   6.15  loop's aio kiocb inherits the request's ioprio                    loop_aio_ioprio
  *   6.17  vhost: kthread mode is back, chosen per device                    vhost_fork_from_owner
@@ -120,6 +122,19 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'io_thread_user_worker',
+    since: '6.4',
+    commit: { id: '54e6842d0775', subject: 'fork: Add USER_WORKER flag to ignore signals' },
+    summary:
+      'create_io_thread sets user_worker as well as io_thread: io-wq workers are PF_IO_WORKER | PF_USER_WORKER. ' +
+      'Without it they are PF_IO_WORKER only.',
+    where: 'drivers/io_uring/io-wq.ts (the worker\'s flags)',
+    // the subject is in the vhost_task series (v11 4/8 on the virtualization list); the mainline id was
+    // not read in a mainline log here
+    source: 'the series mails (v6..v11) on the virtualization list',
+    verified: false,
+  },
+  {
     name: 'vhost_worker_ioctls',
     since: '6.5',
     commit: { id: 'c1ecd8e95007', subject: 'vhost: allow userspace to create workers' },
@@ -157,6 +172,17 @@ const FEATURE_LIST = [
       'openers it sets AUTOCLEAR.',
     where: 'drivers/loop/loop-device.ts loopClrFd',
     source: 'kernel-reference.md 6.7 (subject); id from the for-6.11/block branch push and the LKP report on mainline',
+    verified: true,
+  },
+  {
+    name: 'io_wq_worker_init_limit',
+    since: '6.11',
+    commit: { id: '0453aad676ff', subject: 'io_uring/io-wq: limit retrying worker initialisation' },
+    summary:
+      'a worker that cannot be created is retried WORKER_INIT_LIMIT (3) times, then the acct\'s pending work ' +
+      'is cancelled (-ECANCELED). Without it io-wq retries without limit (stable branches took it later).',
+    where: 'drivers/io_uring/io_uring.ts ioWqInitLimit',
+    source: 'a public mainline log of the 6.11 merge window (0453aad676ff); stable backports under other ids',
     verified: true,
   },
   {
