@@ -32,7 +32,7 @@ import { eventfdCtxFileget, type EventfdCtx } from '../../kernel/vfs/eventfd.js'
 import { DEFAULT_VHOST_COSTS, type VhostCosts } from './costs.js';
 import { VhostPoll } from './poll.js';
 import {
-  FAULT, readU8, readU32, toU64, VHOST_GET_FORK_FROM_OWNER, VHOST_MAX_MEM_REGIONS, VHOST_SET_FORK_FROM_OWNER,
+  FAULT, readU8, readU32, toU64, VHOST_GET_FORK_FROM_OWNER, VHOST_SET_FORK_FROM_OWNER,
   VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD, VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, writeFields,
 } from './uapi.js';
 import { VhostEngine, type VhostWork } from './vhost-engine.js';
@@ -275,7 +275,7 @@ function vhostSetMemory(dev: VhostDev, arg: unknown): number {
   const padding = readU32(arg, 'padding');
   if (nregions === FAULT || padding === FAULT) return -EFAULT;
   if (padding !== 0) return -EOPNOTSUPP;
-  if (nregions > VHOST_MAX_MEM_REGIONS) return -E2BIG;
+  if (nregions > (dev.k.moduleParams('vhost').max_mem_regions as number)) return -E2BIG; // max_mem_regions (default VHOST_MAX_MEM_REGIONS)
   const regs = (arg as { regions?: unknown }).regions;
   if (nregions > 0 && (!Array.isArray(regs) || regs.length < nregions)) return -EFAULT;
   const out: VhostMemRegion[] = [];
@@ -318,6 +318,8 @@ export function vhostDevCleanup(dev: VhostDev): void {
 /** vhost_dev_reset_owner: cleanup, then fork_owner back to the module default. */
 export function vhostDevResetOwner(dev: VhostDev): void {
   vhostDevCleanup(dev);
+  // dev->umem = the empty iotlb vhost_dev_reset_owner_prepare() allocated (not NULL)
+  dev.umem = [];
   dev.forkOwner = vhostForkFromOwnerDefault(dev.k);
   dev.features = 0n;
 }

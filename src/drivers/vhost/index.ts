@@ -1,9 +1,13 @@
 /**
  * The vhost modules, registered at import (src/index.ts imports this file once):
  *
- *   vhost        the core; parameter fork_from_owner_default (bool, 0444, default Y;
- *                only in releases with vhost_fork_from_owner, 6.17+)
- *   vhost_net    /dev/vhost-net   (misc 10:238)
+ *   vhost        the core; parameters max_mem_regions (ushort, 0444, default 64: the
+ *                most regions VHOST_SET_MEM_TABLE takes), max_iotlb_entries (int,
+ *                0444, default 2048; the iotlb is not modelled) and
+ *                fork_from_owner_default (bool, 0444, default Y; only in releases with
+ *                vhost_fork_from_owner, 6.17+)
+ *   vhost_net    /dev/vhost-net   (misc 10:238); parameter experimental_zcopytx (int,
+ *                0444, default 0; zero-copy TX is not modelled)
  *   vhost_scsi   /dev/vhost-scsi  (misc, dynamic minor; 10:61 here); parameter
  *                max_io_vqs (1..1024, default 128)
  *   vhost_vsock  /dev/vhost-vsock (misc 10:241)
@@ -44,6 +48,9 @@ registerModule({
     VhostEngine.peek(k)?.threads?.shutdown();
   },
   params: {
+    // drivers/vhost/vhost.c: module_param(max_mem_regions, ushort, 0444), module_param(max_iotlb_entries, int, 0444)
+    max_mem_regions: { type: 'uint', default: 64, min: 0, max: 0xffff, description: 'Maximum number of memory regions in memory map. (default: 64)' },
+    max_iotlb_entries: { type: 'int', default: 2048, description: 'Maximum number of iotlb entries. (default: 2048)' },
     // module_param'd since 7d9896e9f6d0 (6.17): unknown on the command line before it
     fork_from_owner_default: { type: 'bool', default: true, feature: 'vhost_fork_from_owner', description: 'Set task mode as the default(default: Y)' },
   },
@@ -51,6 +58,10 @@ registerModule({
 
 registerModule({
   name: 'vhost_net',
+  params: {
+    // drivers/vhost/net.c: static int experimental_zcopytx = 0; module_param(experimental_zcopytx, int, 0444)
+    experimental_zcopytx: { type: 'int', default: 0, description: 'Enable Zero Copy TX; 1 -Enable; 0 - Disable' },
+  },
   init(k) {
     registerChrdev(k, { name: 'vhost-net', major: 10, minor: 238, fops: vhostNetFops });
   },

@@ -22,10 +22,11 @@
  *
  * MODEL: LIO targets are not modelled. SET_ENDPOINT succeeds for any non-empty
  * vhost_wwpn (as if a tcm_vhost target with that WWPN and TPG existed) and fails
- * with -EEXIST (the kernel's "no match" result) for an empty one; it sets the backend
+ * with -ENODEV (what Linux 6.1 and 6.12 answer when no tcm_vhost target matches,
+ * measured by oracle/scripts/vhost-scsi-workers.json) for an empty one; it sets the backend
  * of every io vq. CLEAR_ENDPOINT with another WWPN than the one set is -EINVAL.
  */
-import { EEXIST, EFAULT, EINVAL, ENOIOCTLCMD, EOPNOTSUPP } from '../../kernel/errno.js';
+import { ENODEV, EFAULT, EINVAL, ENOIOCTLCMD, EOPNOTSUPP } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
 import type { File, FileOperations } from '../../kernel/vfs/file.js';
@@ -74,7 +75,7 @@ function readTarget(arg: unknown): VhostScsiTarget | typeof FAULT {
 
 function scsiSetEndpoint(dev: VhostDev, t: VhostScsiTarget): number {
   const st = dev.priv as ScsiState;
-  if (t.vhost_wwpn === '') return -EEXIST; // no tcm_vhost target matched
+  if (t.vhost_wwpn === '') return -ENODEV; // no tcm_vhost target matched (measured on 6.1/6.12)
   st.wwpn = t.vhost_wwpn;
   st.tpgt = t.vhost_tpgt;
   for (let i = VHOST_SCSI_VQ_IO; i < dev.vqs.length; i++) dev.vqs[i]!.backend = st;

@@ -489,7 +489,7 @@ describe('vring kick/call (notes Q7) and the guest-side traffic', () => {
     expect(dev.vqs[0]!.ring.taken).toBe(4);
   });
 
-  test('vhost-vsock: SET_GUEST_CID checks; SET_RUNNING checks the owner', async () => {
+  test('vhost-vsock: SET_GUEST_CID checks; SET_RUNNING checks the owner, then vhost_vq_access_ok (a mem table)', async () => {
     const { k, qemu, fd } = await setup('vsock');
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_VSOCK_SET_GUEST_CID, 2), -EINVAL);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_VSOCK_SET_GUEST_CID, 0xffffffff), -EINVAL);
@@ -500,6 +500,10 @@ describe('vring kick/call (notes Q7) and the guest-side traffic', () => {
     expect(k.ioctl(qemu, fd2, VHOST_VSOCK_SET_GUEST_CID, 3)).toBe(-EADDRINUSE);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_VSOCK_SET_RUNNING, 1), -EPERM);
     expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    // no VHOST_SET_MEM_TABLE: vq->umem is NULL, vhost_vq_access_ok fails (Linux 6.1 and 6.12: EFAULT)
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_VSOCK_SET_RUNNING, 1), -EFAULT);
+    expect(info(k, qemu, fd).vqs.some((v) => v.backend)).toBe(false);
+    expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, { nregions: 0, padding: 0 })).toBe(0);
     expect(k.ioctl(qemu, fd, VHOST_VSOCK_SET_RUNNING, 1)).toBe(0);
     expect(info(k, qemu, fd).vqs.every((v) => v.backend)).toBe(true);
   });
@@ -689,12 +693,12 @@ describe('driver ioctls and the other vring ioctls', () => {
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_BASE, { index: 2 }), -EBUSY);
   });
 
-  test('vhost-scsi endpoint: -EFAULT, -EOPNOTSUPP (reserved), -EEXIST (no target); ABI version', async () => {
+  test('vhost-scsi endpoint: -EFAULT, -EOPNOTSUPP (reserved), -ENODEV (no target); ABI version', async () => {
     const m = await import('kwq');
     const { k, qemu, fd } = await setup('scsi');
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT), -EFAULT);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, reserved: 1 }), -EOPNOTSUPP);
-    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, vhost_wwpn: '' }), -m.EEXIST);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, vhost_wwpn: '' }), -m.ENODEV);
     const box = { value: 0 };
     expect(k.ioctl(qemu, fd, m.VHOST_SCSI_GET_ABI_VERSION, box)).toBe(0);
     expect(box.value).toBe(m.VHOST_SCSI_ABI_VERSION);
