@@ -198,7 +198,7 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
       if (info.arg === 'int') arg = int(c, g.arg ?? 0);
       else if (info.arg === 'in') arg = int(c, typeof g.arg === 'object' && g.arg !== null ? (g.arg as { value: unknown }).value : g.arg ?? 0);
       else if (info.arg === 'out') arg = box = { value: 0 };
-      else if (info.arg === 'struct') arg = box = resolve(c, g.arg ?? {}) as Record<string, unknown>;
+      else if (info.arg === 'struct') arg = box = filled(info, resolve(c, g.arg ?? {}) as Record<string, unknown>);
       const r = arg === undefined ? k.ioctl(t, fd, info.request) : k.ioctl(t, fd, info.request, arg);
       let out = ret(c, rec, t, r);
       if (r >= 0 && s.as !== undefined) c.values.set(s.as, r);
@@ -242,6 +242,25 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
     default:
       return { ...rec, error: `op '${s.op}' is not run by the model` };
   }
+}
+
+/**
+ * The struct as C code passes it: every field of the layout, zero where the script says
+ * nothing (the guest's buffer is zero-filled), and the trailing array's entries likewise.
+ */
+function filled(info: import('./uapi.js').IoctlInfo, obj: Record<string, unknown>): Record<string, unknown> {
+  const fill = (layout: import('./uapi.js').StructLayout, o: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const f of layout.fields) {
+      const v = o[f.name];
+      if (typeof f.type === 'object' && 'struct' in f.type) out[f.name] = fill(f.type.struct, (v ?? {}) as Record<string, unknown>);
+      else out[f.name] = v ?? (typeof f.type === 'object' ? '' : 0);
+    }
+    return out;
+  };
+  const out = fill(info.struct!, obj);
+  if (info.tail) out[info.tail.field] = ((obj[info.tail.field] as Record<string, unknown>[] | undefined) ?? []).map((e) => fill(info.tail!.layout, e));
+  return out;
 }
 
 function structOf(layout: import('./uapi.js').StructLayout, obj: Record<string, unknown>): Record<string, FieldValue> {
