@@ -4,9 +4,14 @@
  * version numbers. `kwq.*` switches given on the command line override what a release
  * decides (a switch declares the feature its default follows: module.ts).
  *
- * The designs, in the order they landed upstream (mainline vX.Y tags; a stable branch
- * that backported a change, as 6.12.y did with the fork-owner control, is not a
- * release here):
+ * A release X.Y is the newest X.Y.z stable kernel, as distributions ship it and as the
+ * oracle boots it (Debian's 6.1.y and 6.12.y): a change a stable branch took is in that
+ * release (`backports`), and so is the end of one (`until.backports`). The oracle showed
+ * why: Debian's 6.12.118 has the fork-owner control and the 6.17 ioprio fix, so a
+ * "mainline v6.12" model answered 21 recorded steps otherwise than the 6.12 people run.
+ *
+ * The designs, in the order they landed upstream (mainline vX.Y tags; `+y` marks a
+ * stable backport into an older modelled line):
  *
  *   5.13  loop: one kthread "loopN" per device charges all backing I/O to root;
  *         vhost: a kthread "vhost-<pid>" (kthreadd's child) per device, attached once
@@ -24,7 +29,9 @@
  *   6.12  (no design change from 6.11 in what kwq models)
  *   6.15  loop's aio kiocb inherits the request's ioprio                    loop_aio_ioprio
  *   6.17  vhost: kthread mode is back, chosen per device                    vhost_fork_from_owner
- *         no io_context: nice-derived ioprio again (ends ioprio_default_without_ioc)
+ *         (+y: in 6.12.y, measured on 6.12.118)
+ *         no io_context: nice-derived ioprio again (ends ioprio_default_without_ioc;
+ *         +y: ended in 6.12.y too, measured on 6.12.118)
  *
  * Commit ids are 12-hex mainline short ids with their subjects; `source` says where
  * each was read: the behaviour reference (shared/kernel-reference.md: section 0 and
@@ -49,6 +56,13 @@ export interface ReleaseCommit {
   subject: string;
 }
 
+/** a change taken by a stable branch of an older modelled line */
+export interface Backport {
+  release: Release;
+  /** how it is known to be there: the oracle's measurement or a stable mail */
+  source: string;
+}
+
 export interface FeatureInfo {
   name: Feature;
   /** the mainline release that brought it (a modelled release or one between them) */
@@ -56,8 +70,10 @@ export interface FeatureInfo {
   /** the commit that brought it; `also` lists the rest of the change */
   commit: ReleaseCommit;
   also?: readonly ReleaseCommit[];
-  /** the release and commit that ended it, if a later release undid it */
-  until?: { release: string; commit: ReleaseCommit };
+  /** the release and commit that ended it, if a later release undid it (and the older lines whose stable branch took the end too) */
+  until?: { release: string; commit: ReleaseCommit; backports?: readonly Backport[] };
+  /** older modelled lines whose newest stable kernel took the change */
+  backports?: readonly Backport[];
   /** what changes in the model, in one or two sentences */
   summary: string;
   /** where kwq decides it (driver file, function or switch) */
@@ -154,7 +170,10 @@ const FEATURE_LIST = [
     name: 'ioprio_default_without_ioc',
     since: '6.8',
     commit: { id: '53889bcaf536', subject: 'block: make __get_task_ioprio() easier to read' },
-    until: { release: '6.17', commit: { id: 'e2ba58ccc909', subject: 'block: Fix default IO priority if there is no IO context' } },
+    until: {
+      release: '6.17', commit: { id: 'e2ba58ccc909', subject: 'block: Fix default IO priority if there is no IO context' },
+      backports: [{ release: '6.12', source: 'the oracle: Debian 6.12.118 (oracle/scripts/ioprio-syscalls.json)' }],
+    },
     summary:
       'the effective I/O priority of a task with no io_context is IOPRIO_DEFAULT (0) instead of the nice-derived ' +
       'one (be/4 in the model); ioprio_get(PGRP/USER) and bios see it. 6.17 restored the nice-derived value.',
@@ -192,6 +211,9 @@ const FEATURE_LIST = [
     summary:
       'the per-cgroup loop driver copies the request\'s priority into the backing kiocb (ki_ioprio). Without ' +
       'it the kiocb has none (the backing bio gets the worker\'s own priority).',
+    // listed in 5.15.y, 6.6.y, 6.12.y and 6.14.y stable reviews; not observable by the oracle (it needs
+    // BFQ's icq on the backing device), so not measured
+    backports: [{ release: '6.12', source: 'the 6.12.y stable review (docs/divergences.md)' }],
     where: 'drivers/loop/loop-device.ts (the backing kiocb priority)',
     source: 'docs/divergences.md; id in the block-6.15 branch push',
     verified: true,
@@ -205,6 +227,7 @@ const FEATURE_LIST = [
       'kthread workers are back beside vhost_tasks, chosen per device: VHOST_SET/GET_FORK_FROM_OWNER and the ' +
       'module parameter vhost.fork_from_owner_default (CONFIG_VHOST_ENABLE_FORK_OWNER_CONTROL=y); ' +
       'VHOST_NEW_WORKER is -EFAULT in kthread mode. Without it neither ioctl nor the parameter exists.',
+    backports: [{ release: '6.12', source: 'the oracle: Debian 6.12.118 (oracle/scripts/vhost-fork-owner.json)' }],
     where: 'drivers/vhost/dev.ts vhostDevIoctl, drivers/vhost/index.ts (the parameter)',
     source: 'kernel-reference.md 0 and vhost history',
     verified: true,
@@ -254,8 +277,9 @@ function versionKey(v: string): number {
 
 function inRelease(f: FeatureInfo, r: Release): boolean {
   const rk = versionKey(r);
-  if (rk < versionKey(f.since)) return false;
-  return f.until === undefined || rk < versionKey(f.until.release);
+  const has = rk >= versionKey(f.since) || (f.backports ?? []).some((b) => b.release === r);
+  if (!has || f.until === undefined) return has;
+  return !(rk >= versionKey(f.until.release) || (f.until.backports ?? []).some((b) => b.release === r));
 }
 
 /** Every feature, in the order it landed (for docs and the CLI). */
