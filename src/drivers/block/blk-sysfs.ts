@@ -60,8 +60,22 @@ export function elvIoschedStore(k: Kernel, q: RequestQueue, text: string): numbe
   return text.length;
 }
 
-/** Add /sys/block/<name>/queue/scheduler for `q` (add_disk). */
-export function blkSysfsAdd(k: Kernel, name: string, q: RequestQueue): void {
+/** A read-only sysfs attribute: its text (show), made when read. */
+export type SysfsShow = () => string;
+
+/** read-only 0444 attribute files (the disk's size, ro, queue limits, the loop group) */
+function roAttrs(k: Kernel, dir: Inode, attrs: Record<string, SysfsShow>): void {
+  for (const [n, show] of Object.entries(attrs)) {
+    dir.children!.set(n, new Inode(dir.sb, k.nextIno(), S_IFREG | 0o444, { show: () => show() }));
+  }
+}
+
+/**
+ * Add /sys/block/<name>/ for `q` (add_disk): queue/scheduler, plus the disk's own
+ * read-only attributes (`attrs`: size, ro, ...) and the queue's (`queueAttrs`:
+ * logical_block_size, ...), each a show function read at read time.
+ */
+export function blkSysfsAdd(k: Kernel, name: string, q: RequestQueue, attrs: Record<string, SysfsShow> = {}, queueAttrs: Record<string, SysfsShow> = {}): void {
   const dir = sysBlockDir(k);
   if (dir.children!.has(name)) throw new KwqError('blk_sysfs', `/sys/block/${name} exists already`);
   const disk = newDir(k, dir.sb, dirOps);
@@ -71,8 +85,26 @@ export function blkSysfsAdd(k: Kernel, name: string, q: RequestQueue): void {
     store: (kk, _file, task, text) => (task.cred.euid !== 0 ? -EACCES : elvIoschedStore(kk, q, text)),
   };
   queue.children!.set('scheduler', new Inode(dir.sb, k.nextIno(), S_IFREG | 0o644, fops));
+  roAttrs(k, queue, queueAttrs);
+  roAttrs(k, disk, attrs);
   disk.children!.set('queue', queue);
   dir.children!.set(name, disk);
+}
+
+/**
+ * sysfs_create_group / sysfs_remove_group on /sys/block/<name>: a subdirectory of
+ * read-only attributes (`attrs`), or its removal (null). A missing disk is a no-op.
+ */
+export function blkSysfsGroup(k: Kernel, name: string, group: string, attrs: Record<string, SysfsShow> | null): void {
+  const disk = sysBlockDir(k).children!.get(name);
+  if (disk === undefined) return;
+  if (attrs === null) {
+    disk.children!.delete(group);
+    return;
+  }
+  const dir = newDir(k, disk.sb, dirOps);
+  roAttrs(k, dir, attrs);
+  disk.children!.set(group, dir);
 }
 
 /** Remove /sys/block/<name> (del_gendisk). */

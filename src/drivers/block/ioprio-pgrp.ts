@@ -3,10 +3,13 @@
  * kernel model has none yet (no setpgid, no sessions), so blk-ioc keeps them:
  *
  *   - a process's group is a property of its thread group (signal->pids[PIDTYPE_PGID]);
- *   - init is the leader of group 1; kthreadd and every kthread are in group 0;
+ *   - init, kthreadd and every kthread are in group 0: pid 1 inherits the pgrp of the
+ *     swapper (init_struct_pid, nr 0) in copy_process and keeps it until it calls
+ *     setsid(); the oracle's guest init never does (ioprio_get(IOPRIO_WHO_PGRP, 1) is
+ *     -ESRCH there: oracle/scripts/ioprio-syscalls.json). A systemd machine's pid 1
+ *     calls setsid and leads group 1: kwq models the kernel before that call;
  *   - fork puts the child in its parent's group (so a k.spawn()ed process is in init's
- *     group 1 until it calls setpgid, as a service manager's child would be before
- *     setsid);
+ *     group 0 until it calls setpgid);
  *   - setpgid(pid, pgid) (kernel/sys.c), without sessions: pid 0 is the caller, pgid 0
  *     is pid; the target must be the caller's process or a child process of it (-ESRCH),
  *     a thread-group leader (-EINVAL for another thread), and pgid must be its own pid
@@ -25,8 +28,7 @@ const pgidOf = new WeakMap<SignalStruct, number>();
 export function taskPgrp(k: Kernel, task: Task): number {
   const v = pgidOf.get(task.signal);
   if (v !== undefined) return v;
-  if (task === k.init) return 1;
-  return 0; // kthreadd, and anything created before blk-ioc's hooks were installed
+  return 0; // init (no setsid), kthreadd, and anything created before blk-ioc's hooks were installed
 }
 
 /** fork: the child process joins the creator's group (threads share the signal struct: nothing to do). */

@@ -29,7 +29,8 @@
  * taken number -EEXIST; LOOP_CTL_REMOVE of -1 -EINVAL, of a missing device -ENODEV, of a
  * bound or open one -EBUSY.
  */
-import { EEXIST, EINVAL, ENODEV, ENOSYS, EBUSY, EFAULT } from '../../kernel/errno.js';
+import { EEXIST, EINVAL, ENODEV, ENOSYS, EBUSY, EFAULT, EPERM } from '../../kernel/errno.js';
+import { CAP_SYS_ADMIN } from '../../kernel/cred.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
@@ -41,12 +42,13 @@ import { kernelKthreadsIfAny } from './loop-kthreads.js';
 import type { File, FileOperations } from '../../kernel/vfs/file.js';
 import type { Task } from '../../kernel/task.js';
 import {
-  LoopDevice, loopClrFd, loopConfigure, loopFreeDisk, loopGetStatus, loopOpen, loopRelease, loopSetStatus, loopSubmitBio,
+  LoopDevice, loopChangeFd, loopClrFd, loopConfigure, loopSetBlockSize, loopSetCapacity, loopSetDio, loopFreeDisk, loopGetStatus, loopOpen, loopRelease, loopSetStatus, loopSubmitBio,
   Lo_deleting, Lo_unbound, LOOP_DESIGNS, type LoopDesign,
 } from './loop-device.js';
 import {
   LOOP_CLR_FD, LOOP_CONFIGURE, LOOP_CTL_ADD, LOOP_CTL_GET_FREE, LOOP_CTL_REMOVE, LOOP_CTRL_MINOR, LOOP_GET_STATUS64, LOOP_MAJOR,
-  LOOP_SET_FD, LOOP_SET_STATUS64, MISC_MAJOR, readConfig,
+  LOOP_SET_FD, LOOP_SET_STATUS64, MISC_MAJOR, readConfig, LOOP_CHANGE_FD, LOOP_SET_CAPACITY, LOOP_SET_DIRECT_IO,
+  LOOP_SET_BLOCK_SIZE,
 } from './uapi.js';
 
 /** MINORMASK: the largest minor a gendisk may have (device_add_disk's range check) */
@@ -125,6 +127,18 @@ function loIoctl(lo: LoopDevice, file: File, task: Task, request: number, arg: u
       return loopSetStatus(lo, task, file, arg);
     case LOOP_GET_STATUS64:
       return loopGetStatus(lo, arg);
+    case LOOP_CHANGE_FD:
+      return loopChangeFd(lo, task, intArg('ioctl(LOOP_CHANGE_FD)', arg));
+    case LOOP_SET_CAPACITY:
+    case LOOP_SET_DIRECT_IO:
+    case LOOP_SET_BLOCK_SIZE: {
+      // "if (!(mode & FMODE_WRITE) && !capable(CAP_SYS_ADMIN)) return -EPERM", then lo_simple_ioctl
+      if (!file.writable && !task.cred.capable(CAP_SYS_ADMIN)) return -EPERM;
+      if (request === LOOP_SET_CAPACITY) return loopSetCapacity(lo);
+      // the argument is an unsigned long
+      const v = arg === undefined ? 0 : intArg('ioctl', arg);
+      return request === LOOP_SET_DIRECT_IO ? loopSetDio(lo, v) : loopSetBlockSize(lo, task, v >>> 0);
+    }
     default:
       return -EINVAL; // lo_simple_ioctl
   }
@@ -150,7 +164,12 @@ export function loopAdd(d: LoopDriver, i: number): number {
   });
   const lo = new LoopDevice(k, n, bdev, d.defaultDesign);
   bdev.data = lo;
-  blkSysfsAdd(k, bdev.name, lo.q);
+  blkSysfsAdd(k, bdev.name, lo.q, {
+    size: () => `${Math.floor(lo.bdev.sizeBytes / 512)}\n`, // get_capacity, in 512-byte sectors
+    ro: () => (lo.bdev.readOnly ? '1\n' : '0\n'),
+  }, {
+    logical_block_size: () => `${lo.blockSize}\n`,
+  });
   d.devices.set(n, lo);
   return n;
 }

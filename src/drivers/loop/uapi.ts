@@ -120,7 +120,8 @@ const STR_KEYS: [string, number][] = [['lo_file_name', LO_NAME_SIZE], ['lo_crypt
 function u64(v: unknown): bigint | null {
   if (v === undefined) return 0n;
   if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : null;
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  // a whole number beyond 2^53 is still exact as a double (2^63 is): the value C would get
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 64) return BigInt(v);
   return null;
 }
 

@@ -3,11 +3,12 @@
  * the errnos of section 6.7 and notes Q6, and "a rejected ioctl changes nothing".
  */
 import { describe, expect, test } from 'vitest';
-import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, ENODEV, ENOENT, ENOSPC, ENOSYS, ENXIO, EOVERFLOW, EPERM, O_RDONLY, O_RDWR, O_WRONLY } from 'kwq';
+import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, ENODEV, ENOENT, ENOSPC, ENOSYS, ENXIO, EOVERFLOW, EPERM, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY } from 'kwq';
 import {
   LOOP_CLR_FD, LOOP_CONFIGURE, LOOP_CTL_ADD, LOOP_CTL_GET_FREE, LOOP_CTL_REMOVE, LOOP_GET_STATUS64, LOOP_SET_FD,
   LOOP_SET_STATUS64, LOOP_SET_DIRECT_IO, LO_FLAGS_AUTOCLEAR, LO_FLAGS_DIRECT_IO, LO_FLAGS_PARTSCAN, LO_FLAGS_READ_ONLY,
   LOOP_CONFIGURE_SETTABLE_FLAGS, LOOP_SET_STATUS_SETTABLE_FLAGS, LOOP_SET_STATUS_CLEARABLE_FLAGS, loopInfo,
+  LOOP_SET_CAPACITY, LOOP_SET_BLOCK_SIZE, LOOP_CHANGE_FD,
 } from '../../../src/drivers/loop/index.js';
 import { backingFile, boot, dev, losetup } from './helpers.js';
 
@@ -217,5 +218,76 @@ describe('/dev/loopN', () => {
 
   test('a bad kwq.loop_workers value is a KwqError naming the allowed values', async () => {
     await expect(boot('kwq.loop_workers=percgroup')).rejects.toThrow(/per-cgroup.*kworker|kworker.*per-cgroup/);
+  });
+});
+
+describe('the lo_simple_ioctl requests, LOOP_CHANGE_FD and /sys/block/loopN (oracle/scripts/loop-state.json)', () => {
+  test('SET_CAPACITY, SET_BLOCK_SIZE, SET_DIRECT_IO: ENXIO unbound; then what drivers/block/loop.c does', async () => {
+    const k = await boot();
+    const root = k.init;
+    const lfd = k.open(root, '/dev/loop2', O_RDWR);
+    for (const [req, arg] of [[LOOP_SET_CAPACITY, 0], [LOOP_SET_BLOCK_SIZE, 4096], [LOOP_SET_DIRECT_IO, 1], [LOOP_CHANGE_FD, 0]] as const) {
+      expect(k.ioctl(root, lfd, req, arg)).toBe(-ENXIO);
+    }
+    expect(k.readFile(root, '/sys/block/loop2/size')).toBe('0\n');
+    expect(k.readFile(root, '/sys/block/loop2/loop/backing_file')).toBe(-ENOENT); // the group exists only while bound
+    const path = backingFile(k, root, '/tmp/b2', 4 << 20);
+    const bfd = k.open(root, path, O_RDWR);
+    expect(k.ioctl(root, lfd, LOOP_SET_FD, bfd)).toBe(0);
+    expect(k.readFile(root, '/sys/block/loop2/size')).toBe('8192\n');
+    expect(k.readFile(root, '/sys/block/loop2/loop/backing_file')).toBe('/tmp/b2\n');
+    expect(k.readFile(root, '/sys/block/loop2/loop/dio')).toBe('0\n');
+    // a grown file: the size follows only on SET_CAPACITY
+    expect(k.ftruncate(root, bfd, 8 << 20)).toBe(0);
+    expect(k.readFile(root, '/sys/block/loop2/size')).toBe('8192\n');
+    expect(k.ioctl(root, lfd, LOOP_SET_CAPACITY)).toBe(0);
+    expect(k.readFile(root, '/sys/block/loop2/size')).toBe('16384\n');
+    // blk_validate_block_size: a power of two in 512..PAGE_SIZE
+    expect(k.ioctl(root, lfd, LOOP_SET_BLOCK_SIZE, 1000)).toBe(-EINVAL);
+    expect(k.ioctl(root, lfd, LOOP_SET_BLOCK_SIZE, 8192)).toBe(-EINVAL);
+    expect(k.ioctl(root, lfd, LOOP_SET_BLOCK_SIZE, 4096)).toBe(0);
+    expect(k.readFile(root, '/sys/block/loop2/queue/logical_block_size')).toBe('4096\n');
+    // direct I/O on a tmpfs file (FMODE_CAN_ODIRECT, 6.6+): the flag follows
+    expect(k.ioctl(root, lfd, LOOP_SET_DIRECT_IO, 1)).toBe(0);
+    expect(k.readFile(root, '/sys/block/loop2/loop/dio')).toBe('1\n');
+    expect(k.ioctl(root, lfd, LOOP_SET_DIRECT_IO, 0)).toBe(0);
+    expect(dev(k, 2).flags & LO_FLAGS_DIRECT_IO).toBe(0);
+    // CHANGE_FD: only a read-only device, only a file of the same size
+    expect(k.ioctl(root, lfd, LOOP_CHANGE_FD, 999)).toBe(-EBADF);
+    expect(k.ioctl(root, lfd, LOOP_CHANGE_FD, bfd)).toBe(-EINVAL);
+    // a read-only open as root may still use the lo_simple_ioctl requests (CAP_SYS_ADMIN)
+    const ro = k.open(root, '/dev/loop2', O_RDONLY);
+    expect(k.ioctl(root, ro, LOOP_SET_CAPACITY)).toBe(0);
+    k.close(root, ro);
+    expect(k.ioctl(root, lfd, LOOP_CLR_FD)).toBe(0);
+    k.close(root, lfd);
+    expect(k.readFile(root, '/sys/block/loop2/loop/backing_file')).toBe(-ENOENT);
+    expect(k.readFile(root, '/sys/block/loop2/queue/logical_block_size')).toBe('512\n'); // __loop_clr_fd resets it
+    // a read-only binding can change its file for one of the same size
+    const lro = k.open(root, '/dev/loop2', O_RDONLY);
+    expect(k.ioctl(root, lro, LOOP_CONFIGURE, { fd: bfd })).toBe(0);
+    expect(dev(k, 2).flags & LO_FLAGS_READ_ONLY).toBe(LO_FLAGS_READ_ONLY);
+    const other = k.open(root, '/tmp/b3', O_RDWR | O_CREAT);
+    expect(k.ioctl(root, lro, LOOP_CHANGE_FD, other)).toBe(-EINVAL);
+    expect(k.ftruncate(root, other, 8 << 20)).toBe(0);
+    expect(k.ioctl(root, lro, LOOP_CHANGE_FD, other)).toBe(0);
+    expect(k.readFile(root, '/sys/block/loop2/loop/backing_file')).toBe('/tmp/b3\n');
+    expect(k.ioctl(root, lro, LOOP_CLR_FD)).toBe(0);
+    k.close(root, lro);
+  });
+
+  test('an unprivileged opener without write access gets EPERM from SET_CAPACITY / BLOCK_SIZE / DIRECT_IO', async () => {
+    const k = await boot();
+    const root = k.init;
+    const path = backingFile(k, root, '/tmp/b4', 1 << 20);
+    const { lfd } = losetup(k, root, 3, path);
+    const u = k.spawn({ uid: 1000, gid: 1000 });
+    const ufd = k.open(u, '/dev/loop3', O_RDONLY);
+    expect(ufd).toBeGreaterThanOrEqual(0);
+    expect(k.ioctl(u, ufd, LOOP_SET_CAPACITY)).toBe(-EPERM);
+    expect(k.ioctl(u, ufd, LOOP_SET_BLOCK_SIZE, 4096)).toBe(-EPERM);
+    expect(k.ioctl(u, ufd, LOOP_SET_DIRECT_IO, 0)).toBe(-EPERM);
+    k.close(u, ufd);
+    k.close(root, lfd);
   });
 });
