@@ -41,6 +41,58 @@ export const MAX_RECLAIM_RETRIES = 16;
 /** reclaim works in batches of at least this many pages */
 export const SWAP_CLUSTER_MAX = 32;
 
+/** PAGE_COUNTER_MAX: LONG_MAX / PAGE_SIZE on 64-bit (include/linux/page_counter.h); the model keeps it as Infinity */
+export const PAGE_COUNTER_MAX = 2251799813685247;
+const U64_MASK = (1n << 64n) - 1n;
+
+/**
+ * memparse (lib/cmdline.c): simple_strtoull(s, &end, 0) then one K/M/G/T/P/E suffix (either
+ * case), all in u64 arithmetic that wraps as the kernel's does (_parse_integer_limit keeps
+ * going past an overflow; the shifts drop the high bits). Returns [value, rest].
+ */
+export function memparseU64(s: string): [bigint, string] {
+  let base = 10n;
+  let i = 0;
+  if (s[0] === '0') {
+    if ((s[1] === 'x' || s[1] === 'X') && /^[0-9a-fA-F]$/.test(s[2] ?? '')) {
+      base = 16n;
+      i = 2;
+    } else base = 8n;
+  }
+  let v = 0n;
+  for (; i < s.length; i++) {
+    const d = parseInt(s[i]!, 16);
+    if (Number.isNaN(d) || BigInt(d) >= base) break;
+    v = (v * base + BigInt(d)) & U64_MASK;
+  }
+  const shifts: Record<string, bigint> = { e: 60n, p: 50n, t: 40n, g: 30n, m: 20n, k: 10n };
+  const sh = shifts[(s[i] ?? '').toLowerCase()];
+  if (sh !== undefined) {
+    v = (v << sh) & U64_MASK;
+    i++;
+  }
+  return [v, s.slice(i)];
+}
+
+/**
+ * page_counter_memparse(buf, "max") after the caller's strstrip (mm/page_counter.c): "max",
+ * or memparse with nothing left over, in pages rounded down and clamped to
+ * PAGE_COUNTER_MAX (which is "max": Infinity here). null where the kernel says -EINVAL.
+ */
+export function pageCounterMemparse(text: string): number | null {
+  const s = text.trim();
+  if (s === 'max') return Infinity;
+  const [bytes, rest] = memparseU64(s);
+  if (rest !== '') return null;
+  const pages = bytes / BigInt(PAGE_SIZE);
+  return pages >= BigInt(PAGE_COUNTER_MAX) ? Infinity : Number(pages);
+}
+
+/** seq_puts_memcg_tunable: "max" at PAGE_COUNTER_MAX, else the bytes as an exact u64 */
+export function pageCounterShow(pages: number): string {
+  return pages === Infinity ? 'max' : (BigInt(pages) * BigInt(PAGE_SIZE)).toString();
+}
+
 /** memory.stat items, local counters (pages) */
 export const NR_ANON = 0;
 export const NR_FILE = 1;
@@ -387,9 +439,18 @@ export function oomKillProcess(k: Kernel, victim: Task, oomMemcg: MemCgroup): vo
   if (oomMemcg.oomGroup) memcgMemoryEvent(oomMemcg, MEMCG_OOM_GROUP_KILL);
   k.sigkillProcess(victim);
   if (oomMemcg.oomGroup) {
+    // mem_cgroup_scan_tasks(oom_kill_memcg_member): every process of the group, the victim
+    // again (its mm is still there while it exits), each counted by __oom_kill_process
+    memcgMemoryEvent(victimMemcg, MEMCG_OOM_KILL);
+    const seen = new Set<Task>([victim]);
     for (const c of oomMemcg.cgroup.subtree()) {
       for (const t of [...c.tasks]) {
-        if (t.alive && !(t.flags & PF_KTHREAD) && t.pid !== 1 && t.signal.oomScoreAdj !== OOM_SCORE_ADJ_MIN) k.sigkillProcess(t);
+        const leader = t.groupLeader;
+        if (seen.has(leader) || leader.flags & PF_KTHREAD || leader.pid === 1 || leader.signal.oomScoreAdj === OOM_SCORE_ADJ_MIN) continue;
+        seen.add(leader);
+        if (!leader.alive) continue;
+        memcgMemoryEvent(memcgFromTask(k, leader), MEMCG_OOM_KILL);
+        k.sigkillProcess(leader);
       }
     }
   }
@@ -409,17 +470,77 @@ export function memcgShrinkToMax(k: Kernel, memcg: MemCgroup, current: Task | nu
   }
 }
 
+// ---- dirty throttling (the memcg domain of balance_dirty_pages) -------------------
+
+/** vm.dirty_ratio and vm.dirty_background_ratio, their defaults (mm/page-writeback.c) */
+export const VM_DIRTY_RATIO = 20;
+export const VM_DIRTY_BACKGROUND_RATIO = 10;
+
+export interface MemcgDirtyLimits {
+  /** dirty + writeback pages of the memcg (mdtc->dirty) */
+  dirty: number;
+  /** mdtc->thresh: above it the dirtier is throttled until writeback brings it back */
+  thresh: number;
+  /** mdtc->bg_thresh: above it background writeback starts */
+  bgThresh: number;
+}
+
+/**
+ * The memcg domain of balance_dirty_pages (cgroup v2 writeback): mem_cgroup_wb_stats
+ * (mm/memcontrol.c) gives the memcg's file pages and its headroom, the least of
+ * min(memory.max, memory.high) - usage over the memcg and its ancestors below the root;
+ * mdtc_calc_avail makes the dirtyable memory file pages + headroom (capped by the clean
+ * page cache and free memory outside it, here the machine's free pages), and
+ * domain_dirty_limits takes vm.dirty_ratio and vm.dirty_background_ratio of that
+ * (bg_thresh at most thresh / 2). So a dirtier in a 64M memcg keeps at most ~20% of
+ * what the memcg may use dirty or under writeback: without it, the page cache of a
+ * block device fills the whole memcg with pages under writeback that reclaim cannot
+ * free (a loop device's worker then finds nothing to reclaim for its backing file).
+ */
+export function memcgDirtyLimits(k: Kernel, memcg: MemCgroup): MemcgDirtyLimits {
+  const filepages = memcg.stat[NR_FILE]!;
+  let headroom = Infinity;
+  for (let m: MemCgroup | null = memcg; m !== null && !m.isRoot; m = m.parent) {
+    const ceiling = Math.min(m.max, m.high);
+    headroom = Math.min(headroom, ceiling - Math.min(ceiling, m.usage));
+  }
+  const free = Math.max(0, k.totalRamPages - k.rootMemcg.usage);
+  const avail = filepages + Math.min(headroom, free);
+  const dirty = memcg.stat[NR_FILE_DIRTY]! + memcg.stat[NR_FILE_WRITEBACK]!;
+  const thresh = Math.floor((avail * VM_DIRTY_RATIO) / 100);
+  let bgThresh = Math.floor((avail * VM_DIRTY_BACKGROUND_RATIO) / 100);
+  if (bgThresh >= thresh) bgThresh = Math.floor(thresh / 2);
+  return { dirty, thresh, bgThresh };
+}
+
 // ---- anon and kmem ---------------------------------------------------------------
 
-/** A page fault of `nr` anon pages in `mm` (the model's stand-in for touching memory). */
+/** pages that can still be charged to `memcg` before some level hits its max */
+function headroom(memcg: MemCgroup): number {
+  let room = Infinity;
+  for (let m: MemCgroup | null = memcg; m !== null; m = m.parent) room = Math.min(room, m.max - m.usage);
+  return room;
+}
+
+/**
+ * Page faults on `nr` anon pages in `mm` (the model's stand-in for touching memory).
+ * do_anonymous_page charges one page per fault: the pages that fit are charged, and the
+ * first one that does not reclaims or OOM-kills, so an OOM-killed toucher leaves the
+ * memcg at its limit (memory.peak), as on Linux. Batched: all the pages that fit at once.
+ */
 export function chargeAnon(k: Kernel, mm: MmStruct, nr: number, current: Task | null): number {
   const memcg = memcgFromMm(k, mm);
-  const ret = chargePages(k, memcg, nr, 'anon', current);
-  if (ret < 0) return ret;
-  const objcg = memcg.objcg!;
-  mm.anon.set(objcg, (mm.anon.get(objcg) ?? 0) + nr);
-  mm.nrAnon += nr;
-  memcg.mms.set(mm, (memcg.mms.get(mm) ?? 0) + nr);
+  for (let left = nr; left > 0;) {
+    const room = headroom(memcg);
+    const n = room >= 1 ? Math.min(left, room) : 1;
+    const ret = chargePages(k, memcg, n, 'anon', current);
+    if (ret < 0) return ret;
+    const objcg = memcg.objcg!;
+    mm.anon.set(objcg, (mm.anon.get(objcg) ?? 0) + n);
+    mm.nrAnon += n;
+    memcg.mms.set(mm, (memcg.mms.get(mm) ?? 0) + n);
+    left -= n;
+  }
   return 0;
 }
 

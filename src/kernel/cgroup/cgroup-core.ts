@@ -166,15 +166,17 @@ export function cgroupMoveTask(k: Kernel, task: Task, dst: Cgroup): void {
 }
 
 /**
- * cgroup_migrate_vet_dst (v2): a threaded cgroup takes no processes, a 'domain invalid'
- * one nothing, and a non-root domain with controllers in subtree_control no tasks.
+ * cgroup_migrate_vet_dst (v2): the destination's domain must be valid; a cgroup that is
+ * or can become a thread root, or is threaded, takes tasks whatever its subtree_control;
+ * any other with controllers in subtree_control takes none (no internal processes).
+ * A threaded cgroup takes whole processes too (the oracle: cgroup-moves).
  */
-export function vetDst(dst: Cgroup, threadgroup: boolean): number {
+export function vetDst(dst: Cgroup, _threadgroup: boolean): number {
   if (!dst.online) return -ENOENT;
   if (!dst.root.v2) return 0;
-  if (dst.typeName === 'domain invalid') return -EOPNOTSUPP;
-  if (dst.threaded) return threadgroup ? -EOPNOTSUPP : 0;
-  if (dst.parent !== null && dst.subtreeControl.size > 0) return -EBUSY;
+  if (!dst.domCgrp.isValidDomain) return -EOPNOTSUPP;
+  if (dst.threaded || dst.canBeThreadRoot) return 0;
+  if (dst.subtreeControl.size > 0) return -EBUSY;
   return 0;
 }
 

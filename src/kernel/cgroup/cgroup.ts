@@ -20,6 +20,8 @@ import { KwqError } from '../error.js';
 
 export const CONTROLLERS = ['cpu', 'io', 'memory', 'pids'] as const;
 export type Controller = (typeof CONTROLLERS)[number];
+/** controllers that may be enabled in threaded subtrees (cgrp_dfl_threaded_ss_mask); the rest are domain controllers */
+export const THREADED_SS: ReadonlySet<Controller> = new Set<Controller>(['cpu', 'pids']);
 
 /** per-cgroup cpu time (cpu.stat / cpuacct), local: reads sum the subtree */
 export class CpuStat {
@@ -111,11 +113,44 @@ export class Cgroup {
     return c;
   }
 
-  /** cgroup.type as the kernel prints it */
+  /** cgroup_is_mixable: only the root may hold processes beside children with controllers */
+  get isMixable(): boolean {
+    return this.parent === null;
+  }
+
+  /** cgroup_is_thread_root: a domain with threaded children, or with tasks and threaded controllers in subtree_control */
+  get isThreadRoot(): boolean {
+    if (this.threaded) return false;
+    for (const c of this.children.values()) if (c.threaded) return true;
+    // a domain which has tasks and explicit threaded controllers enabled is a thread root
+    if (this.tasks.size > 0) for (const ss of this.subtreeControl) if (THREADED_SS.has(ss)) return true;
+    return false;
+  }
+
+  /** cgroup_is_valid_domain: not threaded, and no ancestor is threaded or a non-mixable thread root */
+  get isValidDomain(): boolean {
+    if (this.threaded) return false;
+    for (let a = this.parent; a !== null; a = a.parent) {
+      if (!a.isMixable && a.isThreadRoot) return false;
+      if (a.threaded) return false;
+    }
+    return true;
+  }
+
+  /** cgroup_can_be_thread_root: not threaded, no populated domain children, no domain controllers enabled */
+  get canBeThreadRoot(): boolean {
+    if (this.isMixable) return true;
+    if (this.threaded) return false;
+    for (const c of this.children.values()) if (!c.threaded && c.populated) return false;
+    for (const ss of this.subtreeControl) if (!THREADED_SS.has(ss)) return false;
+    return true;
+  }
+
+  /** cgroup.type as the kernel prints it (cgroup_type_show) */
   get typeName(): string {
     if (this.threaded) return 'threaded';
-    if (this.parent !== null && this.parent.threaded) return 'domain invalid';
-    for (const c of this.children.values()) if (c.threaded) return 'domain threaded';
+    if (!this.isValidDomain) return 'domain invalid';
+    if (this.isThreadRoot) return 'domain threaded';
     return 'domain';
   }
 

@@ -3,23 +3,22 @@
  * cgroups; interface files print the kernel's text formats and parse writes the way
  * the kernel does (a rejected write returns -errno and changes nothing).
  */
-import { EACCES, EAGAIN, EBUSY, EINVAL, ENODEV, ENOENT, ENOTDIR, EOPNOTSUPP, ESRCH } from '../errno.js';
+import { ERANGE, EAGAIN, EBUSY, EINVAL, ENODEV, ENOENT, ENOTDIR, EOPNOTSUPP, ESRCH } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { blkcgStatTree } from '../blk-cgroup.js';
 import {
   MEMCG_EVENT_NAMES, memcgShrinkToMax, NR_ANON, NR_FILE, NR_FILE_DIRTY, NR_FILE_WRITEBACK, NR_KERNEL, NR_SHMEM, NR_SWAP,
-  PAGE_SIZE, tryToFreeMemCgroupPages, memcgReparent,
+  PAGE_SIZE, tryToFreeMemCgroupPages, memcgReparent, pageCounterMemparse, pageCounterShow,
 } from '../memcontrol.js';
-import { kstrtoll, kstrtoull, memparse, pageCounterMemparse } from '../parse.js';
+import { kstrtoll, kstrtoull, memparse } from '../parse.js';
 import type { Task } from '../task.js';
 import type { File, FileOperations } from '../vfs/file.js';
 import { Inode, S_IFDIR, S_IFREG, SuperBlock, type InodeOperations } from '../vfs/inode.js';
 import { dirFileOps } from '../vfs/libfs.js';
-import { CONTROLLERS, type Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
+import { CONTROLLERS, THREADED_SS, type Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
 import { cgroupAttach, cgroupMkdir, cgroupRmdir, pidsRecount } from './cgroup-core.js';
 
-/** Controllers that may be enabled in threaded subtrees (the rest are domain controllers). */
-const THREADED_CONTROLLERS: ReadonlySet<Controller> = new Set<Controller>(['cpu', 'pids']);
+const THREADED_CONTROLLERS = THREADED_SS;
 /** PID_MAX_LIMIT */
 const PID_MAX_LIMIT = 4 * 1024 * 1024;
 /** what v1 prints for an unlimited memory.limit_in_bytes (PAGE_COUNTER_MAX * PAGE_SIZE) */
@@ -36,7 +35,7 @@ interface CftFile {
   ss?: Controller;
 }
 
-const bytes = (pages: number): string => (pages === Infinity ? 'max' : String(pages * PAGE_SIZE));
+const bytes = pageCounterShow;
 const maxOr = (n: number): string => (n === Infinity ? 'max' : String(n));
 
 function sumSubtree(cg: Cgroup, f: (c: Cgroup) => number): number {
@@ -98,7 +97,7 @@ function cpuStat(cg: Cgroup): string {
 
 function memLimitStore(field: 'max' | 'high' | 'low' | 'min' | 'swapMax') {
   return (k: Kernel, cg: Cgroup, task: Task, text: string): number => {
-    const v = pageCounterMemparse(text, PAGE_SIZE);
+    const v = pageCounterMemparse(text);
     if (v === null) return -EINVAL;
     cg.memcg[field] = v;
     if (field === 'max') memcgShrinkToMax(k, cg.memcg, task);
@@ -239,27 +238,23 @@ function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): num
 function vetSubtreeControlEnable(cg: Cgroup, adding: readonly Controller[]): number {
   if (adding.length === 0) return 0;
   // can cg host any resources at all? (cgroup_is_valid_domain(cgrp->dom_cgrp))
-  if (cg.domCgrp.typeName === 'domain invalid') return -EOPNOTSUPP;
+  if (!cg.domCgrp.isValidDomain) return -EOPNOTSUPP;
   // mixables (the root) don't care
-  if (cg.parent === null) return 0;
+  if (cg.isMixable) return 0;
   const domainEnable = adding.some((ss) => !THREADED_CONTROLLERS.has(ss));
   if (domainEnable) {
     // no domain controllers inside a thread subtree
-    if (cg.typeName === 'domain threaded' || cg.threaded) return -EOPNOTSUPP;
-  } else if (cg.threaded || canBeThreadRoot(cg)) {
+    if (cg.isThreadRoot || cg.threaded) return -EOPNOTSUPP;
+  } else if (cg.canBeThreadRoot || cg.threaded) {
     return 0;
   }
   // controllers can't be enabled for a cgroup with tasks: children would compete with them
   return cg.tasks.size > 0 ? -EBUSY : 0;
 }
 
-/** cgroup_can_be_thread_root: not threaded, no populated domain children, no domain controllers enabled. */
-function canBeThreadRoot(cg: Cgroup): boolean {
-  if (cg.parent === null) return true;
-  if (cg.threaded) return false;
-  for (const c of cg.children.values()) if (!c.threaded && c.populated) return false;
-  for (const ss of cg.subtreeControl) if (!THREADED_CONTROLLERS.has(ss)) return false;
-  return true;
+/** cgroup_print_ss_mask: the names separated by spaces, and a newline only if any was printed */
+function printSsMask(list: readonly Controller[]): string {
+  return list.length === 0 ? '' : list.join(' ') + '\n';
 }
 
 function controllersOf(cg: Cgroup): Controller[] {
@@ -268,14 +263,18 @@ function controllersOf(cg: Cgroup): Controller[] {
   return cg.threaded ? list.filter((c) => THREADED_CONTROLLERS.has(c)) : list;
 }
 
+/**
+ * cgroup_type_write + cgroup_enable_threaded: only "threaded" may be written; a populated
+ * cgroup or one with domain controllers in its subtree_control cannot switch, and the
+ * parent's domain must be valid and able to become a thread root.
+ */
 function typeStore(_k: Kernel, cg: Cgroup, _t: Task, text: string): number {
-  const v = text.trim();
-  if (v !== 'threaded') return -EINVAL;
+  if (text.trim() !== 'threaded') return -EINVAL;
   if (cg.threaded) return 0;
-  const p = cg.parent!;
-  if (p.typeName === 'domain invalid') return -EOPNOTSUPP;
-  for (const c of cg.children.values()) if (!c.threaded) return -EOPNOTSUPP;
+  if (cg.populated) return -EOPNOTSUPP;
   for (const ss of cg.subtreeControl) if (!THREADED_CONTROLLERS.has(ss)) return -EOPNOTSUPP;
+  const dom = cg.parent!.domCgrp;
+  if (!dom.isValidDomain || !dom.canBeThreadRoot) return -EOPNOTSUPP;
   cg.threaded = true;
   return 0;
 }
@@ -295,10 +294,11 @@ function limitStore(set: (cg: Cgroup, v: number) => void) {
 }
 
 const V2_FILES: Record<string, CftFile> = {
-  'cgroup.procs': { show: (_k, cg) => pidsOf(cg, false).map((p) => `${p}\n`).join(''), store: procsWrite(true) },
+  // cgroup_procs_start: a threaded cgroup's processes belong to its domain: reading is -EOPNOTSUPP
+  'cgroup.procs': { show: (_k, cg) => (cg.threaded ? -EOPNOTSUPP : pidsOf(cg, false).map((p) => `${p}\n`).join('')), store: procsWrite(true) },
   'cgroup.threads': { show: (_k, cg) => pidsOf(cg, true).map((p) => `${p}\n`).join(''), store: procsWrite(false) },
-  'cgroup.controllers': { show: (_k, cg) => controllersOf(cg).join(' ') + '\n' },
-  'cgroup.subtree_control': { show: (_k, cg) => CONTROLLERS.filter((c) => cg.subtreeControl.has(c)).join(' ') + '\n', store: subtreeControlStore },
+  'cgroup.controllers': { show: (_k, cg) => printSsMask(controllersOf(cg)) },
+  'cgroup.subtree_control': { show: (_k, cg) => printSsMask(CONTROLLERS.filter((c) => cg.subtreeControl.has(c))), store: subtreeControlStore },
   'cgroup.type': { notOnRoot: true, show: (_k, cg) => cg.typeName + '\n', store: typeStore },
   'cgroup.events': { notOnRoot: true, show: (_k, cg) => `populated ${cg.populated ? 1 : 0}\nfrozen 0\n` },
   'cgroup.stat': {
@@ -354,7 +354,9 @@ const V2_FILES: Record<string, CftFile> = {
         return 0;
       }
       const v = kstrtoll(s);
-      if (v === null || v < 0 || v > PID_MAX_LIMIT) return -EINVAL;
+      // kstrtoll: a well-formed number that does not fit in s64 is -ERANGE
+      if (v === null) return /^[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)$/.test(s) ? -ERANGE : -EINVAL;
+      if (v < 0 || v > PID_MAX_LIMIT) return -EINVAL;
       cg.pids.limit = v;
       return 0;
     },
@@ -379,7 +381,7 @@ const V1_FILES: Record<Controller, Record<string, CftFile>> = {
       store: (k, cg, t, text) => {
         if (cg.parent === null) return -EINVAL;
         const s = text.trim();
-        const v = s === '-1' ? Infinity : pageCounterMemparse(s, PAGE_SIZE);
+        const v = s === '-1' ? Infinity : pageCounterMemparse(s);
         if (v === null) return -EINVAL;
         cg.memcg.max = v;
         memcgShrinkToMax(k, cg.memcg, t);
@@ -445,7 +447,10 @@ const cgroupFileOps: FileOperations = {
   store(k: Kernel, file: File, task: Task, text: string): number {
     const { cg, cft } = file.inode.iPrivate as CgFilePriv;
     if (!cg.online) return -ENODEV;
-    if (!cft.store) return -EACCES;
+    // cgroup_file_write: a file with no write method is -EINVAL (root opened it O_WRONLY past its 0444 mode)
+    if (!cft.store) return -EINVAL;
+    // a write of no bytes never reaches the file's handler (the oracle: memcg-limits)
+    if (text.length === 0) return 0;
     const r = cft.store(k, cg, task, text);
     return r < 0 ? r : text.length;
   },
