@@ -13,6 +13,7 @@
  *
  * The driver completes a bio with bioEndio(k, bio, status), now or later.
  */
+import { memcgDirtyLimits } from '../memcontrol.js';
 import { EINTR, EIO, ENOSPC, EPERM } from '../errno.js';
 import { KwqError } from '../error.js';
 import type { Kernel } from '../kernel.js';
@@ -152,6 +153,19 @@ function blkdevWrite(k: Kernel, file: File, task: Task, len: number, pos: number
   // balance_dirty_pages, reduced: over the background threshold, start writeback of this memcg's pages
   const memcg = getMemcgForCharge(k, task);
   if (memcg.stat[4]! > dirtyBackgroundPages(k, task)) startWriteback(k, m, (x) => x === memcg, Infinity, k.flusher);
+  // and over the memcg domain's dirty threshold the dirtier waits for writeback
+  // (balance_dirty_pages with cgroup writeback; the root's global domain is not modelled)
+  if (!memcg.isRoot) {
+    const over = (): boolean => {
+      const l = memcgDirtyLimits(k, memcg);
+      return l.dirty > l.thresh;
+    };
+    if (over()) {
+      startWriteback(k, m, (x) => x === memcg, Infinity, k.flusher);
+      k.waitFor(() => !task.alive || !over());
+      if (!task.alive) return -EINTR;
+    }
+  }
   if (done < last - first) {
     const bytes = Math.max(0, done * PAGE_SIZE - (pos - first * PAGE_SIZE));
     return bytes > 0 ? bytes : m.lastError;
