@@ -137,8 +137,10 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
       return ret(c, rec, t, k.setrlimit(t, g.resource as string, [rlimitValue(soft!), rlimitValue(hard!)]));
     }
     case 'getrlimit': {
+      // RLIM_INFINITY is Infinity in kwq and ~0UL in the kernel's struct rlimit
+      const u64 = (v: number): FieldValue => normaliseField(v === Infinity ? (1n << 64n) - 1n : BigInt.asUintN(64, BigInt(v)));
       const [cur, max] = k.getrlimit(t, rlimitResource(g.resource as string));
-      return { ...rec, ret: 0, struct: { rlim_cur: normaliseField(BigInt.asUintN(64, BigInt(cur))), rlim_max: normaliseField(BigInt.asUintN(64, BigInt(max))) } };
+      return { ...rec, ret: 0, struct: { rlim_cur: u64(cur), rlim_max: u64(max) } };
     }
     case 'open': {
       const r = k.open(t, g.path as string, openFlags(g.flags as string[]));
@@ -180,7 +182,9 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
     case 'readfile': {
       const r = k.readFile(t, g.path as string);
       if (typeof r === 'number') return ret(c, rec, t, r);
-      return { ...rec, ret: Buffer.byteLength(r), text: isPidListFile(g.path as string) ? c.pids.pidList(r) : r };
+      // a pid list's length is the length of its symbolic text (pids have other digits there)
+      const text = isPidListFile(g.path as string) ? c.pids.pidList(r) : r;
+      return { ...rec, ret: Buffer.byteLength(text), text };
     }
     case 'writefile':
       return ret(c, rec, t, k.writeFile(t, g.path as string, g.text as string));
@@ -288,7 +292,7 @@ export async function runOnModel(script: StepScript, release: Release, cmdline =
         // a dead task makes no calls in kwq (a KwqError); Linux's executor reports the same
         const who = s.op === 'spawn' ? k.init : c.tasks.get(s.task ?? 'init');
         if (who !== undefined && !who.alive) {
-          out.push({ step: i, op: s.op, error: `task '${s.task}' is dead` });
+          out.push({ step: i, op: s.op, error: 'gone' }); // the guest executor's word for it
           return;
         }
         out.push(runStep(c, s, i));

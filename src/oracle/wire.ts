@@ -407,7 +407,10 @@ export function decodeGuest(script: StepScript, guest: GuestScript, ids: GuestId
     }
     if (f.text !== undefined) {
       const text = pctDecode(f.text);
-      rec.text = s.op === 'readfile' && isPidListFile(gs.path as string) ? pids.pidList(text) : text;
+      if (s.op === 'readfile' && isPidListFile(gs.path as string)) {
+        rec.text = pids.pidList(text);
+        rec.ret = Buffer.byteLength(rec.text); // the symbolic text's length, as the model gives it
+      } else rec.text = text;
     }
     if (f.total !== undefined) rec.total = Number(f.total);
     if (f.status !== undefined) {
