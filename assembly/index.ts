@@ -31,5 +31,5 @@ export {
   io_wq_size, io_wq_work_size, io_wq_init, io_wq_work_init, io_wq_hash_work, io_wq_enqueue, io_wq_enqueue_batch,
   io_acct_run_queue, io_get_next_work, io_wq_work_done, io_wq_worker_attach, io_wq_worker_idle, io_wq_worker_busy,
   io_wq_worker_timeout, io_wq_worker_exit, io_wq_inc_running, io_wq_dec_running, io_wq_create_failed,
-  io_wq_cancel_pending, io_wq_exit_start, io_wq_max_workers, io_worker_handle_work, io_wq_worker_loop,
+  io_wq_cancel_pending, io_wq_exit_start, io_wq_max_workers, io_worker_handle_work, io_wq_worker_loop, io_wq_cas_bench,
 } from './io-wq';

@@ -38,7 +38,7 @@
 //   io_wq_work (32 bytes, an object of the host's work arena)
 //   +0  next   u32  io_wq_work_node
 //   +4  flags  u32  IO_WQ_WORK_CANCEL 1, _HASHED 2, _UNBOUND 4, _CONCURRENT 16; hash << 24
-//   +8  fn     u32  IO_WQ_FN_* (NOP 0, SPIN 1, COUNT 2); >= IO_WQ_FN_HOST: the host runs it
+//   +8  fn     u32  IO_WQ_FN_* (NOP 0, SPIN 1, COUNT 2, CHECK 3); >= IO_WQ_FN_HOST: the host runs it
 //   +12 arg    u32
 //   +16 cost   u32  virtual ns (the sim's)
 //   +20 owner  u32  the host's (request id)
@@ -121,7 +121,24 @@ export const IO_WQ_WORK_SIZE: u32 = 32;
 export const IO_WQ_FN_NOP: u32 = 0;
 export const IO_WQ_FN_SPIN: u32 = 1;
 export const IO_WQ_FN_COUNT: u32 = 2;
+export const IO_WQ_FN_CHECK: u32 = 3;
 export const IO_WQ_FN_HOST: u32 = 16;
+
+// io_wq_check (64 bytes, one line; an object of the host's check arena): what an
+// IO_WQ_FN_CHECK work checks while it runs, one record per hash key (a test's "file").
+// The work's arg is the record's offset, its seq the order its producer queued it in
+// (0, 1, 2, ... per key), its cost the spin iterations inside the section.
+//   +0  active      u32  workers inside this key's section now (must never exceed 1)
+//   +4  next        u32  the seq expected next (last seq run + 1)
+//   +8  overlaps    u32  times a work found another inside (hashed works ran in parallel)
+//   +12 reorders    u32  times a work ran before an earlier one of its key
+//   +16 runs        u32  works of this key run
+export const CHK_ACTIVE: u32 = 0;
+export const CHK_NEXT: u32 = 4;
+export const CHK_OVERLAPS: u32 = 8;
+export const CHK_REORDERS: u32 = 12;
+export const CHK_RUNS: u32 = 16;
+export const IO_WQ_CHECK_SIZE: u32 = 64;
 
 /** io_wq_enqueue's answer: bit flags */
 export const IO_WQ_ENQ_QUEUED: u32 = 1;
@@ -548,12 +565,26 @@ export function io_wq_cancel_pending(wq: usize, index: u32, out: usize, cap: u32
   return n;
 }
 
-/** io_wq_exit_start: set IO_WQ_BIT_EXIT and wake every FREE worker (io_wq_worker_wake). */
+/**
+ * io_wq_exit_start: set IO_WQ_BIT_EXIT and wake every FREE worker (io_wq_worker_wake).
+ * The wake claims the slot (FREE -> BUSY, as wake_up_process makes the task running):
+ * a worker that went FREE after its last look at EXIT and has not reached wait32 yet
+ * would otherwise wait on an unchanged FREE word and miss the notify for good (the bug
+ * test/drivers/io_uring/io-wq.threads.test.ts caught: workers that never exited).
+ */
 export function io_wq_exit_start(wq: usize): void {
   atomic.or<u32>(wq + IO_WQ_STATE, 1 << IO_WQ_BIT_EXIT); // pairs with io_wq_enqueue's and the loop's loads
   spin_lock(wq + IO_WQ_LOCK);
   const n = load<u32>(wq + IO_WQ_SLOTS_USED);
-  for (let i: u32 = 0; i < n; i++) atomic.notify(slot_of(wq, i) + SLOT_STATE, 1); // pairs with the sleep's wait32
+  for (let i: u32 = 0; i < n; i++) {
+    const s = slot_of(wq, i);
+    // pairs with the worker's FREE store and its wait32 (which returns at once on BUSY)
+    if (atomic.cmpxchg<u32>(s + SLOT_STATE, IO_WORKER_FREE, IO_WORKER_BUSY) == IO_WORKER_FREE) {
+      const acct = acct_of(wq, load<u32>(s + SLOT_ACCT));
+      store<u32>(acct + ACCT_NR_FREE, load<u32>(acct + ACCT_NR_FREE) - 1);
+    }
+    atomic.notify(s + SLOT_STATE, 1); // pairs with the sleep's wait32
+  }
   spin_unlock(wq + IO_WQ_LOCK);
 }
 
@@ -581,6 +612,20 @@ export function io_wq_max_workers(wq: usize, index: u32, count: u32): u32 {
     store<u32>(work + WORK_SEQ, x);
   } else if (fn == IO_WQ_FN_COUNT) {
     counter_add(load<u32>(work + WORK_ARG), 1);
+  } else if (fn == IO_WQ_FN_CHECK) {
+    const c = <usize>load<u32>(work + WORK_ARG);
+    // pairs with the sub below on another worker: a second worker inside is an overlap
+    if (atomic.add<u32>(c + CHK_ACTIVE, 1) != 0) atomic.add<u32>(c + CHK_OVERLAPS, 1);
+    const seq = load<u32>(work + WORK_SEQ);
+    // pairs with the previous runner's store (the hash bit's clear/set orders them)
+    if (seq != atomic.load<u32>(c + CHK_NEXT)) atomic.add<u32>(c + CHK_REORDERS, 1);
+    atomic.store<u32>(c + CHK_NEXT, seq + 1); // pairs with the load above on the next runner
+    let x: u32 = seq;
+    const n = load<u32>(work + WORK_COST);
+    for (let i: u32 = 0; i < n; i++) x = x * 1664525 + 1013904223;
+    store<u32>(work + WORK_OWNER, x); // keeps the spin
+    atomic.add<u32>(c + CHK_RUNS, 1); // a statistic, read after the threads stop
+    atomic.sub<u32>(c + CHK_ACTIVE, 1); // pairs with the add above
   }
   return true;
 }
@@ -632,6 +677,13 @@ export function io_wq_worker_loop(wq: usize, slot: u32, out: usize, spin: u32, t
     }
     if (seen && io_acct_run_queue(wq, index) != 0) continue;
     io_wq_worker_idle(wq, slot);
+    // io_wq_exit_start may have run after the EXIT test above but before the FREE store
+    // (it saw the slot BUSY and claimed nothing): look again now that the slot is FREE.
+    // Pairs with io_wq_exit_start's atomic or (its wq->lock section orders it after ours or before)
+    if ((atomic.load<u32>(wq + IO_WQ_STATE) & (1 << IO_WQ_BIT_EXIT)) != 0) {
+      io_wq_worker_busy(wq, slot);
+      return 3;
+    }
     // io_wq_dec_running happens in schedule(): the worker stops counting as running
     const need = io_wq_dec_running(wq, index);
     if (need != 0) {
@@ -675,4 +727,14 @@ export function io_wq_enqueue_batch(wq: usize, works: usize, n: u32, slot_out: u
     if ((r & IO_WQ_ENQ_WOKE) != 0) wakes++;
   }
   return (creates << 16) | (wakes & 0xffff);
+}
+
+/**
+ * The machine's uncontended compare-and-swap, timed by benchmarks beside their figures:
+ * `n` cmpxchg on `ptr` (a word only the caller uses), alternating 0 and 1. Returns the last old value.
+ */
+export function io_wq_cas_bench(ptr: usize, n: u32): u32 {
+  let v: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) v = atomic.cmpxchg<u32>(ptr, i & 1, (i + 1) & 1); // pairs with nothing: one thread
+  return v;
 }

@@ -9,8 +9,14 @@
  * submitter's cgroup, unlike loop's kworker (charged to root before 5.14) and like a
  * vhost_task (6.4+) or loop's per-cgroup worker. The write's blocking part (dirty
  * throttling, journal) is a model knob: --block-us.
+ *
+ * The side-by-side (--charge, on by default; scenarios/iowq-charge.ts): the same
+ * buffered-write load done by io-wq's worker, loop's per-cgroup worker and <= 5.13
+ * kworker, and a vhost worker as a task and as a kthread, with the process moved to
+ * another cgroup half way: who is charged the memory, the io and the cpu, per cgroup.
  */
 import { Kernel, IoUring, ioUringTaskWq, ioUringSetCosts, IOSQE_ASYNC, O_RDWR, O_CREAT, KwqError } from '../src/index.js';
+import { CHARGE_DESIGNS, chargeLines, runCharge, type ChargeRun } from './iowq-charge.js';
 import type { Scenario, ScenarioResult } from './types.js';
 
 interface Row { files: number; inflight: number; workers: number; stalls: number; ms: number; mbps: number; cpuUsec: number }
@@ -59,6 +65,8 @@ export const scenario: Scenario = {
     inflight: { type: 'number[]', default: [1, 4, 16, 64], help: 'requests in flight' },
     files: { type: 'number[]', default: [1, 16], help: 'files written round-robin' },
     'block-us': { type: 'number', default: 50, help: "each write's blocking part (dirty throttling, journal), microseconds" },
+    charge: { type: 'boolean', default: true, help: 'also run the side-by-side: the same buffered writes through io-wq, loop and vhost workers, who is charged' },
+    'charge-writes': { type: 'number', default: 64, help: 'side-by-side: 64 KiB writes per phase' },
   },
   async run(opts): Promise<ScenarioResult> {
     const writes = opts.writes as number;
@@ -72,6 +80,17 @@ export const scenario: Scenario = {
       ...rows.map((r) => `${String(r.files).padStart(5)}  ${String(r.inflight).padStart(8)}  ${String(r.workers).padStart(7)}  ${String(r.stalls).padStart(6)}  ${r.ms.toFixed(3).padStart(10)}  ${String(r.mbps).padStart(5)}  ${String(r.cpuUsec).padStart(17)}`),
       'one file: one hash chain at a time however deep the queue (a second worker is made while the first blocks, then stalls on the hash); the workers are iou-wrk-<pid> threads of db, charged to /db.slice',
     ];
-    return { lines, data: { rows } };
+    const charging: ChargeRun[] = [];
+    if (opts.charge as boolean) {
+      const cw = opts['charge-writes'] as number;
+      if (!Number.isInteger(cw) || cw < 1 || cw > 4096) throw new KwqError('scenario iowq', `option 'charge-writes' has ${cw}; expected an integer in 1..4096`);
+      for (const d of CHARGE_DESIGNS) charging.push(await runCharge(d, { writes: cw }));
+      lines.push('', ...chargeLines(charging, cw, 65536));
+      lines.push(
+        'outcome: io-wq and vhost_task workers are threads of the process: everything follows it to b.slice; loop per-cgroup charges memory and io to the issuer ' +
+          'but its kworker\'s cpu to root; loop <= 5.13 charges all to root; a vhost kthread keeps its cpu in a.slice (attached once) while memory and io follow the borrowed mm',
+      );
+    }
+    return { lines, data: { rows, charging } };
   },
 };

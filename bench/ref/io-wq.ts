@@ -12,10 +12,19 @@
  *   works: 4 words per work w (1-based): +0 next +1 flags (hashed 2, hash << 24) +2 runs
  */
 export class RefIoWq {
-  readonly q = new Int32Array(new SharedArrayBuffer(4 * 128));
+  readonly q: Int32Array;
   readonly w: Int32Array;
-  constructor(readonly capacity: number) {
-    this.w = new Int32Array(new SharedArrayBuffer(16 * (capacity + 1)));
+  constructor(readonly capacity: number, q?: SharedArrayBuffer, w?: SharedArrayBuffer) {
+    this.q = new Int32Array(q ?? new SharedArrayBuffer(4 * 128));
+    this.w = new Int32Array(w ?? new SharedArrayBuffer(16 * (capacity + 1)));
+  }
+  /** Another thread's view of the same queue (bench/ref/io-wq-threads.ts). */
+  static attach(capacity: number, q: SharedArrayBuffer, w: SharedArrayBuffer): RefIoWq {
+    return new RefIoWq(capacity, q, w);
+  }
+  /** io_acct_run_queue: work queued and not stalled. May be stale. */
+  runnable(): boolean {
+    return Atomics.load(this.q, 2) !== 0 && (Atomics.load(this.q, 1) & 1) === 0; // pairs with enqueue's unlock and the STALLED ops
   }
   private lock(): void {
     while (Atomics.compareExchange(this.q, 0, 0, 1) !== 0); // pairs with unlock's store

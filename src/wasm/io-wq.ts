@@ -52,7 +52,11 @@ export const IO_WORKER_FREE = 2;
 export const IO_WQ_FN_NOP = 0;
 export const IO_WQ_FN_SPIN = 1;
 export const IO_WQ_FN_COUNT = 2;
+/** a built-in that checks hashed serialisation and order (assembly/io-wq.ts: io_wq_check) */
+export const IO_WQ_FN_CHECK = 3;
 export const IO_WQ_FN_HOST = 16;
+/** io_wq_check: one record per hash key, for IO_WQ_FN_CHECK works (arg = its offset, seq = order per key) */
+export const IO_WQ_CHECK = Object.freeze({ ACTIVE: 0, NEXT: 4, OVERLAPS: 8, REORDERS: 12, RUNS: 16, SIZE: 64 });
 
 export const IO_WQ_ENQ_QUEUED = 1;
 export const IO_WQ_ENQ_WOKE = 2;
@@ -89,13 +93,14 @@ export interface IoWqExports {
   io_wq_max_workers(wq: number, index: number, count: number): number;
   io_worker_handle_work(wq: number, slot: number, out: number): number;
   io_wq_worker_loop(wq: number, slot: number, out: number, spin: number, timeoutUs: number): number;
+  io_wq_cas_bench(ptr: number, n: number): number;
 }
 
 const EXPORTS: readonly (keyof IoWqExports)[] = [
   'io_wq_size', 'io_wq_work_size', 'io_wq_init', 'io_wq_work_init', 'io_wq_hash_work', 'io_wq_enqueue', 'io_wq_enqueue_batch',
   'io_acct_run_queue', 'io_get_next_work', 'io_wq_work_done', 'io_wq_worker_attach', 'io_wq_worker_idle', 'io_wq_worker_busy',
   'io_wq_worker_timeout', 'io_wq_worker_exit', 'io_wq_inc_running', 'io_wq_dec_running', 'io_wq_create_failed',
-  'io_wq_cancel_pending', 'io_wq_exit_start', 'io_wq_max_workers', 'io_worker_handle_work', 'io_wq_worker_loop',
+  'io_wq_cancel_pending', 'io_wq_exit_start', 'io_wq_max_workers', 'io_worker_handle_work', 'io_wq_worker_loop', 'io_wq_cas_bench',
 ];
 
 /** Pick the io-wq functions out of an instance's exports and check the struct sizes. */
@@ -155,6 +160,10 @@ export interface IoWqEngineOptions {
   threadSlots?: number;
   /** counter slots (IO_WQ_FN_COUNT); default 8 */
   counters?: number;
+  /** io_wq_check records (IO_WQ_FN_CHECK); default 0 */
+  checks?: number;
+  /** bytes per scratch slot (a thread's batch array holds (slotBytes - 64) / 8 refs); default 16384 */
+  slotBytes?: number;
 }
 
 /** The engine io-wq's structures live in: one per kernel (or per benchmark). */
@@ -176,10 +185,11 @@ export class IoWqEngine {
     this.engine = attach
       ? Engine.attach(attach.t, attach.slot)
       : Engine.create({
-        works: 2, workers: 0, counters: opts.counters ?? 8, threadSlots: opts.threadSlots ?? 1, slotBytes: 16384, syncWords: 8,
+        works: 2, workers: 0, counters: opts.counters ?? 8, threadSlots: opts.threadSlots ?? 1, slotBytes: opts.slotBytes ?? 16384, syncWords: 8,
         arenas: [
           { name: 'io_wq', objSize: IO_WQ.SIZE, capacity: opts.wqs },
           { name: 'io_wq_work', objSize: IO_WQ_WORK.SIZE, capacity: opts.works },
+          ...((opts.checks ?? 0) > 0 ? [{ name: 'io_wq_check', objSize: IO_WQ_CHECK.SIZE, capacity: opts.checks! }] : []),
           ...((opts.rings ?? 0) > 0 ? [{ name: 'io_uring_ring', objSize: ringBytes(ringEntries), capacity: opts.rings! }] : []),
         ],
       });
@@ -288,6 +298,23 @@ export class IoWqEngine {
   /** Offset of CQE slot `index` of ring `r`. */
   cqe(r: number, index: number): number {
     return this.sqe(r, this.ringEntries) + index * CQE.SIZE;
+  }
+
+  /** An io_wq_check record, zeroed (throws a KwqError naming the arena when it is full). */
+  checkAlloc(): number {
+    const c = this.engine.arena('io_wq_check').alloc();
+    this.u32.fill(0, c >> 2, (c + IO_WQ_CHECK.SIZE) >> 2);
+    return c;
+  }
+
+  /** An io_wq_check record's counters (read once the threads stopped). */
+  check(c: number): { active: number; next: number; overlaps: number; reorders: number; runs: number } {
+    const u = this.u32;
+    const C = IO_WQ_CHECK;
+    return {
+      active: Atomics.load(u, (c + C.ACTIVE) >> 2), next: Atomics.load(u, (c + C.NEXT) >> 2), overlaps: Atomics.load(u, (c + C.OVERLAPS) >> 2),
+      reorders: Atomics.load(u, (c + C.REORDERS) >> 2), runs: Atomics.load(u, (c + C.RUNS) >> 2),
+    };
   }
 
   /** Total free io_wq_work objects (quiescent use). */

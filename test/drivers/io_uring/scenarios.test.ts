@@ -4,7 +4,7 @@ import { runScenario } from '../../../src/cli/tour.js';
 
 describe('scenarios iowq and iowq-nproc', () => {
   it('iowq: one file stays on one chain, many files get more workers and more throughput', async () => {
-    const r = await runScenario('iowq', { writes: 128, inflight: [1, 16], files: [1, 16] });
+    const r = await runScenario('iowq', { writes: 128, inflight: [1, 16], files: [1, 16], charge: false });
     console.log(r.lines.join('\n'));
     const rows = r.data['rows'] as { files: number; inflight: number; workers: number; mbps: number; cpuUsec: number }[];
     const one16 = rows.find((x) => x.files === 1 && x.inflight === 16)!;
@@ -27,5 +27,26 @@ describe('scenarios iowq and iowq-nproc', () => {
     expect(a!.afterRaise).toBe(4096);
     expect(b!.cqe).toBe(-125);
     expect(b!.attempts).toBe(4);
+  });
+
+  it('iowq side-by-side: who is charged per design, deterministic (sim)', async () => {
+    const opts = { writes: 8, inflight: [1], files: [1], charge: true, 'charge-writes': 8 };
+    const r = await runScenario('iowq', opts);
+    console.log(r.lines.slice(-13).join('\n'));
+    type Run = { design: string; worker: { cgroupAfter: string }; phases: { by: Record<string, { fileBytes: number; ioWbytes: number; cpuUsec: number }> }[] };
+    const runs = r.data['charging'] as Run[];
+    expect(runs.map((x) => x.design)).toEqual(['io-wq', 'loop-per-cgroup', 'loop-kworker', 'vhost-task', 'vhost-kthread']);
+    const moved = (d: string) => runs.find((x) => x.design === d)!.phases[1]!.by;
+    const bytes = 8 * 65536;
+    expect(moved('io-wq')['/b.slice']!.fileBytes).toBe(bytes);
+    expect(moved('io-wq')['/b.slice']!.cpuUsec).toBeGreaterThan(0);
+    expect(moved('loop-kworker')['/']!.fileBytes).toBe(bytes);
+    expect(moved('loop-per-cgroup')['/b.slice']!.ioWbytes).toBe(bytes);
+    expect(moved('loop-per-cgroup')['/']!.cpuUsec).toBeGreaterThan(0);
+    expect(moved('vhost-kthread')['/a.slice']!.cpuUsec).toBeGreaterThan(0);
+    expect(moved('vhost-kthread')['/b.slice']!.fileBytes).toBe(bytes);
+    const again = await runScenario('iowq', opts);
+    expect(again.lines).toEqual(r.lines);
+    expect(again.data).toEqual(r.data);
   });
 });
