@@ -26,7 +26,7 @@
  */
 import {
   Kernel, O_RDWR, ThreadsFioJob, VHOST_ATTACH_VRING_WORKER, VHOST_NEW_WORKER, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO,
-  VHOST_SET_OWNER, VirtioQueue, vhostFlush, vhostSetCosts, vhostThreadsIdle,
+  VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, VirtioQueue, vhostFlush, vhostSetCosts, vhostThreadsIdle,
 } from '../src/index.js';
 import { VhostDev } from '../src/drivers/vhost/dev.js';
 import type { Engine, WorkRef } from '../src/wasm/engine.js';
@@ -94,6 +94,8 @@ async function runDriver(design: Design, durationMs: number): Promise<Run> {
     const ok = (r: number, what: string): void => {
       if (r < 0) throw new Error(`vhost-scsi bench: ${what} returned ${r}`);
     };
+    // the memory table first: SET_ENDPOINT is EFAULT before it (vhost_vq_access_ok)
+    ok(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, { nregions: 0, padding: 0 }), 'VHOST_SET_MEM_TABLE');
     ok(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000001', vhost_tpgt: 1, reserved: 0 }), 'SET_ENDPOINT');
     ok(vhostSetCosts(k, qemu, fd, { descNs: 0, usedNs: 0 }), 'vhostSetCosts');
     ok(await vhostFlush(k, qemu, fd), 'vhostFlush'); // the worker threads are up

@@ -23,7 +23,7 @@
  */
 import {
   Kernel, O_RDWR, VHOST_FORK_OWNER_KTHREAD, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO, VHOST_SET_FORK_FROM_OWNER,
-  VHOST_SET_OWNER, PF_KTHREAD, VirtioQueue, FioJob, errnoName, KwqError,
+  VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, PF_KTHREAD, VirtioQueue, FioJob, errnoName, KwqError,
 } from '../src/index.js';
 import type { Scenario, ScenarioResult } from './types.js';
 
@@ -74,6 +74,8 @@ async function runMode(mode: 'task' | 'kthread', ms: number, layout: Emulatorpin
     must(fd, 'open /dev/vhost-scsi');
     if (mode === 'kthread') must(k.ioctl(qemu, fd, VHOST_SET_FORK_FROM_OWNER, VHOST_FORK_OWNER_KTHREAD), 'VHOST_SET_FORK_FROM_OWNER');
     must(k.ioctl(qemu, fd, VHOST_SET_OWNER), 'VHOST_SET_OWNER');
+    // QEMU gives the device its memory table before the endpoint (vhost_vq_access_ok: EFAULT before it)
+    must(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, { nregions: 0, padding: 0 }), 'VHOST_SET_MEM_TABLE');
     must(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000002', vhost_tpgt: 1, reserved: 0 }), 'SET_ENDPOINT');
     const worker = k.tasks().find((t) => t.comm === `vhost-${qemu.pid}`);
     if (worker === undefined) throw new KwqError('scenario emulatorpin', 'no vhost worker task');

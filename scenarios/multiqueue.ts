@@ -26,7 +26,7 @@
 import { availableParallelism } from 'node:os';
 import {
   Kernel, O_RDWR, VHOST_ATTACH_VRING_WORKER, VHOST_NEW_WORKER, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO,
-  VHOST_SET_OWNER, VirtioQueue, FioJob, vhostSetCosts, vhostDevInfo, KwqError, ThreadsFioJob, vhostFlush,
+  VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, VirtioQueue, FioJob, vhostSetCosts, vhostDevInfo, KwqError, ThreadsFioJob, vhostFlush,
   vhostThreadsIdle, type GuestCosts, type VhostCosts,
 } from '../src/index.js';
 import type { Scenario, ScenarioResult } from './types.js';
@@ -68,6 +68,8 @@ async function runOne(jobs: number, perVq: boolean, o: { hostCpus: number; warmu
     };
     if (fd < 0) must(fd, 'open /dev/vhost-scsi');
     must(k.ioctl(qemu, fd, VHOST_SET_OWNER), 'VHOST_SET_OWNER');
+    // the memory table first: SET_ENDPOINT is EFAULT before it (vhost_vq_access_ok)
+    must(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, { nregions: 0, padding: 0 }), 'VHOST_SET_MEM_TABLE');
     must(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000001', vhost_tpgt: 1, reserved: 0 }), 'VHOST_SCSI_SET_ENDPOINT');
     must(vhostSetCosts(k, qemu, fd, HOST_COSTS), 'vhostSetCosts');
     if (perVq) {
@@ -125,6 +127,8 @@ async function runThreads(jobs: number, perVq: boolean, count: number): Promise<
     };
     if (fd < 0) must(fd, 'open /dev/vhost-scsi');
     must(k.ioctl(qemu, fd, VHOST_SET_OWNER), 'VHOST_SET_OWNER');
+    // the memory table first: SET_ENDPOINT is EFAULT before it (vhost_vq_access_ok)
+    must(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, { nregions: 0, padding: 0 }), 'VHOST_SET_MEM_TABLE');
     must(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000001', vhost_tpgt: 1, reserved: 0 }), 'VHOST_SCSI_SET_ENDPOINT');
     must(vhostSetCosts(k, qemu, fd, HOST_COSTS), 'vhostSetCosts');
     if (perVq) {

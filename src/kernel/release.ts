@@ -20,13 +20,25 @@
  *   5.16  cgroup_attach_task_all attaches to the v2 hierarchy too           cgroup_attach_v2_dfl
  *   5.19  loop's workqueue outlives LOOP_CLR_FD                            loop_wq_outlives_clr_fd
  *   6.1   (no design change from 5.19 in what kwq models)
+ *   6.3   vhost-net offers VIRTIO_F_RING_RESET (bit 40)                     vhost_net_ring_reset
  *   6.4   vhost: the worker is a vhost_task, a thread of the owner          vhost_task_worker
  *         io-wq workers are PF_USER_WORKER too                             io_thread_user_worker
  *   6.5   vhost: VHOST_NEW_WORKER/FREE/ATTACH/GET (vhost-scsi)              vhost_worker_ioctls
+ *   6.6   cgroup: cpu.stat.local (throttled_usec of this level)            cpu_stat_local
+ *   6.6   tmpfs files can be opened O_DIRECT (FMODE_CAN_ODIRECT)           tmpfs_direct_io
+ *   6.7   KVM: CONFIG_KVM_MAX_NR_VCPUS (Debian: 4096 vCPUs, 16384 ids)      kvm_max_nr_vcpus_config
  *   6.8   no io_context: effective ioprio IOPRIO_DEFAULT (until 6.17)       ioprio_default_without_ioc
+ *   6.9   KVM: a TDP MMU root needs no MMU page quota (no memslot: no ENOSPC) kvm_tdp_root_without_quota
  *   6.11  LOOP_CLR_FD always defers the teardown to the last close          loop_clr_fd_autoclear
  *         io-wq gives up on a worker it cannot create after 3 retries      io_wq_worker_init_limit
- *   6.12  (no design change from 6.11 in what kwq models)
+ *         (+y: in 6.1.y, measured on 6.1.192)
+ *         cgroup.stat: nr_subsys_<ss> / nr_dying_subsys_<ss>               cgroup_stat_nr_subsys
+ *   6.12  cpu.weight reads are clamped to 1..10000 (sched_ext's helpers)    cpu_weight_read_clamped
+ *   6.13  cpu.stat: nice_usec (+y: in 6.12.y, measured on 6.12.118)        cpu_stat_nice_usec
+ *   6.13  KVM: the NX huge page recovery worker is a vhost_task           kvm_nx_recovery_vhost_task
+ *         (+y: in 6.12.y, measured on 6.12.118)
+ *   6.14  KVM: ... made at the first KVM_RUN, not at KVM_CREATE_VM         kvm_nx_recovery_at_first_run
+ *         (+y: in 6.12.y, measured on 6.12.118)
  *   6.15  loop's aio kiocb inherits the request's ioprio                    loop_aio_ioprio
  *   6.17  vhost: kthread mode is back, chosen per device                    vhost_fork_from_owner
  *         (+y: in 6.12.y, measured on 6.12.118)
@@ -125,6 +137,19 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'vhost_net_ring_reset',
+    since: '6.3',
+    commit: { id: '313389be06ff', subject: 'vhost-net: support VIRTIO_F_RING_RESET' },
+    summary:
+      'VHOST_GET_FEATURES of vhost-net offers VIRTIO_F_RING_RESET (bit 40) and VHOST_SET_FEATURES accepts it ' +
+      '(vhost-net needs nothing else for it). Without it the bit is not offered and setting it is -EOPNOTSUPP.',
+    where: 'drivers/vhost/uapi.ts vhostNetFeatures, drivers/vhost/net.ts',
+    // the oracle: 6.1.192 offers 0x33d008000, 6.12.118 0x1033d008000 (oracle/scripts/vhost-net-owner.json)
+    source: 'the 6.3 merge-window rev-lists (mainline ids, with "vhost-scsi: convert sysfs snprintf and sprintf to ' +
+      'sysfs_emit"); Jason Wang cites 313389be06ff on virtualization@; the patch mail (Kangjie Xu, Aug 2022)',
+    verified: true,
+  },
+  {
     name: 'vhost_task_worker',
     since: '6.4',
     commit: { id: '6e890c5d5021', subject: 'vhost: use vhost_tasks for worker threads' },
@@ -167,6 +192,46 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'tmpfs_direct_io',
+    since: '6.6',
+    commit: { id: 'e88e0d366f9c', subject: 'tmpfs: trivial support for direct IO' },
+    summary:
+      'shmem_file_open sets FMODE_CAN_ODIRECT: open(O_DIRECT) of a tmpfs file succeeds and a loop device backed by ' +
+      'one can use direct I/O (LOOP_SET_DIRECT_IO 1). Without it do_dentry_open refuses O_DIRECT with -EINVAL (after ' +
+      'an O_CREAT made the file) and loop keeps buffered I/O (LOOP_SET_DIRECT_IO 1: -EINVAL).',
+    where: 'kernel/vfs/tmpfs.ts shmemFileOps.open, shmemCanDirectIo; drivers/loop/loop-device.ts backingCanDio',
+    // measured: oracle/scripts/loop-state.json (LOOP_SET_DIRECT_IO on a /tmp file: EINVAL on 6.1.192, 0 on 6.12.118)
+    source: 'the patch (v2, "[PATCH vfs.tmpfs v2 4/5]", Hugh Dickins, Aug 2023) and the vfs.tmpfs branch for v6.6; ' +
+      'e88e0d366f9c in a mainline rev-list of the 6.6 merge window',
+    verified: true,
+  },
+  {
+    name: 'cpu_stat_local',
+    since: '6.6',
+    commit: { id: '677ea015f231', subject: 'sched: add throttled time stat for throttled children' },
+    summary:
+      'every v2 cgroup has cpu.stat.local ("throttled_usec N": time this level was throttled by its own or an ' +
+      'ancestor\'s cpu.max). Without it the file does not exist.',
+    where: 'kernel/cgroup/cgroupfs.ts (cpu.stat.local), cgroup/cpu.ts cpuLocalStat',
+    // merged through tip sched/core for 6.6 (the cgroup for-6.6 thread and Tejun's fix-up mail name the id)
+    source: 'the cgroup/for-6.6 discussion and a public mainline log listing 677ea015f231; the oracle: cgroup-files, cpu-max',
+    verified: true,
+  },
+  {
+    name: 'kvm_max_nr_vcpus_config',
+    since: '6.7',
+    commit: { id: 'f10a570b093e', subject: 'KVM: x86: Add CONFIG_KVM_MAX_NR_VCPUS to allow up to 4096 vCPUs' },
+    summary:
+      'KVM_MAX_VCPUS is CONFIG_KVM_MAX_NR_VCPUS (default 4096 with MAXSMP, as Debian builds: its 6.12 config has ' +
+      'CONFIG_KVM_MAX_NR_VCPUS=4096) and KVM_MAX_VCPU_IDS 4 times that: KVM_CAP_MAX_VCPUS 4096, KVM_CAP_MAX_VCPU_ID ' +
+      '16384. Without it x86 has 1024 and 4096 whatever the config (Debian 6.1 has MAXSMP=y too).',
+    where: 'drivers/kvm/kvm.ts kvmMaxVcpus, kvmMaxVcpuIds',
+    // the Debian configs were read in the oracle's kernel packages (boot/config-6.1.0-57-amd64, config-6.12.118+deb12-amd64)
+    source: 'a mainline rev-list of the 6.7 merge window (with the LoongArch KVM series); QEMU list mails citing ' +
+      'f10a570b093e; the Debian configs; measured: oracle/scripts/kvm-lifetime.json',
+    verified: true,
+  },
+  {
     name: 'ioprio_default_without_ioc',
     since: '6.8',
     commit: { id: '53889bcaf536', subject: 'block: make __get_task_ioprio() easier to read' },
@@ -179,6 +244,20 @@ const FEATURE_LIST = [
       'one (be/4 in the model); ioprio_get(PGRP/USER) and bios see it. 6.17 restored the nice-derived value.',
     where: 'drivers/block/ioprio.ts getTaskIoprio',
     source: 'docs/divergences.md; both ids in the block tree (for-6.8/block, block-6.17) and the 6.12.y stable review',
+    verified: true,
+  },
+  {
+    name: 'kvm_tdp_root_without_quota',
+    since: '6.9',
+    commit: { id: 'f5238c2a60f1', subject: 'KVM: x86/mmu: Check for usable TDP MMU root while holding mmu_lock for read' },
+    summary:
+      'mmu_alloc_direct_roots takes a TDP MMU root before make_mmu_pages_available: a VM that never had a memslot ' +
+      '(n_max_mmu_pages 0) runs. Without it the first KVM_RUN of such a VM is -ENOSPC (kvm_mmu_load: no MMU pages ' +
+      'are available until a memslot is created or deleted), every time until then.',
+    where: 'drivers/kvm/kvm-main.ts kvmArchVcpuIoctlRun',
+    // measured: oracle/scripts/kvm-lifetime.json (KVM_RUN without memslots: ENOSPC on 6.1.192, 0 on 6.12.118)
+    source: 'the patch (v1 6/8 of "KVM: x86/mmu: Allow TDP MMU (un)load to run in parallel", Sean Christopherson, ' +
+      'Jan 2024) and the pull "KVM: x86: MMU changes for 6.9" (tags/kvm-x86-mmu-6.9); the id in a rev-list of it',
     verified: true,
   },
   {
@@ -200,8 +279,75 @@ const FEATURE_LIST = [
     summary:
       'a worker that cannot be created is retried WORKER_INIT_LIMIT (3) times, then the acct\'s pending work ' +
       'is cancelled (-ECANCELED). Without it io-wq retries without limit (stable branches took it later).',
+    backports: [{ release: '6.1', source: 'the oracle: Debian 6.1.192 (oracle/scripts/iouring-nproc.json: -ECANCELED at RLIMIT_NPROC); 6.1.y stable, Aug 2024' }],
     where: 'drivers/io_uring/io_uring.ts ioWqInitLimit',
     source: 'a public mainline log of the 6.11 merge window (0453aad676ff); stable backports under other ids',
+    verified: true,
+  },
+  {
+    name: 'cgroup_stat_nr_subsys',
+    since: '6.11',
+    commit: { id: 'ab0312526867', subject: 'cgroup: Show # of subsystem CSSes in cgroup.stat' },
+    summary:
+      'cgroup.stat prints nr_subsys_<ss> (live csses of the subtree, this cgroup included) after nr_descendants and ' +
+      'nr_dying_subsys_<ss> after nr_dying_descendants, for every v2 subsystem the kernel has. Without it: the two ' +
+      'nr_descendants lines only.',
+    where: 'kernel/cgroup/cgroupfs.ts cgroupStatShow',
+    source: 'a public mainline log (ab03125268679e058e1e7b6612f6d12610761769) and the LKP report naming it; the oracle: cgroup-files',
+    verified: true,
+  },
+  {
+    name: 'cpu_weight_read_clamped',
+    since: '6.12',
+    commit: { id: '4f9c7ca85104', subject: 'sched: Factor out cgroup weight conversion functions' },
+    summary:
+      'cpu.weight reads sched_weight_to_cgroup(shares): clamped to 1..10000, so an idle group (shares 3) reads 1. ' +
+      'Without it DIV_ROUND_CLOSEST(shares * 100, 1024) unclamped: an idle group reads 0.',
+    where: 'kernel/cgroup/cpu.ts cpuWeightShow',
+    // part of the sched_ext series merged for 6.12; the id is from a public log listing of that series (another
+    // listing of a rebased branch shows f84c9a3f5c09), so the mainline id is not verified. The behaviour is: the
+    // oracle, cpu-max (6.1 reads 0, 6.12 reads 1).
+    source: 'the sched_ext series mails (PATCH 05/30, June 2024) and a public log listing; the oracle: cpu-max',
+    verified: false,
+  },
+  {
+    name: 'kvm_nx_recovery_vhost_task',
+    since: '6.13',
+    commit: { id: 'd96c77bd4eeb', subject: 'KVM: x86: switch hugepage recovery thread to vhost_task' },
+    summary:
+      'the VM\'s NX huge page recovery worker is a vhost_task "kvm-nx-lpage-recovery" (comm kvm-nx-lpage-re): a ' +
+      'PF_USER_WORKER thread of the VMM, in its cgroup, killed with it. Without it a kthread "kvm-nx-lpage-recovery-' +
+      '<pid>" (kvm_vm_create_worker_thread: kthreadd\'s child, attached to the creator\'s cgroups), made at ' +
+      'KVM_CREATE_VM; both are stopped by kvm_destroy_vm.',
+    backports: [{ release: '6.12', source: 'the oracle: Debian 6.12.118 (oracle/scripts/kvm-lifetime.json); a stable queue rev-list (91248a2e4101)' }],
+    where: 'drivers/kvm/kvm.ts kvmNxRecoveryStart, kvmNxRecoveryStop',
+    source: 'the kvm-6.13 pull shortlog (Paolo Bonzini); the LKP report on mainline d96c77bd4eeb; stable mails',
+    verified: true,
+  },
+  {
+    name: 'cpu_stat_nice_usec',
+    since: '6.13',
+    commit: { id: 'aefa398d93d5', subject: 'cgroup/rstat: Tracking cgroup-level niced CPU time' },
+    backports: [{ release: '6.12', source: 'the 6.12.y stable review (PATCH 6.12 355/423) and the oracle: Debian 6.12.118 (cgroup-files)' }],
+    summary: 'cpu.stat prints nice_usec after system_usec. Without it the line is absent.',
+    where: 'kernel/cgroup/cgroupfs.ts cpuStat',
+    source: 'the v4 patch mails, a public mainline log (aefa398d93d5db7c555be78a605ff015357f127d) and the 6.12.y stable review',
+    verified: true,
+  },
+  {
+    name: 'kvm_nx_recovery_at_first_run',
+    since: '6.14',
+    commit: { id: '931656b9e2ff', subject: 'kvm: defer huge page recovery vhost task to later' },
+    summary:
+      'the recovery vhost_task is made once per VM (call_once) by the first KVM_RUN, as its caller\'s thread, not at ' +
+      'KVM_CREATE_VM; a failed creation makes every KVM_RUN -ENOMEM. Without it the worker comes with the VM.',
+    backports: [{
+      release: '6.12',
+      source: 'the oracle: Debian 6.12.118 (oracle/scripts/kvm-lifetime.json); the 6.12-stable review of its fix ' +
+        '43fb96ae7855 ("KVM: x86/mmu: Ensure NX huge page recovery thread is alive before waking", Feb 2025)',
+    }],
+    where: 'drivers/kvm/kvm-main.ts kvmArchVcpuIoctlRun, kvmDevIoctlCreateVm',
+    source: 'the kvm for-linus pull after 6.13-rc7 (to 931656b9e2ff) and a rev-list of the 6.14 merge window; stable queue ids',
     verified: true,
   },
   {

@@ -5,10 +5,11 @@
  */
 import { describe, expect, test } from 'vitest';
 import {
-  EAGAIN, ENOBUFS, ENOMEM, EPERM, ENOENT, ENOTTY, FEATURES, IOPRIO_CLASS_BE, IOPRIO_PRIO_VALUE, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER, Kernel, KwqError,
-  IOPRIO_WHO_PROCESS, LO_FLAGS_DIRECT_IO, LOOP_CLR_FD, LOOP_CONFIGURE, O_CREAT, O_DIRECT, O_RDWR, PF_KTHREAD, PF_USER_WORKER, RELEASES, VHOST_GET_VRING_WORKER,
-  VHOST_NEW_WORKER, VHOST_SET_FORK_FROM_OWNER, VHOST_SET_OWNER, featureInfo, listFeatures, loopInfo, parseRelease,
-  releaseHas, releaseNames, type Release, type Task, type TraceEvent,
+  EAGAIN, EINVAL, ENOBUFS, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM, ENOENT, ENOTTY, FEATURES, IOPRIO_CLASS_BE, IOPRIO_PRIO_VALUE, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER, Kernel, KwqError,
+  IOPRIO_WHO_PROCESS, KVM_CAP_MAX_VCPU_ID, KVM_CAP_MAX_VCPUS, KVM_CHECK_EXTENSION, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_RUN,
+  KVM_SET_USER_MEMORY_REGION, LO_FLAGS_DIRECT_IO, LOOP_CLR_FD, LOOP_CONFIGURE, LOOP_SET_DIRECT_IO, O_CREAT, O_DIRECT, O_RDWR, PF_KTHREAD, PF_NOFREEZE,
+  PF_USER_WORKER, RELEASES, SIGKILL, VHOST_GET_FEATURES, VHOST_GET_VRING_WORKER, VHOST_NEW_WORKER, VHOST_SET_FEATURES, VHOST_SET_FORK_FROM_OWNER,
+  VHOST_SET_OWNER, featureInfo, listFeatures, loopInfo, parseRelease, releaseHas, releaseNames, type Release, type Task, type TraceEvent,
 } from 'kwq';
 
 const BE4 = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4);
@@ -70,7 +71,12 @@ describe('the release table', () => {
         continue;
       }
       const last = have.lastIndexOf(true);
-      expect(have.slice(first, last + 1).every(Boolean), f.name).toBe(true); // no gaps
+      // no gaps from the first release that has it upstream; a stable backport into an
+      // older line (6.1.y) may leave lines between without it (6.4 and 6.5 ended before it)
+      const backported = new Set((f.backports ?? []).map((b) => b.release));
+      const upstream = rs.map((r, i) => have[i] && !backported.has(r));
+      const from = upstream.indexOf(true);
+      if (from >= 0) expect(upstream.slice(from, last + 1).every(Boolean), f.name).toBe(true);
       if (f.until === undefined) expect(last, f.name).toBe(rs.length - 1);
     }
     expect(listFeatures().find((f) => f.name === 'vhost_task_worker')!.releases).toEqual(['6.4', '6.5', '6.12', '6.17']);
@@ -208,6 +214,142 @@ describe('vhost by release', () => {
     expect(b.k.readFile(b.k.init, '/sys/module/vhost/parameters/fork_from_owner_default')).toBe('N\n');
     expect(b.k.ioctl(b.qemu, b.fd, VHOST_SET_OWNER)).toBe(0);
     expect(workers(b.k, b.qemu)[0]!.ppid).toBe(b.k.kthreadd.pid);
+    b.k.shutdown();
+  });
+});
+
+describe('vhost-net features by release', () => {
+  test('VIRTIO_F_RING_RESET (bit 40) is offered and accepted from 6.3 (313389be06ff): 6.1 answers 0x33d008000, 6.12 0x1033d008000', async () => {
+    const RING_RESET = 1n << 40n;
+    for (const r of ['6.1', '6.4', '6.12', '6.17'] as const) {
+      const k = await Kernel.boot({ release: r });
+      const qemu = k.spawn({ comm: 'qemu' });
+      const fd = k.open(qemu, '/dev/vhost-net', O_RDWR);
+      const box = { value: 0n };
+      expect(k.ioctl(qemu, fd, VHOST_GET_FEATURES, box)).toBe(0);
+      expect(box.value, r).toBe(r === '6.1' ? 0x33d008000n : 0x1033d008000n); // measured: oracle/scripts/vhost-net-owner.json
+      expect(k.ioctl(qemu, fd, VHOST_SET_FEATURES, RING_RESET), r).toBe(r === '6.1' ? -EOPNOTSUPP : 0);
+      k.shutdown();
+    }
+  });
+});
+
+describe('tmpfs direct I/O by release', () => {
+  test('open(O_DIRECT) of a tmpfs file: -EINVAL before 6.6 (the O_CREAT has made the file), an fd from 6.6 (e88e0d366f9c)', async () => {
+    for (const r of ['6.1', '6.12'] as const) {
+      const k = await Kernel.boot({ release: r });
+      const fd = k.open(k.init, '/tmp/dio', O_RDWR | O_CREAT | O_DIRECT);
+      if (r === '6.1') expect(fd).toBe(-EINVAL);
+      else expect(fd).toBeGreaterThanOrEqual(0);
+      expect(k.open(k.init, '/tmp/dio', O_RDWR), r).toBeGreaterThanOrEqual(0); // made either way
+      k.shutdown();
+    }
+  });
+
+  test('a loop device on a tmpfs file: LOOP_SET_DIRECT_IO 1 is -EINVAL on 6.1 (no FMODE_CAN_ODIRECT), 0 on 6.12; LOOP_CONFIGURE drops the flag silently', async () => {
+    for (const r of ['6.1', '6.12'] as const) {
+      const { k, lfd } = await loop0(r);
+      expect(k.ioctl(k.init, lfd, LOOP_SET_DIRECT_IO, 1), r).toBe(r === '6.1' ? -EINVAL : 0);
+      expect(k.readFile(k.init, '/sys/block/loop0/loop/dio'), r).toBe(r === '6.1' ? '0\n' : '1\n');
+      expect(k.ioctl(k.init, lfd, LOOP_SET_DIRECT_IO, 0)).toBe(0);
+      expect(k.ioctl(k.init, lfd, LOOP_CLR_FD)).toBe(0);
+      k.close(k.init, lfd);
+      const bfd = k.open(k.init, '/tmp/backing', O_RDWR);
+      const l2 = k.open(k.init, '/dev/loop0', O_RDWR);
+      expect(k.ioctl(k.init, l2, LOOP_CONFIGURE, { fd: bfd, info: { lo_flags: LO_FLAGS_DIRECT_IO } }), r).toBe(0);
+      expect(k.readFile(k.init, '/sys/block/loop0/loop/dio'), r).toBe(r === '6.1' ? '0\n' : '1\n');
+      k.shutdown();
+    }
+  });
+});
+
+describe('KVM by release', () => {
+  async function vmm(release: Release): Promise<{ k: Kernel; vmm: Task; kvm: number }> {
+    const k = await Kernel.boot({ release, cgroup: 'v2' });
+    const t = k.spawn({ comm: 'vmm', cgroup: '/kvm.slice/vm1' });
+    const kvm = k.open(t, '/dev/kvm', O_RDWR);
+    expect(kvm).toBeGreaterThanOrEqual(0);
+    return { k, vmm: t, kvm };
+  }
+  const recovery = (k: Kernel): Task[] => k.tasks().filter((t) => t.comm.startsWith('kvm-nx-lpage-re'));
+
+  test('KVM_CAP_MAX_VCPUS / MAX_VCPU_ID: 1024 / 4096 on 6.1, CONFIG_KVM_MAX_NR_VCPUS (Debian 4096) / 16384 from 6.7 (f10a570b093e)', async () => {
+    for (const r of ['6.1', '6.12'] as const) {
+      const { k, vmm: t, kvm } = await vmm(r);
+      expect(k.ioctl(t, kvm, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS), r).toBe(r === '6.1' ? 1024 : 4096);
+      expect(k.ioctl(t, kvm, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPU_ID), r).toBe(r === '6.1' ? 4096 : 16384);
+      const vm = k.ioctl(t, kvm, KVM_CREATE_VM, 0);
+      const v = k.ioctl(t, vm, KVM_CREATE_VCPU, 4096);
+      if (r === '6.1') expect(v).toBe(-EINVAL);
+      else expect(v).toBeGreaterThanOrEqual(0);
+      k.shutdown();
+    }
+  });
+
+  test('the first KVM_RUN of a VM that never had a memslot: -ENOSPC before 6.9 (f5238c2a60f1), until a memslot exists', async () => {
+    for (const r of ['6.1', '6.12'] as const) {
+      const { k, vmm: t, kvm } = await vmm(r);
+      const vm = k.ioctl(t, kvm, KVM_CREATE_VM, 0);
+      const vcpu = k.ioctl(t, vm, KVM_CREATE_VCPU, 0);
+      expect(k.ioctl(t, vcpu, KVM_RUN), r).toBe(r === '6.1' ? -ENOSPC : 0);
+      expect(k.ioctl(t, vcpu, KVM_RUN), r).toBe(r === '6.1' ? -ENOSPC : 0);
+      expect(k.faultAnon(t, 1 << 20)).toBe(0);
+      const region = { slot: 0, flags: 0, guest_phys_addr: 0, memory_size: 1 << 20, userspace_addr: 0x7f0000000000 };
+      expect(k.ioctl(t, vm, KVM_SET_USER_MEMORY_REGION, region)).toBe(0);
+      expect(k.ioctl(t, vm, KVM_SET_USER_MEMORY_REGION, { ...region, memory_size: 0 })).toBe(0); // deleted again: the quota stays
+      expect(k.ioctl(t, vcpu, KVM_RUN), r).toBe(0);
+      k.shutdown();
+    }
+  });
+
+  test('6.1: the NX recovery worker is a kthread kvm-nx-lpage-recovery-<pid> made at KVM_CREATE_VM in the creator\'s cgroup, until the VM goes', async () => {
+    const { k, vmm: t, kvm } = await vmm('6.1');
+    const vm = k.ioctl(t, kvm, KVM_CREATE_VM, 0);
+    const [w, ...more] = recovery(k);
+    expect(more).toEqual([]);
+    expect(w!.comm).toBe(`kvm-nx-lpage-recovery-${t.pid}`); // /proc shows a kthread's full name
+    expect(w!.ppid).toBe(k.kthreadd.pid);
+    expect(w!.flags & (PF_KTHREAD | PF_NOFREEZE)).toBe(PF_KTHREAD | PF_NOFREEZE);
+    expect(w!.cgroup).toBe('/kvm.slice/vm1');
+    const child = k.fork(t) as Task; // holds the VM fd after the creator is gone
+    expect(k.kill(t, SIGKILL)).toBe(0);
+    expect(w!.alive).toBe(true);
+    expect(k.close(child, vm)).toBe(0);
+    expect(w!.alive).toBe(false);
+    expect(recovery(k)).toEqual([]);
+    k.shutdown();
+  });
+
+  test('6.12 (6.13 + 6.14, in 6.12.y): a vhost_task of the VMM made by the first KVM_RUN, killed with the VMM; a failed creation makes KVM_RUN -ENOMEM', async () => {
+    const { k, vmm: t, kvm } = await vmm('6.12');
+    const vm = k.ioctl(t, kvm, KVM_CREATE_VM, 0);
+    const vcpu = k.ioctl(t, vm, KVM_CREATE_VCPU, 0);
+    expect(recovery(k)).toEqual([]);
+    expect(k.ioctl(t, vcpu, KVM_RUN)).toBe(0);
+    const [w, ...more] = recovery(k);
+    expect(more).toEqual([]);
+    expect(w!.comm).toBe('kvm-nx-lpage-re');
+    expect(w!.tgid).toBe(t.pid);
+    expect(w!.flags & PF_USER_WORKER).toBeTruthy();
+    expect(w!.flags & PF_KTHREAD).toBeFalsy();
+    expect(w!.cgroup).toBe('/kvm.slice/vm1');
+    expect(k.ioctl(t, vcpu, KVM_RUN)).toBe(0);
+    expect(recovery(k)).toHaveLength(1); // once per VM
+    // the VM fd outlives the VMM in a forked child; the vhost_task dies with its thread group
+    const child = k.fork(t) as Task;
+    expect(k.kill(t, SIGKILL)).toBe(0);
+    expect(w!.alive).toBe(false);
+    expect(k.close(child, vm)).toBe(0);
+    k.shutdown();
+    // pids.max reached at the first KVM_RUN: the worker cannot be made, and KVM_RUN says -ENOMEM every time
+    const b = await vmm('6.12');
+    expect(b.k.writeFile(b.k.init, '/sys/fs/cgroup/kvm.slice/vm1/pids.max', '1')).toBe(1);
+    const vm2 = b.k.ioctl(b.vmm, b.kvm, KVM_CREATE_VM, 0);
+    const vcpu2 = b.k.ioctl(b.vmm, vm2, KVM_CREATE_VCPU, 0);
+    expect(b.k.ioctl(b.vmm, vcpu2, KVM_RUN)).toBe(-ENOMEM);
+    expect(b.k.writeFile(b.k.init, '/sys/fs/cgroup/kvm.slice/vm1/pids.max', 'max')).toBe(3);
+    expect(b.k.ioctl(b.vmm, vcpu2, KVM_RUN)).toBe(-ENOMEM); // call_once: no second try
+    expect(recovery(b.k)).toEqual([]);
     b.k.shutdown();
   });
 });

@@ -37,7 +37,7 @@
  *   - The sizes of KVM's kernel objects are round figures (kvm.ts, kvm-vcpu.ts).
  *   - Only x86's default VM type (0) exists; only the kvm-vfio device exists.
  */
-import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, EIO, EMFILE, ENODEV, ENOTTY, ENXIO, EPERM } from '../../kernel/errno.js';
+import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, EIO, EMFILE, ENODEV, ENOMEM, ENOSPC, ENOTTY, ENXIO, EPERM } from '../../kernel/errno.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { _IOC_TYPE } from '../../kernel/ioctl.js';
@@ -49,8 +49,9 @@ import { registerChrdev } from '../../kernel/vfs/chrdev.js';
 import { File, O_CLOEXEC, O_RDWR, type FileOperations } from '../../kernel/vfs/file.js';
 import { Inode } from '../../kernel/vfs/inode.js';
 import {
-  Kvm, KVM_ADDRESS_SPACE_NUM, KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, kmallocAccountAll,
-  kvmCreateVm, kvmDestroyVm, kvmFreeMemslot, kvmGetKvm, kvmList, kvmMmuMap, kvmMmuUnmap, kvmPutKvm,
+  Kvm, KVM_ADDRESS_SPACE_NUM, KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, kmallocAccountAll, kvmCreateVm, kvmDestroyVm,
+  kvmFreeMemslot, kvmGetKvm, kvmList, kvmMaxVcpuIds, kvmMaxVcpus, kvmMmuMap, kvmMmuUnmap, kvmNxRecoveryStart, kvmPutKvm,
+  kvmUpdateMaxMmuPages,
 } from './kvm.js';
 import { KvmDevice, KVM_DEVICE_STRUCT_BYTES } from './kvm-device.js';
 import { dirtyBitmapBytes, KvmMemorySlot, KVM_MEMSLOT_STRUCT_BYTES, lpageInfoBytes } from './kvm-memslot.js';
@@ -148,11 +149,11 @@ function kvmCheckExtension(k: Kernel, _kvm: Kvm | null, cap: bigint): number {
     case BigInt(KVM_CAP_MULTI_ADDRESS_SPACE):
       return KVM_ADDRESS_SPACE_NUM;
     case BigInt(KVM_CAP_NR_VCPUS):
-      return Math.min(k.rt.ncpus, KVM_MAX_VCPUS); // "recommended": min(num_online_cpus(), KVM_MAX_VCPUS)
+      return Math.min(k.rt.ncpus, kvmMaxVcpus(k)); // "recommended": min(num_online_cpus(), KVM_MAX_VCPUS)
     case BigInt(KVM_CAP_MAX_VCPUS):
-      return KVM_MAX_VCPUS;
+      return kvmMaxVcpus(k); // 1024 before 6.7; CONFIG_KVM_MAX_NR_VCPUS (Debian: 4096) after
     case BigInt(KVM_CAP_MAX_VCPU_ID):
-      return KVM_MAX_VCPU_IDS;
+      return kvmMaxVcpuIds(k);
     default:
       return 0;
   }
@@ -183,6 +184,15 @@ function kvmDevIoctlCreateVm(k: Kernel, task: Task, type: bigint): number {
   if (type !== BigInt(KVM_X86_DEFAULT_VM)) return -EINVAL;
   const kvm = kvmCreateVm(k, task);
   if (typeof kvm === 'number') return kvm;
+  // kvm_arch_post_init_vm -> kvm_mmu_post_init_vm: the NX huge page recovery worker
+  // comes with the VM, unless the first KVM_RUN makes it (kvm_nx_recovery_at_first_run)
+  if (!k.has('kvm_nx_recovery_at_first_run')) {
+    const r = kvmNxRecoveryStart(kvm, task);
+    if (r < 0) {
+      kvmDestroyVm(kvm);
+      return r;
+    }
+  }
   return anonInodeGetfd(k, task, 'kvm-vm', kvmVmFops, kvm);
 }
 
@@ -218,8 +228,8 @@ const kvmVmFops: FileOperations = {
 
 /** kvm_vm_ioctl_create_vcpu: the vCPU fd or -errno; a failure undoes everything. */
 function kvmVmIoctlCreateVcpu(k: Kernel, kvm: Kvm, task: Task, id: bigint): number {
-  if (id >= BigInt(KVM_MAX_VCPU_IDS)) return -EINVAL;
-  if (kvm.createdVcpus >= KVM_MAX_VCPUS) return -EINVAL;
+  if (id >= BigInt(kvmMaxVcpuIds(k))) return -EINVAL;
+  if (kvm.createdVcpus >= kvmMaxVcpus(k)) return -EINVAL;
   kvm.createdVcpus++;
   const kmem = kmallocAccountAll(k, task, [KVM_VCPU_STRUCT_BYTES, KVM_VCPU_RUN_PAGE_BYTES, KVM_VCPU_ARCH_BYTES]);
   if (typeof kmem === 'number') {
@@ -277,6 +287,7 @@ function kvmVmIoctlSetMemoryRegion(k: Kernel, kvm: Kvm, task: Task, arg: unknown
     kvmMmuUnmap(kvm, old.mappedPages); // kvm_arch_flush_shadow_memslot
     kvmFreeMemslot(k, old);
     kvm.memslots.delete(key);
+    kvmUpdateMaxMmuPages(kvm); // kvm_arch_commit_memory_region (KVM_MR_DELETE)
     return 0;
   }
   let change: 'create' | 'move' | 'flags';
@@ -314,6 +325,7 @@ function kvmVmIoctlSetMemoryRegion(k: Kernel, kvm: Kvm, task: Task, arg: unknown
     const s = new KvmMemorySlot(asId, id, flags, baseGfn, npages, hva, kmem!);
     s.dirtyBitmap = bitmap;
     kvm.memslots.set(key, s);
+    kvmUpdateMaxMmuPages(kvm); // kvm_arch_commit_memory_region (KVM_MR_CREATE)
     return 0;
   }
   const s = old!;
@@ -411,9 +423,26 @@ const kvmVcpuFops: FileOperations = {
 /**
  * KVM_RUN on the calling thread: map the guest RAM not mapped yet (the model's guest
  * touches all of it), then run kwq.kvm_run_us of guest time. 0 or -errno.
+ *
+ * Before that, by release:
+ *   kvm_nx_recovery_at_first_run (6.14, 6.12.y)  kvm_mmu_post_init_vm: the first KVM_RUN
+ *     of the VM makes the NX recovery worker (call_once), as this thread; if that
+ *     failed, every KVM_RUN is -ENOMEM
+ *   no kvm_tdp_root_without_quota (< 6.9)  kvm_mmu_load -> mmu_alloc_direct_roots ->
+ *     make_mmu_pages_available: -ENOSPC while n_max_mmu_pages is 0 (no memslot was
+ *     ever created or deleted); the vCPU's root stays unloaded, so every run fails
+ *     until then (measured on 6.1.192: ENOSPC for both vCPUs of a VM without memslots)
  */
 function kvmArchVcpuIoctlRun(k: Kernel, kvm: Kvm, vcpu: KvmVcpu, task: Task): number {
   vcpu.lastRunPid = task.pid;
+  if (k.has('kvm_nx_recovery_at_first_run')) {
+    if (!kvm.nxOnce) {
+      kvm.nxOnce = true;
+      kvmNxRecoveryStart(kvm, task);
+    }
+    if (kvm.nxThread === null) return -ENOMEM;
+  }
+  if (!k.has('kvm_tdp_root_without_quota') && kvm.nMaxMmuPages === 0) return -ENOSPC;
   for (const s of [...kvm.memslots.values()].sort((a, b) => a.asId - b.asId || a.id - b.id)) {
     while (s.mappedPages < s.npages) {
       const n = Math.min(FAULT_CHUNK, s.npages - s.mappedPages);

@@ -37,6 +37,8 @@ import type { Kernel } from '../../kernel/kernel.js';
 import { kfreeAccount, kmallocAccount, PAGE_SIZE, type KmemObj } from '../../kernel/memcontrol.js';
 import { mmdrop, mmgrab, type MmStruct } from '../../kernel/mm.js';
 import type { Task } from '../../kernel/task.js';
+import { ENOMEM } from '../../kernel/errno.js';
+import type { ThreadBody } from '../../runtime/sim-thread.js';
 import type { KvmDevice } from './kvm-device.js';
 import type { KvmMemorySlot } from './kvm-memslot.js';
 import type { KvmVcpu } from './kvm-vcpu.js';
@@ -50,9 +52,33 @@ export const KVM_VM_STRUCT_BYTES = 32768;
 export const KVM_VM_MEMSLOTS_BYTES = 4 * 4096;
 export const KVM_VM_BUSES_BYTES = 4096;
 
-/** x86: KVM_MAX_VCPUS (1024 without MAXSMP) and KVM_MAX_VCPU_IDS (4 * KVM_MAX_VCPUS); from memory, not re-read */
+/**
+ * x86 before CONFIG_KVM_MAX_NR_VCPUS (6.7): KVM_MAX_VCPUS 1024 whatever the config, and
+ * KVM_MAX_VCPU_IDS = KVM_VCPU_ID_RATIO (4) * KVM_MAX_VCPUS (measured on 6.1.192: 1024 and
+ * 4096). A kernel's own limits are kvmMaxVcpus(k) and kvmMaxVcpuIds(k).
+ */
 export const KVM_MAX_VCPUS = 1024;
 export const KVM_MAX_VCPU_IDS = 4096;
+export const KVM_VCPU_ID_RATIO = 4;
+/**
+ * CONFIG_KVM_MAX_NR_VCPUS as Debian builds it (MAXSMP=y: the Kconfig default 4096; read
+ * in the 6.12.118 package's config, measured KVM_CAP_MAX_VCPUS 4096 and _ID 16384).
+ */
+export const KVM_MAX_NR_VCPUS_CONFIG = 4096;
+
+/** KVM_MAX_VCPUS of `k`'s release (kvm_max_nr_vcpus_config, 6.7+: the config's value). */
+export function kvmMaxVcpus(k: Kernel): number {
+  return k.has('kvm_max_nr_vcpus_config') ? KVM_MAX_NR_VCPUS_CONFIG : KVM_MAX_VCPUS;
+}
+
+/** KVM_MAX_VCPU_IDS: KVM_VCPU_ID_RATIO * KVM_MAX_VCPUS */
+export function kvmMaxVcpuIds(k: Kernel): number {
+  return KVM_VCPU_ID_RATIO * kvmMaxVcpus(k);
+}
+
+/** KVM_PERMILLE_MMU_PAGES and KVM_MIN_ALLOC_MMU_PAGES (kvm_mmu_calculate_default_mmu_pages) */
+const KVM_PERMILLE_MMU_PAGES = 20;
+const KVM_MIN_ALLOC_MMU_PAGES = 64;
 /** x86: KVM_USER_MEM_SLOTS = KVM_MEM_SLOTS_NUM (32767) - KVM_INTERNAL_MEM_SLOTS (3) */
 export const KVM_USER_MEM_SLOTS = 32764;
 /** x86 with SMM: two memslot address spaces */
@@ -85,6 +111,15 @@ export class Kvm {
   mappedPages = 0;
   /** guest RAM faulted in by KVM_RUN, pages (all slots, all time; the mm owns them) */
   guestPagesFaulted = 0;
+  /**
+   * kvm->arch.n_max_mmu_pages: 0 until a memslot is created or deleted
+   * (kvm_arch_commit_memory_region: kvm_mmu_calculate_default_mmu_pages)
+   */
+  nMaxMmuPages = 0;
+  /** the NX huge page recovery worker (kthread or vhost_task), once made */
+  nxThread: Task | null = null;
+  /** kvm->arch.nx_once: the first KVM_RUN tried to make the worker (kvm_nx_recovery_at_first_run) */
+  nxOnce = false;
   /** pid of the creator (inspection) */
   readonly creatorPid: number;
   /** the memcg path the creator was charged in (inspection) */
@@ -183,6 +218,7 @@ export function kvmPutKvm(kvm: Kvm): void {
  */
 export function kvmDestroyVm(kvm: Kvm): void {
   const k = kvm.k;
+  kvmNxRecoveryStop(kvm); // kvm_arch_pre_destroy_vm -> kvm_mmu_pre_destroy_vm
   const i = kvm.mm.releaseHooks.indexOf(kvm.release);
   if (i >= 0) kvm.mm.releaseHooks.splice(i, 1);
   kvmMmuZapAll(kvm);
@@ -194,6 +230,70 @@ export function kvmDestroyVm(kvm: Kvm): void {
   kvm.destroyed = true;
   vmsOf.get(k)?.delete(kvm);
   mmdrop(kvm.mm);
+}
+
+/**
+ * kvm_mmu_calculate_default_mmu_pages + kvm_mmu_change_mmu_pages, run when a memslot is
+ * created or deleted (no KVM_SET_NR_MMU_PAGES in the model): 20 per mille of the guest
+ * pages of every address space, at least 64. A VM that never had a memslot keeps 0.
+ */
+export function kvmUpdateMaxMmuPages(kvm: Kvm): void {
+  let pages = 0;
+  for (const s of kvm.memslots.values()) pages += s.npages;
+  kvm.nMaxMmuPages = Math.max(Math.floor((pages * KVM_PERMILLE_MMU_PAGES) / 1000), KVM_MIN_ALLOC_MMU_PAGES);
+}
+
+// ---- the NX huge page recovery worker -------------------------------------------------
+
+/** Its body: the model has no NX huge pages to recover, so it only sleeps between passes. */
+const nxRecoveryBody: ThreadBody = { run: () => false };
+
+/**
+ * Make the VM's NX huge page recovery worker as `current` (kvm_mmu_post_init_vm /
+ * kvm_mmu_start_lpage_recovery; nx_huge_pages is never "never" in the model). 0 or -errno.
+ *
+ *   kvm_nx_recovery_vhost_task (6.13+, 6.12.y): vhost_task_create(..., "kvm-nx-lpage-
+ *     recovery") + vhost_task_start: a PF_USER_WORKER thread of current's group (comm
+ *     cut to "kvm-nx-lpage-re"); its SIGKILL handler does nothing (it dies with the
+ *     VMM); any failure is -ENOMEM.
+ *   before: kvm_vm_create_worker_thread: kthread "kvm-nx-lpage-recovery-<current's pid>",
+ *     kthreadd's child, which attaches itself to current's cgroups first
+ *     (cgroup_attach_task_all) and whose error fails the creation.
+ */
+export function kvmNxRecoveryStart(kvm: Kvm, current: Task): number {
+  const k = kvm.k;
+  if (k.has('kvm_nx_recovery_vhost_task')) {
+    const t = k.userWorkerCreate(current, 'kvm-nx-lpage-recovery', nxRecoveryBody, () => {
+      // kvm_nx_huge_page_recovery_worker_kill: nothing to do
+    });
+    if (typeof t === 'number') return -ENOMEM;
+    kvm.nxThread = t;
+    k.wakeUpProcess(t); // vhost_task_start
+    return 0;
+  }
+  const name = `kvm-nx-lpage-recovery-${current.pid}`;
+  const t = k.kthreadCreate(name, nxRecoveryBody);
+  if (typeof t === 'number') return t;
+  const r = k.cgroupAttachTaskAll(current, t);
+  if (r !== 0) {
+    k.kthreadStop(t);
+    return r;
+  }
+  // /proc/<pid>/comm shows a kthread's full name (get_kthread_comm, 6.0+), which is
+  // what the oracle reads: measured "kvm-nx-lpage-recovery-<pid>" on 6.1.192
+  t.comm = name;
+  kvm.nxThread = t;
+  // kthread_unpark: it runs, finds nothing to recover and sleeps; the model leaves it asleep
+  return 0;
+}
+
+/** kvm_mmu_pre_destroy_vm: kthread_stop or vhost_task_stop (a vhost_task killed with its VMM is gone already). */
+export function kvmNxRecoveryStop(kvm: Kvm): void {
+  const t = kvm.nxThread;
+  kvm.nxThread = null;
+  if (t === null || !t.alive) return;
+  if (t.isKthread) kvm.k.kthreadStop(t);
+  else kvm.k.userWorkerStop(t);
 }
 
 /** Free a memslot's kernel memory (the guest RAM belongs to the mm and stays). */

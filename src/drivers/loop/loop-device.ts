@@ -59,6 +59,7 @@ import { TimerList, TIMER_DEFERRABLE } from '../../runtime/clock.js';
 import { blkdevFsync, newBio, submitBio, type Bio, type BlockDevice } from '../../kernel/vfs/blkdev.js';
 import { evictClean } from '../../kernel/vfs/filemap.js';
 import { fput, getFile, O_DIRECT, type File } from '../../kernel/vfs/file.js';
+import { shmemCanDirectIo } from '../../kernel/vfs/tmpfs.js';
 import { isBlk, isReg } from '../../kernel/vfs/inode.js';
 import { blkMqEndRequest, blkMqRqDone, blkMqRqInit, blkMqSubmitBio } from '../block/blk-mq.js';
 import { blkAllocQueue, type RequestQueue } from '../block/blk-ioc-queue.js';
@@ -652,11 +653,13 @@ function loopSysfsInit(lo: LoopDevice): void {
 
 /**
  * Can the backing file do direct I/O? (6.1 __loop_update_dio: the queue's logical block
- * size >= the backing sb's block size, lo_offset aligned to it, a_ops->direct_IO; 6.12
- * lo_can_use_dio: FMODE_CAN_ODIRECT and the same alignment against the backing bdev.)
- * A block device can; a regular file can (tmpfs has FMODE_CAN_ODIRECT since 6.6,
- * "tmpfs: trivial support for direct IO"; the model's regular files are tmpfs's).
- * Divergence (ungated): 6.1's tmpfs has no direct_IO, so there the answer is no.
+ * size >= the backing sb's block size, lo_offset aligned to it, FMODE_CAN_ODIRECT (since
+ * 5.19's "fs: add a FMODE_CAN_ODIRECT file flag"); 6.12 lo_can_use_dio: FMODE_CAN_ODIRECT
+ * and the same alignment against the backing bdev.) A block device can; a regular file
+ * can if it has FMODE_CAN_ODIRECT: the model's regular files with data are tmpfs's, which
+ * have it from 6.6 (tmpfs_direct_io, "tmpfs: trivial support for direct IO"); sysfs-like
+ * files never. Measured: LOOP_SET_DIRECT_IO 1 on a /tmp file is EINVAL on 6.1.192, 0 on
+ * 6.12.118 (oracle/scripts/loop-state.json).
  */
 function backingCanDio(lo: LoopDevice): boolean {
   const f = lo.backingFile;
@@ -666,7 +669,7 @@ function backingCanDio(lo: LoopDevice): boolean {
     const lbs = lower.data instanceof LoopDevice ? lower.data.blockSize : 512;
     return lo.blockSize >= lbs && lo.offset % lbs === 0;
   }
-  return isReg(f.inode.mode);
+  return isReg(f.inode.mode) && shmemCanDirectIo(lo.k, f);
 }
 
 /** __loop_update_dio(lo, dio): use_dio and LO_FLAGS_DIRECT_IO follow what the backing file allows */

@@ -4,8 +4,10 @@
  *
  * vhost_net_ioctl routes:
  *   VHOST_NET_SET_BACKEND   copy_from_user -EFAULT; then owner -EPERM, index -ENOBUFS,
+ *                           vhost_vq_access_ok -EFAULT (no VHOST_SET_MEM_TABLE yet),
  *                           the socket fd (-1 unbinds; not open -EBADF)
- *   VHOST_GET/SET_FEATURES  no owner check; unknown bits -EOPNOTSUPP
+ *   VHOST_GET/SET_FEATURES  no owner check; unknown bits -EOPNOTSUPP (RING_RESET is
+ *                           known from 6.3: vhost_net_ring_reset)
  *   VHOST_RESET_OWNER       vhost_net_reset_owner: -EPERM unless owner; full cleanup;
  *                           fork_owner back to the module default
  *   VHOST_SET_OWNER         vhost_net_set_owner: -EBUSY, then vhost_dev_set_owner, flush
@@ -27,10 +29,10 @@ import {
 } from './dev.js';
 import { vhostHandleVq } from './handle.js';
 import {
-  FAULT, readI32, readU32, toU64, VHOST_FILE_UNBIND, VHOST_GET_FEATURES, VHOST_NET_FEATURES, VHOST_NET_SET_BACKEND,
+  FAULT, readI32, readU32, toU64, VHOST_FILE_UNBIND, VHOST_GET_FEATURES, vhostNetFeatures, VHOST_NET_SET_BACKEND,
   VHOST_RESET_OWNER, VHOST_SET_FEATURES, VHOST_SET_OWNER, writeFields,
 } from './uapi.js';
-import { vhostVringIoctl } from './vq.js';
+import { vhostVqAccessOk, vhostVringIoctl } from './vq.js';
 import { vhostDevFlush } from './worker.js';
 
 export const VHOST_NET_VQ_RX = 0;
@@ -58,6 +60,9 @@ function vhostNetSetBackend(dev: VhostDev, task: Task, index: number, fd: number
   if (r !== 0) return r;
   if (index >= VHOST_NET_VQ_MAX) return -ENOBUFS;
   const vq = dev.vqs[index]!;
+  // "Verify that ring has been setup correctly": vhost_vq_access_ok fails while
+  // vq->umem is NULL (no VHOST_SET_MEM_TABLE yet), before the fd is looked up
+  if (!vhostVqAccessOk(vq)) return -EFAULT;
   let sock: File | null = null;
   if (fd !== VHOST_FILE_UNBIND) {
     const f = dev.k.fileOf(task, fd);
@@ -97,11 +102,11 @@ export function vhostNetIoctl(k: Kernel, file: File, task: Task, request: number
       return vhostNetSetBackend(dev, task, index, fd);
     }
     case VHOST_GET_FEATURES:
-      return writeFields(arg, { value: VHOST_NET_FEATURES }) ? 0 : -EFAULT;
+      return writeFields(arg, { value: vhostNetFeatures(dev.k) }) ? 0 : -EFAULT;
     case VHOST_SET_FEATURES: {
       const f = toU64(arg);
       if (f === FAULT) return -EFAULT;
-      if (f & ~VHOST_NET_FEATURES) return -EOPNOTSUPP;
+      if (f & ~vhostNetFeatures(dev.k)) return -EOPNOTSUPP;
       dev.features = f;
       return 0;
     }

@@ -7,7 +7,10 @@
  * the used entries and the interrupt), a second vhost_work on the same worker.
  *
  * vhost_scsi_ioctl routes:
- *   VHOST_SCSI_SET_ENDPOINT / CLEAR_ENDPOINT   copy_from_user -EFAULT; reserved -EOPNOTSUPP
+ *   VHOST_SCSI_SET_ENDPOINT / CLEAR_ENDPOINT   copy_from_user -EFAULT; reserved -EOPNOTSUPP;
+ *                                              then (no owner check) every vq's
+ *                                              vhost_vq_access_ok: -EFAULT until
+ *                                              VHOST_SET_MEM_TABLE
  *   VHOST_SCSI_GET_ABI_VERSION                 copy_to_user -EFAULT
  *   VHOST_GET/SET_FEATURES                     no owner check; unknown bits -EOPNOTSUPP
  *   VHOST_NEW_WORKER, VHOST_FREE_WORKER,
@@ -38,7 +41,7 @@ import {
   VHOST_SCSI_SET_ENDPOINT, VHOST_SET_FEATURES, writeFields,
 } from './uapi.js';
 import type { VhostWork } from './vhost-engine.js';
-import { vhostVringIoctl, type VhostVirtqueue } from './vq.js';
+import { vhostVqAccessOk, vhostVringIoctl, type VhostVirtqueue } from './vq.js';
 import { vhostDevFlush, vhostWorkerIoctl } from './worker.js';
 
 export const VHOST_SCSI_VQ_CTL = 0;
@@ -73,8 +76,16 @@ function readTarget(arg: unknown): VhostScsiTarget | typeof FAULT {
   return { abi_version: abi, vhost_wwpn: wwpn, vhost_tpgt: tpgt & 0xffff, reserved: reserved & 0xffff };
 }
 
+/** "Verify that ring has been setup correctly": every vq passes vhost_vq_access_ok, else -EFAULT. */
+function scsiRingsOk(dev: VhostDev): boolean {
+  return dev.vqs.every(vhostVqAccessOk);
+}
+
 function scsiSetEndpoint(dev: VhostDev, t: VhostScsiTarget): number {
   const st = dev.priv as ScsiState;
+  // before any target is looked up (and with no owner check): EFAULT until
+  // VHOST_SET_MEM_TABLE (measured on 6.1 and 6.12)
+  if (!scsiRingsOk(dev)) return -EFAULT;
   if (t.vhost_wwpn === '') return -ENODEV; // no tcm_vhost target matched (measured on 6.1/6.12)
   st.wwpn = t.vhost_wwpn;
   st.tpgt = t.vhost_tpgt;
@@ -87,6 +98,7 @@ function scsiSetEndpoint(dev: VhostDev, t: VhostScsiTarget): number {
 
 function scsiClearEndpoint(dev: VhostDev, t: VhostScsiTarget | null): number {
   const st = dev.priv as ScsiState;
+  if (!scsiRingsOk(dev)) return -EFAULT; // also at release: nothing was set then
   if (st.wwpn === null) return 0;
   if (t !== null && t.vhost_wwpn !== st.wwpn) return -EINVAL;
   for (const vq of dev.vqs) vq.backend = null;

@@ -30,6 +30,7 @@
  *   `value`, or a scalar's value.
  */
 import { _IO, _IOR, _IOW, _IOWR } from '../../kernel/ioctl.js';
+import type { Kernel } from '../../kernel/kernel.js';
 
 export const VHOST_VIRTIO = 0xaf;
 
@@ -77,12 +78,26 @@ export const VIRTIO_RING_F_INDIRECT_DESC = 28;
 export const VIRTIO_RING_F_EVENT_IDX = 29;
 export const VIRTIO_F_VERSION_1 = 32;
 export const VIRTIO_F_ACCESS_PLATFORM = 33;
+/** VIRTIO_F_RING_RESET: a vq can be reset on its own (vhost-net offers it from 6.3) */
+export const VIRTIO_F_RING_RESET = 40;
 const bit = (n: number): bigint => 1n << BigInt(n);
 /** vhost.h VHOST_FEATURES */
 export const VHOST_FEATURES = bit(VIRTIO_F_NOTIFY_ON_EMPTY) | bit(VIRTIO_RING_F_INDIRECT_DESC) | bit(VIRTIO_RING_F_EVENT_IDX) |
   bit(VHOST_F_LOG_ALL) | bit(VIRTIO_F_ANY_LAYOUT) | bit(VIRTIO_F_VERSION_1);
-/** net.c VHOST_NET_FEATURES: + VHOST_NET_F_VIRTIO_NET_HDR (27), VIRTIO_NET_F_MRG_RXBUF (15), ACCESS_PLATFORM, RING_RESET (40) */
-export const VHOST_NET_FEATURES = VHOST_FEATURES | bit(27) | bit(15) | bit(VIRTIO_F_ACCESS_PLATFORM) | bit(40);
+/**
+ * net.c VHOST_NET_FEATURES of the newest release: + VHOST_NET_F_VIRTIO_NET_HDR (27),
+ * VIRTIO_NET_F_MRG_RXBUF (15), ACCESS_PLATFORM, RING_RESET (40; from 6.3, 313389be06ff).
+ * A kernel's own set is vhostNetFeatures(k).
+ */
+export const VHOST_NET_FEATURES = VHOST_FEATURES | bit(27) | bit(15) | bit(VIRTIO_F_ACCESS_PLATFORM) | bit(VIRTIO_F_RING_RESET);
+
+/**
+ * The VHOST_NET_FEATURES of `k`'s release: without vhost_net_ring_reset (before 6.3)
+ * no RING_RESET (measured: 0x33d008000 on 6.1.192, 0x1033d008000 on 6.12.118).
+ */
+export function vhostNetFeatures(k: Kernel): bigint {
+  return k.has('vhost_net_ring_reset') ? VHOST_NET_FEATURES : VHOST_NET_FEATURES & ~bit(VIRTIO_F_RING_RESET);
+}
 /** scsi.c VHOST_SCSI_FEATURES: + VIRTIO_SCSI_F_HOTPLUG (1), VIRTIO_SCSI_F_T10_PI (3) */
 export const VHOST_SCSI_FEATURES = VHOST_FEATURES | bit(1) | bit(3);
 /** vsock.c VHOST_VSOCK_FEATURES: + ACCESS_PLATFORM, VIRTIO_VSOCK_F_SEQPACKET (1) */

@@ -125,6 +125,19 @@ export function vhostSignal(vq: VhostVirtqueue): void {
 }
 
 /**
+ * vhost_vq_access_ok ("can we start vq?"): vq_log_access_ok, whose vq_memory_access_ok
+ * is false while vq->umem is NULL (from vhost_dev_init until VHOST_SET_MEM_TABLE; and
+ * again after vhost_dev_cleanup; VHOST_RESET_OWNER leaves an empty table, not NULL),
+ * then vq_access_ok (the ring addresses: always accessible in the model). The
+ * regions themselves were checked by vhost_set_memory. Callers answer -EFAULT.
+ * Measured: SET/CLEAR_ENDPOINT before SET_MEM_TABLE is EFAULT on 6.1 and 6.12
+ * (oracle/scripts/vhost-scsi-workers.json).
+ */
+export function vhostVqAccessOk(vq: VhostVirtqueue): boolean {
+  return vq.dev.umem !== null;
+}
+
+/**
  * vhost_get_vq_from_user: get_user(idx) -EFAULT; idx >= nvqs -ENOBUFS. `field` names
  * the struct's first field when the caller knows the struct (see firstU32).
  */

@@ -23,7 +23,7 @@ import {
   FAULT, toU64, VHOST_GET_FEATURES, VHOST_SET_FEATURES, VHOST_VSOCK_FEATURES, VHOST_VSOCK_SET_GUEST_CID,
   VHOST_VSOCK_SET_RUNNING, writeFields,
 } from './uapi.js';
-import { vhostVringIoctl, type VhostVirtqueue } from './vq.js';
+import { vhostVqAccessOk, vhostVringIoctl, type VhostVirtqueue } from './vq.js';
 import { vhostDevFlush } from './worker.js';
 
 /** Linux EADDRINUSE (not in src/kernel/errno.ts yet) */
@@ -68,7 +68,7 @@ function vsockStart(dev: VhostDev, task: Task): number {
   // vhost_vsock_start: every vq must pass vhost_vq_access_ok, which fails while
   // vq->umem is NULL (vq_memory_access_ok: no VHOST_SET_MEM_TABLE yet): -EFAULT,
   // nothing started (measured: oracle/scripts/vhost-vsock.json on 6.1 and 6.12)
-  if (dev.umem === null) return -EFAULT;
+  if (!dev.vqs.every(vhostVqAccessOk)) return -EFAULT;
   for (const vq of dev.vqs) if (vq.backend === null) vq.backend = dev.priv;
   return 0;
 }

@@ -3,12 +3,12 @@
  * memcg (section 7: the active memcg if set, else current->mm's), swappable only to
  * swap, limited by the mount's size= (-ENOSPC beyond it).
  */
-import { EINTR, ENOSPC } from '../errno.js';
+import { EINTR, EINVAL, ENOSPC } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { PAGE_SIZE } from '../memcontrol.js';
 import type { Task } from '../task.js';
 import { addPages, AddressSpace, readPages, removePages } from './filemap.js';
-import type { File, FileOperations } from './file.js';
+import { O_DIRECT, type File, type FileOperations } from './file.js';
 import { Inode, S_IFREG, SuperBlock } from './inode.js';
 import { newDir, simpleDirOps } from './libfs.js';
 
@@ -26,7 +26,26 @@ function blocksOf(m: AddressSpace): number {
   return m.nrpages + m.nrSwap;
 }
 
+/**
+ * FMODE_CAN_ODIRECT of an open tmpfs file: shmem_file_open sets it from 6.6 ("tmpfs:
+ * trivial support for direct IO", e88e0d366f9c; release feature tmpfs_direct_io).
+ * Before it shmem's a_ops have no direct_IO, so O_DIRECT opens fail and a loop device
+ * backed by the file cannot use direct I/O.
+ */
+export function shmemCanDirectIo(k: Kernel, file: File): boolean {
+  return file.fop === shmemFileOps && k.has('tmpfs_direct_io');
+}
+
 export const shmemFileOps: FileOperations = {
+  /**
+   * shmem_file_open (6.6+) or generic_file_open, then do_dentry_open's check: O_DIRECT
+   * without FMODE_CAN_ODIRECT is -EINVAL (an O_CREAT has made the file by then).
+   * Measured on 6.1.192 and 6.12.118: oracle/scripts/loop-state.json.
+   */
+  open(k: Kernel, _inode: Inode, file: File): number {
+    if (file.flags & O_DIRECT && !shmemCanDirectIo(k, file)) return -EINVAL;
+    return 0;
+  },
   write(k: Kernel, file: File, task: Task, len: number, pos: number): number {
     if (len === 0) return 0;
     const inode = file.inode;

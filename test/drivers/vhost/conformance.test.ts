@@ -13,7 +13,7 @@ import {
   VHOST_SET_VRING_CALL, VHOST_SET_VRING_KICK, VHOST_VSOCK_SET_GUEST_CID, VHOST_VSOCK_SET_RUNNING, EADDRINUSE,
   VHOST_NET_SET_BACKEND, VirtioQueue, type Task,
 } from 'kwq';
-import { devOf, info, SCSI_TARGET, setup, snapshot, workerTasks } from './helpers.js';
+import { devOf, info, NO_MEM, SCSI_TARGET, setup, snapshot, workerTasks } from './helpers.js';
 import { VhostEngine } from '../../../src/drivers/vhost/vhost-engine.js';
 import { vhostVqWorkQueue } from '../../../src/drivers/vhost/vq.js';
 import { vhostWorkerFlush, vhostWorkerQueue } from '../../../src/drivers/vhost/worker.js';
@@ -367,6 +367,7 @@ describe('vhost_worker_ioctl on vhost-scsi (section 1.10)', () => {
   test('attaching an active vq elsewhere flushes the old worker first', async () => {
     const { k, qemu, fd } = await setup('scsi', { ioVqs: 1 });
     expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
     expect(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, SCSI_TARGET)).toBe(0);
     const st = { worker_id: -1 };
     expect(k.ioctl(qemu, fd, VHOST_NEW_WORKER, st)).toBe(0);
@@ -460,6 +461,7 @@ describe('vring kick/call (notes Q7) and the guest-side traffic', () => {
     const { k, qemu, fd } = await setup('net');
     expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
     const sock = k.open(qemu, '/dev/null', O_RDWR);
+    expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
     expect(k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 1, fd: sock })).toBe(0);
     const q = VirtioQueue.attach(k, qemu, fd, 1) as VirtioQueue;
     const events: string[] = [];
@@ -479,6 +481,7 @@ describe('vring kick/call (notes Q7) and the guest-side traffic', () => {
     const { k, qemu, fd } = await setup('net');
     expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
     const sock = k.open(qemu, '/dev/null', O_RDWR);
+    expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
     expect(k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: sock })).toBe(0);
     const dev = devOf(k, qemu, fd);
     dev.vqs[0]!.ring.availIdx = 4;
@@ -659,13 +662,17 @@ describe('the killed path (section 1.12) and cleanup', () => {
 });
 
 describe('driver ioctls and the other vring ioctls', () => {
-  test('VHOST_NET_SET_BACKEND: -EFAULT first, then -EPERM, -ENOBUFS, -EBADF; -1 unbinds', async () => {
+  test('VHOST_NET_SET_BACKEND: -EFAULT first, then -EPERM, -ENOBUFS, -EFAULT (no mem table), -EBADF; -1 unbinds', async () => {
     const { k, qemu, fd } = await setup('net');
     const sock = k.open(qemu, '/dev/null', O_RDWR);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND), -EFAULT);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 5, fd: sock }), -EPERM);
     expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 2, fd: sock }), -ENOBUFS);
+    // vhost_vq_access_ok: vq->umem is NULL until VHOST_SET_MEM_TABLE, checked before the fd
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: 77 }), -EFAULT);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: sock }), -EFAULT);
+    expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: 77 }), -EBADF);
     expect(k.ioctl(qemu, fd, VHOST_NET_SET_BACKEND, { index: 0, fd: sock })).toBe(0);
     expect(info(k, qemu, fd).vqs[0]!.backend).toBe(true);
@@ -688,17 +695,25 @@ describe('driver ioctls and the other vring ioctls', () => {
     expect(s).toEqual({ index: 2, num: 7 });
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_ADDR, { index: 2, flags: 2, desc_user_addr: 0, used_user_addr: 0, avail_user_addr: 0, log_guest_addr: 0 }), -EOPNOTSUPP);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_ADDR, { index: 2, flags: 0, desc_user_addr: 8, used_user_addr: 0, avail_user_addr: 0, log_guest_addr: 0 }), -EINVAL);
+    expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
     expect(k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, SCSI_TARGET)).toBe(0);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_NUM, { index: 2, num: 256 }), -EBUSY);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SET_VRING_BASE, { index: 2 }), -EBUSY);
   });
 
-  test('vhost-scsi endpoint: -EFAULT, -EOPNOTSUPP (reserved), -ENODEV (no target); ABI version', async () => {
+  test('vhost-scsi endpoint: -EFAULT, -EOPNOTSUPP (reserved), -EFAULT (no mem table), -ENODEV (no target); ABI version', async () => {
     const m = await import('kwq');
     const { k, qemu, fd } = await setup('scsi');
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT), -EFAULT);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, reserved: 1 }), -EOPNOTSUPP);
+    // no owner check; vhost_vq_access_ok fails on every vq until VHOST_SET_MEM_TABLE (measured on 6.1 and 6.12)
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, vhost_wwpn: '' }), -EFAULT);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, SCSI_TARGET), -EFAULT);
+    rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_CLEAR_ENDPOINT, SCSI_TARGET), -EFAULT);
+    expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
     rejected(k, qemu, fd, () => k.ioctl(qemu, fd, m.VHOST_SCSI_SET_ENDPOINT, { ...SCSI_TARGET, vhost_wwpn: '' }), -m.ENODEV);
+    expect(k.ioctl(qemu, fd, m.VHOST_SCSI_CLEAR_ENDPOINT, SCSI_TARGET)).toBe(0); // nothing set: 0
     const box = { value: 0 };
     expect(k.ioctl(qemu, fd, m.VHOST_SCSI_GET_ABI_VERSION, box)).toBe(0);
     expect(box.value).toBe(m.VHOST_SCSI_ABI_VERSION);
@@ -727,6 +742,7 @@ describe('threads runtime', () => {
       const qemu = k.spawn({ comm: 'qemu', uid: 107 });
       const fd = k.open(qemu, '/dev/vhost-scsi', O_RDWR);
       expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+      expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
       expect(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, SCSI_TARGET)).toBe(0);
       const q = VirtioQueue.attach(k, qemu, fd, 2) as VirtioQueue;
       q.post(10);

@@ -3,6 +3,8 @@ import { Kernel, O_RDWR, type Task, vhostDevInfo, type VhostDevInfo } from 'kwq'
 import { VhostDev } from '../../../src/drivers/vhost/dev.js';
 
 export const SCSI_TARGET = { abi_version: 1, vhost_wwpn: 'naa.5001405000000001', vhost_tpgt: 1, reserved: 0 };
+/** An empty VHOST_SET_MEM_TABLE: vq->umem is no longer NULL, so vhost_vq_access_ok passes (SET_ENDPOINT, SET_BACKEND). */
+export const NO_MEM = { nregions: 0, padding: 0 };
 
 export interface Setup {
   k: Kernel;

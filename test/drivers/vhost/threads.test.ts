@@ -7,11 +7,11 @@
 import { describe, expect, test } from 'vitest';
 import {
   Kernel, O_RDWR, SIGKILL, ThreadsFioJob, VHOST_ATTACH_VRING_WORKER, VHOST_FREE_WORKER, VHOST_NEW_WORKER,
-  VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO, VHOST_SET_OWNER, VirtioQueue, vhostFlush, vhostThreadCount, vhostThreadsIdle,
+  VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO, VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, VirtioQueue, vhostFlush, vhostThreadCount, vhostThreadsIdle,
   type Task, type ThreadsFioJobReport,
 } from 'kwq';
 import { VHOST_VQ, VHOST_FN_VQ_COMPLETE, VHOST_FN_VQ_HANDLE, vqExports } from '../../../src/drivers/vhost/vq-shared.js';
-import { devOf, info, SCSI_TARGET, workerTasks } from './helpers.js';
+import { devOf, info, NO_MEM, SCSI_TARGET, workerTasks } from './helpers.js';
 
 const CG = '/machine.slice/vm1';
 
@@ -21,6 +21,7 @@ async function boot(ioVqs: number, cmdline = ''): Promise<{ k: Kernel; qemu: Tas
   const fd = k.open(qemu, '/dev/vhost-scsi', O_RDWR);
   expect(fd).toBeGreaterThanOrEqual(0);
   expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+  expect(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, NO_MEM)).toBe(0);
   expect(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, SCSI_TARGET)).toBe(0);
   return { k, qemu, fd };
 }
