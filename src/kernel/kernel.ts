@@ -794,7 +794,6 @@ export class Kernel {
     }
     if (flags & O_DIRECTORY && !isDir(inode.mode)) return this.leave(task, -ENOTDIR);
     if (isDir(inode.mode) && (flags & O_ACCMODE) !== O_RDONLY) return this.leave(task, -EISDIR);
-    if (flags & O_TRUNC && isReg(inode.mode) && (flags & O_ACCMODE) !== O_RDONLY && inode.mapping !== null) shmemSetSize(this, inode, 0);
     const file = new File(inode, inode.fop, flags, w.path);
     inode.openCount++;
     const r = inode.fop.open?.(this, inode, file, task) ?? 0;
@@ -802,6 +801,8 @@ export class Kernel {
       inode.openCount--;
       return this.leave(task, r);
     }
+    // do_open: handle_truncate runs after vfs_open succeeded (an open the file refuses truncates nothing)
+    if (flags & O_TRUNC && isReg(inode.mode) && (flags & O_ACCMODE) !== O_RDONLY && inode.mapping !== null) shmemSetSize(this, inode, 0);
     const fd = task.files.install(file, task.signal.rlimits[RLIMIT_NOFILE]![0], (flags & O_CLOEXEC) !== 0);
     if (fd < 0) fput(this, file);
     return this.leave(task, fd);
