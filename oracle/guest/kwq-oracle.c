@@ -823,6 +823,227 @@ static void op_touch(struct ctx *x, struct cmd *c, struct buf *o)
 }
 
 /*
+ * io_uring: a ring per io_uring fd of the process (threads share them, as they share the
+ * fd table), found by its fd. The rings are mmap'ed as liburing maps them; SQEs are
+ * written at the SQ tail and CQEs read at the CQ head with the same barriers liburing uses.
+ */
+#define MAX_RINGS 16
+#define URING_WAIT_MS 10000 /* a waiting uring_submit gives up here: under the 20 s reply */
+
+static struct uring {
+	int fd, used;
+	unsigned sq_entries, cq_entries, sqe_size, cqe_size;
+	unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	char *sqes, *cqes;
+	void *sq_map, *cq_map, *sqe_map;
+	size_t sq_len, cq_len, sqe_len;
+} g_rings[MAX_RINGS];
+
+struct uparams {
+	uint32_t sq_entries, cq_entries, flags, sq_thread_cpu, sq_thread_idle, features, wq_fd,
+		resv[3];
+	uint32_t sq_off[10]; /* head tail ring_mask ring_entries flags dropped array resv1 resv2(u64) */
+	uint32_t cq_off[10]; /* head tail ring_mask ring_entries overflow cqes flags resv1 resv2(u64) */
+};
+
+static struct uring *uring_find(int64_t fd)
+{
+	for (int i = 0; i < MAX_RINGS; i++)
+		if (g_rings[i].used && g_rings[i].fd == fd)
+			return &g_rings[i];
+	return NULL;
+}
+
+static void uring_unmap(struct uring *u)
+{
+	if (u->sq_map)
+		RS(SYS_munmap, L(u->sq_map), u->sq_len);
+	if (u->cq_map && u->cq_map != u->sq_map)
+		RS(SYS_munmap, L(u->cq_map), u->cq_len);
+	if (u->sqe_map)
+		RS(SYS_munmap, L(u->sqe_map), u->sqe_len);
+	memset(u, 0, sizeof *u);
+}
+
+static long uring_mmap(int fd, size_t len, long off, void **p)
+{
+	long m = RS(SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, off);
+	if (m < 0 && m >= -4095)
+		return m;
+	*p = (void *)m;
+	return 0;
+}
+
+/* uring_setup: entries, flags (IORING_SETUP_*): the fd; buf= sq_entries, cq_entries, features */
+static void op_uring_setup(struct ctx *x, struct cmd *c, struct buf *o)
+{
+	int64_t entries, flags = 0;
+	struct uparams p;
+	(void)x;
+	if (argi(c, "entries", &entries) != 1 || argi(c, "flags", &flags) < 0) {
+		fail(o, "bad-arg", "entries/flags");
+		return;
+	}
+	memset(&p, 0, sizeof p);
+	p.flags = (uint32_t)flags;
+	long fd = RS(425 /* SYS_io_uring_setup */, entries, L(&p));
+	if (fd < 0) {
+		put_ret(o, fd);
+		return;
+	}
+	struct uring *u = uring_find(fd); /* a stale ring of a closed fd (or of our parent) */
+	if (u)
+		uring_unmap(u);
+	for (int i = 0; !u && i < MAX_RINGS; i++)
+		if (!g_rings[i].used)
+			u = &g_rings[i];
+	if (!u) {
+		RS(SYS_close, fd);
+		fail(o, "too-many-rings", NULL);
+		return;
+	}
+	u->sqe_size = flags & (1 << 10) ? 128 : 64; /* IORING_SETUP_SQE128 */
+	u->cqe_size = flags & (1 << 11) ? 32 : 16;  /* IORING_SETUP_CQE32 */
+	u->sq_len = p.sq_off[6] + p.sq_entries * 4;
+	u->cq_len = p.cq_off[5] + p.cq_entries * u->cqe_size;
+	u->sqe_len = p.sq_entries * u->sqe_size;
+	long r;
+	if (p.features & 1) { /* IORING_FEAT_SINGLE_MMAP */
+		if (u->cq_len > u->sq_len)
+			u->sq_len = u->cq_len;
+		u->cq_len = u->sq_len;
+		r = uring_mmap(fd, u->sq_len, 0, &u->sq_map);
+		u->cq_map = u->sq_map;
+	} else {
+		r = uring_mmap(fd, u->sq_len, 0, &u->sq_map);
+		if (!r)
+			r = uring_mmap(fd, u->cq_len, 0x8000000L, &u->cq_map);
+	}
+	if (!r)
+		r = uring_mmap(fd, u->sqe_len, 0x10000000L, &u->sqe_map);
+	if (r) {
+		uring_unmap(u);
+		RS(SYS_close, fd);
+		put_ret(o, r);
+		return;
+	}
+	char *sq = u->sq_map, *cq = u->cq_map;
+	u->used = 1;
+	u->fd = (int)fd;
+	u->sq_entries = p.sq_entries;
+	u->cq_entries = p.cq_entries;
+	u->sq_head = (unsigned *)(sq + p.sq_off[0]);
+	u->sq_tail = (unsigned *)(sq + p.sq_off[1]);
+	u->sq_mask = (unsigned *)(sq + p.sq_off[2]);
+	u->sq_array = (unsigned *)(sq + p.sq_off[6]);
+	u->cq_head = (unsigned *)(cq + p.cq_off[0]);
+	u->cq_tail = (unsigned *)(cq + p.cq_off[1]);
+	u->cq_mask = (unsigned *)(cq + p.cq_off[2]);
+	u->cqes = cq + p.cq_off[5];
+	u->sqes = u->sqe_map;
+	put_ret(o, fd);
+	uint32_t rec[3] = { p.sq_entries, p.cq_entries, p.features };
+	put_key(o, "buf");
+	put_hex(o, (unsigned char *)rec, sizeof rec);
+}
+
+/*
+ * uring_submit: ring, opc, fd, len, off, count, flags (sqe->flags), wait. `count` SQEs
+ * (offsets off, off+len, ...; write data 0x5a), one io_uring_enter; with wait=1 it waits
+ * (IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, 10 s at most) for `count` CQEs in the CQ
+ * ring, then reaps every CQE there: total= how many, cqe=RES:N,... per distinct res.
+ */
+static void op_uring_submit(struct ctx *x, struct cmd *c, struct buf *o)
+{
+	int64_t ring, opc, fd = -1, len = 0, off = 0, cnt = 1, fl = 0, wait = 0;
+	if (argi(c, "ring", &ring) != 1 || argi(c, "opc", &opc) != 1 || argi(c, "fd", &fd) < 0 ||
+	    argi(c, "len", &len) < 0 || argi(c, "off", &off) < 0 || argi(c, "count", &cnt) < 0 ||
+	    argi(c, "flags", &fl) < 0 || argi(c, "wait", &wait) < 0 || len < 0 || len > DATA_MAX ||
+	    cnt < 0) {
+		fail(o, "bad-arg", "ring/opc/fd/len/off/count/flags/wait");
+		return;
+	}
+	struct uring *u = uring_find(ring);
+	if (!u) {
+		fail(o, "bad-arg", "ring");
+		return;
+	}
+	unsigned head = __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE), tail = *u->sq_tail;
+	if ((uint64_t)cnt > u->sq_entries - (tail - head)) {
+		fail(o, "bad-arg", "count");
+		return;
+	}
+	memset(x->data, 0x5a, len);
+	for (int64_t i = 0; i < cnt; i++, tail++) {
+		unsigned idx = tail & *u->sq_mask;
+		unsigned char *s = (unsigned char *)u->sqes + (size_t)idx * u->sqe_size;
+		memset(s, 0, u->sqe_size);
+		s[0] = (unsigned char)opc;                       /* opcode */
+		s[1] = (unsigned char)fl;                        /* flags */
+		*(int32_t *)(s + 4) = (int32_t)fd;               /* fd */
+		*(uint64_t *)(s + 8) = (uint64_t)(off < 0 ? off : off + i * len); /* off */
+		*(uint64_t *)(s + 16) = (uint64_t)(uintptr_t)x->data; /* addr */
+		*(uint32_t *)(s + 24) = (uint32_t)len;           /* len */
+		*(uint64_t *)(s + 32) = (uint64_t)(i + 1);       /* user_data */
+		u->sq_array[idx] = idx;
+	}
+	__atomic_store_n(u->sq_tail, tail, __ATOMIC_RELEASE);
+	struct { uint64_t sigmask; uint32_t sigmask_sz, pad; uint64_t ts; } ga = { 0, 0, 0, 0 };
+	struct { int64_t sec, nsec; } ts = { URING_WAIT_MS / 1000, 0 };
+	ga.ts = (uint64_t)(uintptr_t)&ts;
+	long r = wait ? RS(426, ring, cnt, cnt, 1 | 8 /* GETEVENTS | EXT_ARG */, L(&ga), sizeof ga)
+		      : RS(426, ring, cnt, 0, 0, 0, 0);
+	put_ret(o, r);
+	if (!wait)
+		return;
+	int32_t res[64];
+	long n[64], total = 0;
+	int nd = 0;
+	unsigned ch = *u->cq_head, ct = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
+	for (; ch != ct; ch++, total++) {
+		int32_t v = *(int32_t *)(u->cqes + (size_t)(ch & *u->cq_mask) * u->cqe_size + 8);
+		int k = 0;
+		while (k < nd && res[k] != v)
+			k++;
+		if (k == nd && nd < 64) {
+			res[nd] = v;
+			n[nd++] = 0;
+		}
+		if (k < nd)
+			n[k]++;
+	}
+	__atomic_store_n(u->cq_head, ch, __ATOMIC_RELEASE);
+	put_kv(o, "total", total);
+	put_key(o, "cqe");
+	for (int k = 0; k < nd; k++) {
+		if (k)
+			put(o, ",", 1);
+		put_i64(o, res[k]);
+		put(o, ":", 1);
+		put_i64(o, n[k]);
+	}
+}
+
+/* uring_register_max_workers: ring, bounded, unbounded: ret; buf= the two u32 written back */
+static void op_uring_max_workers(struct ctx *x, struct cmd *c, struct buf *o)
+{
+	int64_t ring, b, ub;
+	(void)x;
+	if (argi(c, "ring", &ring) != 1 || argi(c, "bounded", &b) != 1 || argi(c, "unbounded", &ub) != 1) {
+		fail(o, "bad-arg", "ring/bounded/unbounded");
+		return;
+	}
+	uint32_t a[2] = { (uint32_t)b, (uint32_t)ub };
+	long r = RS(427 /* SYS_io_uring_register */, ring, 19 /* IORING_REGISTER_IOWQ_MAX_WORKERS */,
+		    L(a), 2);
+	put_ret(o, r);
+	if (r == 0) {
+		put_key(o, "buf");
+		put_hex(o, (unsigned char *)a, sizeof a);
+	}
+}
+
+/*
  * The ops that are one system call: each argument is "=N" (a constant), "key" (an
  * integer), "key?N" (an integer, N when absent), "@key" (a string), "@key?" (a string,
  * NULL when absent).
@@ -890,6 +1111,8 @@ static const struct { const char *name; opfn *fn; } taskops[] = {
 	{ "read", op_read }, { "write", op_write }, { "pread", op_pread }, { "pwrite", op_pwrite },
 	{ "setrlimit", op_setrlimit }, { "getrlimit", op_getrlimit }, { "readfile", op_readfile },
 	{ "writefile", op_writefile }, { "ls", op_ls }, { "ioctl", op_ioctl }, { "touch", op_touch },
+	{ "uring_setup", op_uring_setup }, { "uring_submit", op_uring_submit },
+	{ "uring_register_max_workers", op_uring_max_workers },
 };
 
 static void run_op(struct ctx *x, struct cmd *c, struct buf *o)

@@ -22,6 +22,10 @@ import '../drivers/vhost/index.js';
 import '../drivers/loop/index.js';
 import '../drivers/kvm/index.js';
 import '../drivers/block/blk-ioc-index.js';
+import {
+  IoUring, IORING_ENTER_GETEVENTS, IORING_REGISTER_IOWQ_MAX_WORKERS, type IoUringParams,
+} from '../drivers/io_uring/index.js';
+import { ioUringFlags, ioUringOpcode, cqeText } from './wire.js';
 
 /** the guest machine both executors model (src/oracle/linux/qemu.ts boots the same) */
 export const ORACLE_MACHINE = { memory: '1024M', swap: 0, ncpus: 2, tmpfsSize: '512M' } as const;
@@ -36,6 +40,8 @@ interface Ctx {
   threads: Set<string>;
   pids: PidNames;
   nextMmap: number;
+  /** io_uring rings by "tgid:fd" (the guest keeps them per process, found by fd) */
+  rings: Map<string, IoUring>;
 }
 
 function task(c: Ctx, name: string | undefined): Task {
@@ -243,6 +249,42 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
       if (r >= 0 && s.as !== undefined) c.values.set(s.as, r);
       return ret(c, rec, t, r);
     }
+    case 'uring_setup': {
+      const params: IoUringParams = { flags: ioUringFlags(g.flags as string[] | undefined) };
+      const fd = k.io_uring_setup(t, g.entries as number, params);
+      if (fd < 0) return ret(c, rec, t, fd);
+      c.values.set(s.as!, fd);
+      c.rings.set(`${t.tgid}:${fd}`, IoUring.attach(k, t, fd, params));
+      return { ...rec, ret: fd, struct: { sq_entries: params.sq_entries!, cq_entries: params.cq_entries!, features: params.features! } };
+    }
+    case 'uring_submit': {
+      const fd = int(c, g.ring);
+      const ring = c.rings.get(`${t.tgid}:${fd}`);
+      if (ring === undefined) return { ...rec, error: 'bad-arg:ring' };
+      const count = g.count as number;
+      if (count > ring.sqSpace()) return { ...rec, error: 'bad-arg:count' };
+      const opcode = ioUringOpcode(g.opcode as string);
+      const file = g.fd === undefined ? -1 : int(c, g.fd);
+      const len = sizeValue((g.len ?? 0) as number | string);
+      const off = sizeValue((g.offset ?? 0) as number | string);
+      const flags = ioUringFlags(g.flags as string[] | undefined);
+      for (let n = 0; n < count; n++) ring.prep(opcode, file, len, off + n * len, BigInt(n + 1), flags);
+      const wait = g.wait === true;
+      // io_uring_enter by the step's task (its io_wq, not the ring creator's, takes the work)
+      const r = k.io_uring_enter(t, fd, ring.flush(), wait ? count : 0, wait ? IORING_ENTER_GETEVENTS : 0);
+      const out = ret(c, rec, t, r);
+      if (!wait || out.killed) return out;
+      const counts = new Map<number, number>();
+      const cqes = ring.reap();
+      for (const cqe of cqes) counts.set(cqe.res, (counts.get(cqe.res) ?? 0) + 1);
+      return { ...out, total: cqes.length, text: cqeText(counts) };
+    }
+    case 'uring_register_max_workers': {
+      const arg = [g.bounded as number, g.unbounded as number];
+      const r = k.io_uring_register(t, int(c, g.ring), IORING_REGISTER_IOWQ_MAX_WORKERS, arg, 2);
+      const out = ret(c, rec, t, r);
+      return r === 0 ? { ...out, struct: { bounded: arg[0]!, unbounded: arg[1]! } } : out;
+    }
     default:
       return { ...rec, error: `op '${s.op}' is not run by the model` };
   }
@@ -284,7 +326,7 @@ export async function runOnModel(script: StepScript, release: Release, cmdline =
   try {
     const c: Ctx = {
       k, tasks: new Map([['init', k.init]]), values: new Map(), threads: new Set(),
-      pids: new PidNames(k.init.pid, k.kthreadd.pid), nextMmap: MMAP_BASE,
+      pids: new PidNames(k.init.pid, k.kthreadd.pid), nextMmap: MMAP_BASE, rings: new Map(),
     };
     const out: StepRecord[] = [];
     script.steps.forEach((s, i) => {

@@ -17,6 +17,14 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
 import { KwqError } from '../kernel/error.js';
 import { ioctlNames } from './uapi.js';
+import * as ioUringUapi from '../drivers/io_uring/uapi.js';
+
+/** the io_uring names a script may use (src/drivers/io_uring/uapi.ts) */
+const uapiNames = (prefix: string): string[] => Object.keys(ioUringUapi).filter((k) => k.startsWith(prefix));
+export const IORING_SETUP_NAMES = uapiNames('IORING_SETUP_');
+export const IOSQE_NAMES = uapiNames('IOSQE_');
+/** uring_submit's opcodes: IORING_OP_<name> */
+export const URING_OPCODE_NAMES = ['NOP', 'READ', 'WRITE', 'FSYNC'];
 
 /** the real kernels the oracle boots, each compared with kwq booted at the same release */
 export const ORACLE_KERNELS = ['6.1', '6.12'] as const;
@@ -157,6 +165,19 @@ const OPS: Record<string, [Record<string, unknown>, string[]]> = {
   mmap: [{ as: name, length: size }, ['length', 'as']],
   touch: [{ addr: intRef, length: size }, ['addr', 'length']],
   eventfd: [{ as: name, initval: { type: 'integer', minimum: 0 } }, []],
+  // io_uring (docs/oracle-wire.md): a ring per io_uring fd of the task's process
+  uring_setup: [{
+    as: name, entries: { type: 'integer', minimum: 0, maximum: 65536 },
+    flags: { type: 'array', items: { enum: IORING_SETUP_NAMES }, uniqueItems: true },
+  }, ['task', 'entries', 'as']],
+  uring_submit: [{
+    ring: intRef, opcode: { enum: URING_OPCODE_NAMES }, fd: intRef, len: size, offset: size,
+    count: { type: 'integer', minimum: 1, maximum: 4096 },
+    flags: { type: 'array', items: { enum: IOSQE_NAMES }, uniqueItems: true }, wait: { type: 'boolean' },
+  }, ['task', 'ring', 'opcode', 'count']],
+  uring_register_max_workers: [{
+    ring: intRef, bounded: { type: 'integer', minimum: 0, maximum: 0xffffffff }, unbounded: { type: 'integer', minimum: 0, maximum: 0xffffffff },
+  }, ['task', 'ring', 'bounded', 'unbounded']],
 };
 
 export const OP_NAMES = Object.keys(OPS);

@@ -14,6 +14,7 @@ import {
   IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER, IOPRIO_CLASS_NONE, IOPRIO_CLASS_RT, IOPRIO_CLASS_BE,
   IOPRIO_CLASS_IDLE, IOPRIO_PRIO_VALUE,
 } from '../drivers/block/blk-ioc-index.js';
+import * as ioUringUapi from '../drivers/io_uring/uapi.js';
 import type { Step, StepScript } from './script.js';
 import { sizeValue } from './script.js';
 import { ioctlInfo, ioctlFills, type IoctlInfo, type StructLayout, type FieldLayout } from './uapi.js';
@@ -65,6 +66,32 @@ export function ioprioNumber(v: unknown): number {
   const o = v as { class: string; level?: number };
   const cls = { NONE: IOPRIO_CLASS_NONE, RT: IOPRIO_CLASS_RT, BE: IOPRIO_CLASS_BE, IDLE: IOPRIO_CLASS_IDLE }[o.class]!;
   return IOPRIO_PRIO_VALUE(cls, o.level ?? 0);
+}
+
+/** io_uring flag names (IORING_SETUP_*, IOSQE_*) or an opcode (IORING_OP_<name>) to their number */
+export function ioUringFlags(names: readonly string[] | undefined): number {
+  let v = 0;
+  for (const n of names ?? []) {
+    const x = (ioUringUapi as unknown as Record<string, unknown>)[n];
+    if (typeof x !== 'number') throw new KwqError('io_uring: flags', `unknown flag '${n}'`);
+    v |= x;
+  }
+  return v;
+}
+
+export function ioUringOpcode(name: string): number {
+  const x = (ioUringUapi as unknown as Record<string, unknown>)[`IORING_OP_${name}`];
+  if (typeof x !== 'number') throw new KwqError('io_uring: opcode', `unknown opcode '${name}'`);
+  return x;
+}
+
+/**
+ * uring_submit's record of the CQEs it reaped: one line per distinct res, "RES xN", in
+ * ascending order of res; a negative res is its errno's name ("ECANCELED x2").
+ */
+export function cqeText(counts: ReadonlyMap<number, number>): string {
+  return [...counts.entries()].sort((a, b) => a[0] - b[0])
+    .map(([res, n]) => `${res < 0 ? errnoName(-res) : String(res)} x${n}`).join('\n');
 }
 
 // ---- percent-encoding ----------------------------------------------------------------
@@ -330,6 +357,25 @@ export function compileStep(script: StepScript, i: number, s: Step): string {
     case 'eventfd':
       kv('init', String(g.initval ?? 0));
       break;
+    case 'uring_setup':
+      kv('entries', String(g.entries));
+      kv('flags', String(ioUringFlags(g.flags as string[] | undefined)));
+      break;
+    case 'uring_submit':
+      kv('ring', intTok(g.ring));
+      kv('opc', String(ioUringOpcode(g.opcode as string)));
+      kv('fd', g.fd === undefined ? '-1' : intTok(g.fd));
+      kv('len', String(sizeValue((g.len ?? 0) as number | string)));
+      kv('off', String(sizeValue((g.offset ?? 0) as number | string)));
+      kv('count', String(g.count));
+      kv('flags', String(ioUringFlags(g.flags as string[] | undefined)));
+      kv('wait', g.wait === true ? '1' : '0');
+      break;
+    case 'uring_register_max_workers':
+      kv('ring', intTok(g.ring));
+      kv('bounded', String(g.bounded));
+      kv('unbounded', String(g.unbounded));
+      break;
     default:
       throw new KwqError(where, `op '${s.op}' has no wire form`);
   }
@@ -397,7 +443,11 @@ export function decodeGuest(script: StepScript, guest: GuestScript, ids: GuestId
     if (f.buf !== undefined) {
       const buf = Buffer.from(f.buf, 'hex');
       if (s.op === 'getrlimit') rec.struct = { rlim_cur: readScalar(buf, 0, 'u64'), rlim_max: readScalar(buf, 8, 'u64') };
-      else if (s.op === 'ioctl') {
+      else if (s.op === 'uring_setup') {
+        rec.struct = { sq_entries: readScalar(buf, 0, 'u32'), cq_entries: readScalar(buf, 4, 'u32'), features: readScalar(buf, 8, 'u32') };
+      } else if (s.op === 'uring_register_max_workers') {
+        rec.struct = { bounded: readScalar(buf, 0, 'u32'), unbounded: readScalar(buf, 4, 'u32') };
+      } else if (s.op === 'ioctl') {
         const info = ioctlInfo(gs.request as string)!;
         if (ioctlFills(info)) {
           if (info.arg === 'out') rec.value = readScalar(buf, 0, ({ 1: 'u8', 2: 'u16', 4: 'u32', 8: 'u64' } as const)[info.size as 1 | 2 | 4 | 8]);
@@ -413,6 +463,14 @@ export function decodeGuest(script: StepScript, guest: GuestScript, ids: GuestId
       } else rec.text = text;
     }
     if (f.total !== undefined) rec.total = Number(f.total);
+    if (f.cqe !== undefined) {
+      const counts = new Map<number, number>();
+      for (const p of f.cqe.split(',').filter((x) => x !== '')) {
+        const [res, n] = p.split(':').map(Number) as [number, number];
+        counts.set(res, (counts.get(res) ?? 0) + n);
+      }
+      rec.text = cqeText(counts);
+    }
     if (f.status !== undefined) {
       const [kind, n] = f.status.split(':');
       rec.status = kind === 'signaled' ? `killed ${signalName(Number(n))}` : `exited ${n}`;

@@ -82,4 +82,39 @@ describe('the wire format', () => {
       { tid: '?', tgid: '$q', ppid: '$init', comm: 'vhost-$q', flags: ['PF_USER_WORKER'], cgroup: '/' },
     ]);
   });
+  it('compiles the io_uring ops and decodes their records (the ring fd, the CQE counts, max_workers written back)', () => {
+    const script = parseScript({
+      name: 'u', description: 'io_uring round trip',
+      steps: [
+        { op: 'spawn', as: 'a' },
+        { op: 'uring_setup', task: 'a', entries: 8, flags: ['IORING_SETUP_CLAMP'], as: 'ring' },
+        { op: 'open', task: 'a', path: '/tmp/f', flags: ['O_RDWR', 'O_CREAT'], as: 'f' },
+        { op: 'uring_submit', task: 'a', ring: '$ring', opcode: 'WRITE', fd: '$f', len: 4096, offset: 0, count: 3, flags: ['IOSQE_ASYNC'], wait: true },
+        { op: 'uring_submit', task: 'a', ring: '$ring', opcode: 'NOP', count: 1 },
+        { op: 'uring_register_max_workers', task: 'a', ring: '$ring', bounded: 1, unbounded: 0 },
+      ],
+    });
+    const lines = compileScript(script).split('\n');
+    expect(lines[2]).toBe('1 uring_setup task=a as=ring entries=8 flags=16');
+    expect(lines[4]).toBe('3 uring_submit task=a ring=%24ring opc=23 fd=%24f len=4096 off=0 count=3 flags=16 wait=1');
+    expect(lines[5]).toBe('4 uring_submit task=a ring=%24ring opc=0 fd=-1 len=0 off=0 count=1 flags=0 wait=0');
+    expect(lines[6]).toBe('5 uring_register_max_workers task=a ring=%24ring bounded=1 unbounded=0');
+    const steps = new Map([
+      [0, { fields: { ret: '345' }, thr: [] }],
+      [1, { fields: { ret: '3', buf: '08000000100000003f000000' }, thr: [] }],
+      [2, { fields: { ret: '4' }, thr: [] }],
+      [3, { fields: { ret: '3', total: '3', cqe: '4096:2,-125:1' }, thr: [] }],
+      [4, { fields: { ret: '1' }, thr: [] }],
+      [5, { fields: { ret: '0', buf: '0800000040000000' }, thr: [] }],
+    ]);
+    const recs = decodeGuest(script, { name: 'u', steps }, { initPid: 80, kthreaddPid: 2 });
+    expect(recs[1]).toEqual({ step: 1, op: 'uring_setup', ret: 3, struct: { sq_entries: 8, cq_entries: 16, features: 63 } });
+    expect(recs[3]).toEqual({ step: 3, op: 'uring_submit', ret: 3, total: 3, text: 'ECANCELED x1\n4096 x2' });
+    expect(recs[4]).toEqual({ step: 4, op: 'uring_submit', ret: 1 });
+    expect(recs[5]).toEqual({ step: 5, op: 'uring_register_max_workers', ret: 0, struct: { bounded: 8, unbounded: 64 } });
+  });
+  it('refuses an io_uring flag or opcode it does not know', () => {
+    expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a' }, { op: 'uring_setup', task: 'a', entries: 4, flags: ['IORING_SETUP_FROB'], as: 'r' }] })).toMatch(/steps\[1\]\.flags\/0.*IORING_SETUP_CLAMP|steps\[1\].*IORING_SETUP/);
+    expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a' }, { op: 'uring_submit', task: 'a', ring: 3, opcode: 'SPLICE', count: 1 }] })).toMatch(/steps\[1\]\.opcode: must be one of "NOP", "READ", "WRITE", "FSYNC"/);
+  });
 });

@@ -23,13 +23,14 @@
  *   - create_io_thread failing with -EAGAIN or -ERESTART* (io_should_retry_thread) is
  *     retried: schedule_work(io_workqueue_create) -> task_work create_worker_cont. Until
  *     0453aad676ff ("io_uring/io-wq: limit retrying worker initialisation", v6.11;
- *     backported to 6.1.y and 5.10.y in Aug 2024 but not in 6.1.0) without a limit;
- *     since, at most WORKER_INIT_LIMIT (3) retries: 4 attempts in all;
+ *     backported to 6.1.y and 5.10.y in Aug 2024: Debian's 6.1.192 has it, the oracle's
+ *     iouring-nproc shows -ECANCELED there) without a limit; since, at most
+ *     WORKER_INIT_LIMIT (3) retries: 4 attempts in all;
  *   - a creation that fails for good undoes the reservation; if no worker of that acct
  *     is left, every pending work of the acct is cancelled: its CQE is -ECANCELED.
- * So at RLIMIT_NPROC an IOSQE_ASYNC request on a task with no worker yet waits forever
- * on 6.1 (retried every time the task runs its task_work) and completes with
- * -ECANCELED on 6.12.
+ * So at RLIMIT_NPROC an IOSQE_ASYNC request on a task with no worker yet completes with
+ * -ECANCELED on 6.1.y (the backport) and 6.12; on a release without the limit (5.13,
+ * 5.14) it waits forever (retried every time the task runs its task_work).
  *
  * Idle: a worker with nothing runnable goes on the free list and sleeps for
  * WORKER_IDLE_TIMEOUT (5 * HZ); if that sleep times out and it is not the acct's last
@@ -258,11 +259,15 @@ export class IoWq {
     const retry = task.alive && (r === -EAGAIN || r === -ERESTARTNOINTR) && (!this.initLimit || retries < WORKER_INIT_LIMIT);
     if (retry && !this.exiting) {
       this.info.retries++;
-      // schedule_work(io_workqueue_create) -> task_work create_worker_cont: a jiffy later in the model
+      // schedule_work(io_workqueue_create) -> task_work create_worker_cont (TWA_SIGNAL: it wakes
+      // the submitter waiting in io_cqring_wait): a jiffy later in the model. With the retry
+      // limit the timer is not deferrable, so a submitter waiting for the CQE sees the retries
+      // run out (the oracle's iouring-nproc); without it (endless retries) it is, so that
+      // runUntilIdle can end
       const t = new TimerList(() => {
         if (!task.alive || this.exiting) { this.failed(acct); return; }
         this.createIoWorker(acct, retries + 1);
-      }, TIMER_DEFERRABLE);
+      }, this.initLimit ? 0 : TIMER_DEFERRABLE);
       k.rt.modTimer(t, k.jiffies + 1);
       return;
     }

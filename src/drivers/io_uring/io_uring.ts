@@ -39,7 +39,7 @@ import { File, fput, type FileOperations } from '../../kernel/vfs/file.js';
 import { Inode, isBlk, isReg, S_IFREG } from '../../kernel/vfs/inode.js';
 import type { SimThread } from '../../runtime/sim-thread.js';
 import {
-  IoWqEngine, IO_WQ_ACCT_BOUND, IO_WQ_FN_HOST, IO_WQ_WORK_UNBOUND, RING, SQE, CQE,
+  IoWqEngine, IO_WQ_ACCT_BOUND, IO_WQ_ACCT_UNBOUND, IO_WQ_FN_HOST, IO_WQ_WORK_CONCURRENT, IO_WQ_WORK_UNBOUND, RING, SQE, CQE,
 } from '../../wasm/io-wq.js';
 import { IoWq, type IoWorker, type IoWqWorkFn } from './io-wq.js';
 import {
@@ -122,6 +122,21 @@ export class IoUringState implements IoWqWorkFn {
 
   static peek(k: Kernel): IoUringState | undefined {
     return engines.get(k);
+  }
+
+  /**
+   * __io_uring_add_tctx_node(ctx) by `task`: the task's io_uring_task and io_wq, created once
+   * (io_uring_alloc_task_context + io_init_wq_offload) with the ring's registered limits
+   * (ctx->iowq_limits, when set: io_wq_max_workers by the new task); the task joins the
+   * ring's tctx_list, which a later IORING_REGISTER_IOWQ_MAX_WORKERS walks.
+   */
+  addTctxNode(task: Task, ctx: IoRingCtx): IoWq | number {
+    const had = this.tctx.get(task);
+    const wq = this.tctxOf(task, ctx.sqEntries);
+    if (typeof wq === 'number') return wq;
+    if (had === undefined && ctx.iowqLimitsSet) ioWqMaxWorkers(task, wq, [...ctx.iowqLimits]);
+    ctx.tctxList.add(task);
+    return wq;
   }
 
   /** io_uring_alloc_task_context + io_init_wq_offload: the task's io_wq, created once. */
@@ -221,7 +236,7 @@ export class IoUringState implements IoWqWorkFn {
   }
 }
 
-/** 0453aad676ff "io_uring/io-wq: limit retrying worker initialisation" (v6.11): in 6.12 and 6.17, not in 6.1. */
+/** 0453aad676ff "io_uring/io-wq: limit retrying worker initialisation" (v6.11; in 6.1.y: the oracle, 6.1.192): in 6.1, 6.12 and 6.17. */
 export function ioWqInitLimit(k: Kernel): boolean {
   return k.has('io_wq_worker_init_limit');
 }
@@ -238,6 +253,11 @@ export class IoRingCtx {
   inline = 0;
   punted = 0;
   dead = false;
+  /** ctx->iowq_limits / iowq_limits_set: what IORING_REGISTER_IOWQ_MAX_WORKERS asked (0: not asked) */
+  readonly iowqLimits: [number, number] = [0, 0];
+  iowqLimitsSet = false;
+  /** ctx->tctx_list: the tasks that use this ring (its creator, every task that submitted) */
+  readonly tctxList = new Set<Task>();
 
   constructor(
     readonly s: IoUringState,
@@ -331,8 +351,9 @@ export class IoRingCtx {
       if (req.file !== null) fput(k, req.file);
       return 0;
     }
-    // io_queue_iowq: the submitting task's io_wq (tctx), created at io_uring_install_fd
-    const wq = s.tctxOf(task, this.sqEntries);
+    // io_queue_iowq: the submitting task's io_wq (tctx), created at io_uring_install_fd or
+    // by io_uring_enter's io_uring_add_tctx_node
+    const wq = s.addTctxNode(task, this);
     if (typeof wq === 'number') return this.failReq(req, wq);
     const w = s.ie.workTryAlloc();
     if (w < 0) return this.failReq(req, -ENOMEM);
@@ -340,7 +361,9 @@ export class IoRingCtx {
     s.ie.workInit(w, IO_WQ_FN_HOST, id, 0);
     req.work = w;
     s.reqs.set(id, req);
-    // io_prep_async_work
+    // io_prep_async_work: IOSQE_ASYNC (REQ_F_FORCE_ASYNC) work is IO_WQ_WORK_CONCURRENT, so
+    // io_wq_enqueue makes a worker for it whenever none is free, even with one running
+    if (flags & IOSQE_ASYNC) s.ie.workSetFlags(w, IO_WQ_WORK_CONCURRENT);
     const f = req.file;
     if (f !== null && isReg(f.inode.mode)) {
       if (opcode === IORING_OP_WRITE || opcode === IORING_OP_WRITEV) s.ie.hashWork(w, f.inode.ino);
@@ -414,7 +437,7 @@ export function ioUringSetup(k: Kernel, task: Task, entries: number, params: IoU
     u[(ring + RING.CQ_ENTRIES) >> 2] = cq;
     const ctx = new IoRingCtx(s, ring, sq, cq, flags, task);
     // io_uring_install_fd -> io_uring_add_tctx_node: the caller's io_uring_task and io_wq
-    const wq = s.tctxOf(task, sq);
+    const wq = s.addTctxNode(task, ctx);
     if (typeof wq === 'number') {
       s.ie.ringFree(ring);
       return wq;
@@ -449,6 +472,11 @@ export function ioUringEnter(k: Kernel, task: Task, fd: number, toSubmit: number
     const s = ctx.s;
     const u = s.ie.u32;
     const r = ctx.ring;
+    if (toSubmit > 0) {
+      // io_uring_add_tctx_node: the submitter's io_uring_task (and its io_wq) before io_submit_sqes
+      const wq = s.addTctxNode(task, ctx);
+      if (typeof wq === 'number') return wq;
+    }
     let submitted = 0;
     const mask = ctx.sqEntries - 1;
     for (; submitted < toSubmit; submitted++) {
@@ -489,19 +517,33 @@ export function ioUringRegister(k: Kernel, task: Task, fd: number, opcode: numbe
     const want = [a[0]!, a[1]!];
     for (const v of want) if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) return -EFAULT;
     for (const v of want) if (v > 0x7fff_ffff) return -EINVAL;
+    // io_register_iowq_max_workers: the ring remembers what was asked (0 keeps a value)
+    for (let i = 0; i < 2; i++) if (want[i] !== 0) ctx.iowqLimits[i] = want[i]!;
+    ctx.iowqLimitsSet = true;
     const wq = ctx.s.tctx.get(task);
-    if (wq === undefined) {
-      a[0] = 0;
-      a[1] = 0;
-      return 0;
-    }
-    // io_wq_max_workers: clamp to RLIMIT_NPROC, then swap in, returning the previous values
-    const nproc = task.signal.rlimits[RLIMIT_NPROC]![0];
-    for (let i = 0; i < 2; i++) {
-      const v = Math.min(want[i]!, nproc);
-      a[i] = wq.h.maxWorkers(i === 0 ? IO_WQ_ACCT_BOUND : 1, v);
+    const prev = wq === undefined ? [0, 0] : ioWqMaxWorkers(task, wq, want);
+    a[0] = prev[0]!;
+    a[1] = prev[1]!;
+    // then every task of the ring's tctx_list gets the ring's limits (clamped by the caller's RLIMIT_NPROC)
+    for (const user of ctx.tctxList) {
+      const w = ctx.s.tctx.get(user);
+      if (w !== undefined) ioWqMaxWorkers(task, w, [...ctx.iowqLimits]);
     }
     return 0;
+  });
+}
+
+/**
+ * io_wq_max_workers(wq, new_count) run by `current`: each count clamped to current's
+ * RLIMIT_NPROC, 0 keeps the acct's value; returns the previous values as the kernel writes
+ * them back, max_t(int, acct->max_workers, 0): a value above INT_MAX (an unbounded acct
+ * made under RLIMIT_NPROC = unlimited, ~0U) reads as 0.
+ */
+function ioWqMaxWorkers(current: Task, wq: IoWq, counts: number[]): number[] {
+  const nproc = current.signal.rlimits[RLIMIT_NPROC]![0];
+  return [IO_WQ_ACCT_BOUND, IO_WQ_ACCT_UNBOUND].map((acct, i) => {
+    const prev = wq.h.maxWorkers(acct, Math.min(counts[i]!, nproc));
+    return prev > 0x7fff_ffff ? 0 : prev;
   });
 }
 

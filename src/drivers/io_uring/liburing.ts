@@ -42,6 +42,17 @@ export class IoUring {
     return new IoUring(k, task, fd, params);
   }
 
+  /** a ring set up already (io_uring_queue_mmap over an fd io_uring_setup returned) */
+  static attach(k: Kernel, task: Task, fd: number, params: IoUringParams = {}): IoUring {
+    return new IoUring(k, task, fd, params);
+  }
+
+  /** SQEs the SQ ring has room for (prepared ones not yet flushed count as used) */
+  sqSpace(): number {
+    const head = Atomics.load(this.u32, (this.ctx.ring + RING.SQ_HEAD) >> 2);
+    return this.ctx.sqEntries - ((this.sqeTail - head) >>> 0);
+  }
+
   private get u32(): Uint32Array {
     return this.ctx.s.ie.u32;
   }
@@ -75,8 +86,8 @@ export class IoUring {
   prepRead(fd: number, len: number, off: number, userData: bigint, flags = 0): boolean { return this.prep(IORING_OP_READ, fd, len, off, userData, flags); }
   prepFsync(fd: number, userData: bigint, flags = 0): boolean { return this.prep(IORING_OP_FSYNC, fd, 0, 0, userData, flags); }
 
-  /** SQEs prepared but not yet handed to the kernel */
-  private flushSq(): number {
+  /** io_uring_flush_sq: publish the prepared SQEs (the SQ tail); how many the kernel has yet to consume */
+  flush(): number {
     const u = this.u32;
     const r = this.ctx.ring;
     const before = Atomics.load(u, (r + RING.SQ_TAIL) >> 2);
@@ -86,13 +97,13 @@ export class IoUring {
 
   /** io_uring_submit: io_uring_enter(fd, pending, 0, 0) */
   submit(): number {
-    const n = this.flushSq();
+    const n = this.flush();
     return this.k.io_uring_enter(this.task, this.fd, n, 0, 0);
   }
 
   /** io_uring_submit_and_wait */
   submitAndWait(waitNr: number): number {
-    const n = this.flushSq();
+    const n = this.flush();
     return this.k.io_uring_enter(this.task, this.fd, n, waitNr, IORING_ENTER_GETEVENTS);
   }
 

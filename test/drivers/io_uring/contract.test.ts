@@ -106,7 +106,7 @@ describe('io-wq workers', () => {
 });
 
 describe('RLIMIT_NPROC and worker creation', () => {
-  async function atLimit(release: '6.1' | '6.12') {
+  async function atLimit(release: '5.14' | '6.1' | '6.12') {
     const k = await boot(release);
     const t = k.spawn({ comm: 'app', uid: 1000 });
     const n = k.tasks().filter((x) => x.uid === 1000 && x.alive).length;
@@ -127,8 +127,15 @@ describe('RLIMIT_NPROC and worker creation', () => {
     expect(ring.reap()).toEqual([{ user_data: 1n, res: -ECANCELED, flags: 0 }]);
   });
 
-  it('6.1 (before 0453aad676ff): retried without limit; the request never completes while the limit holds', async () => {
+  it('6.1.y has the limit too (the backport; the oracle: Debian 6.1.192, iouring-nproc): -ECANCELED after 4 attempts', async () => {
     const { ring, wq } = await atLimit('6.1');
+    expect(wq.info.created).toBe(0);
+    expect(wq.info.createFailures).toBe(4);
+    expect(ring.reap()).toEqual([{ user_data: 1n, res: -ECANCELED, flags: 0 }]);
+  });
+
+  it('5.14 (before 0453aad676ff): retried without limit; the request never completes while the limit holds', async () => {
+    const { ring, wq } = await atLimit('5.14');
     expect(wq.info.created).toBe(0);
     expect(wq.info.retries).toBeGreaterThan(100);
     expect(ring.reap()).toEqual([]);
