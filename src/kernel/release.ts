@@ -98,6 +98,20 @@ export interface FeatureInfo {
 
 const FEATURE_LIST = [
   {
+    name: 'io_uring_feat_rsrc_tags',
+    since: '5.13',
+    commit: { id: '9690557e22d6', subject: 'io_uring: add feature flag for rsrc tags' },
+    also: [{ id: '992da01aa932', subject: 'io_uring: change registration/upd/rsrc tagging ABI' }],
+    summary:
+      'io_uring_setup reports IORING_FEAT_RSRC_TAGS (bit 10: IORING_REGISTER_FILES2/BUFFERS2 and tagged updates). ' +
+      'Without it the features word ends at NATIVE_WORKERS (0x3ff). kwq models none of those registrations.',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    // measured: oracle/scripts/iouring-*.json (uring_setup: 6.1.192 reports 0x1fff, 6.12.118 0xffff)
+    source: 'the io_uring-5.13 branch push of axboe/linux-block (June 12, 2021) and mainline rev-lists with both ids; the ' +
+      'patch mail ([PATCH 2/2], Pavel Begunkov, June 2021); a 5.13-rc shortlog listing both',
+    verified: true,
+  },
+  {
     name: 'loop_worker_per_cgroup',
     since: '5.14',
     commit: { id: '87579e9b7d8d', subject: 'loop: use worker per cgroup instead of kworker' },
@@ -125,6 +139,32 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'io_uring_feat_cqe_skip',
+    since: '5.17',
+    commit: { id: '04c76b41ca97', subject: 'io_uring: add option to skip CQE posting' },
+    summary:
+      'IOSQE_CQE_SKIP_SUCCESS and io_uring_setup\'s IORING_FEAT_CQE_SKIP (bit 11). kwq reports the bit only ' +
+      '(it models no CQE skipping).',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    // the flag came with v2 of the series; its 2/4 adds it to io_uring_create
+    source: 'the patch (v2 2/4, Pavel Begunkov, Nov 2021) and Jens Axboe\'s "Applied" mail naming 04c76b41ca97; the ' +
+      'for-5.17/io_uring merge into for-next; stable mails citing the id; the oracle: 6.1.192 reports it',
+    verified: true,
+  },
+  {
+    name: 'io_uring_feat_linked_file',
+    since: '5.18',
+    commit: { id: 'c4212f3eb89f', subject: 'io_uring: flag the fact that linked file assignment is sane' },
+    summary:
+      'io_uring_setup reports IORING_FEAT_LINKED_FILE (bit 12): a linked request\'s file is assigned when it runs ' +
+      '(6bf9c47a3989, "io_uring: defer file assignment"). The bit only, in kwq (links are not modelled).',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    // posted April 11, 2022 (after v5.18-rc1) and taken by 5.17.y (not a modelled line)
+    source: 'the 5.17 stable review ("[PATCH 5.17 084/219]": "Upstream commit c4212f3eb89f...", Apr 2022); a rev-list ' +
+      'with the 5.18-rc io_uring fixes; the patch mail (Jens Axboe, Apr 2022); the oracle: 6.1.192 reports it',
+    verified: true,
+  },
+  {
     name: 'loop_wq_outlives_clr_fd',
     since: '5.19',
     commit: { id: 'd292dc80686a', subject: "loop: don't destroy lo->workqueue in __loop_clr_fd" },
@@ -147,6 +187,19 @@ const FEATURE_LIST = [
     // the oracle: 6.1.192 offers 0x33d008000, 6.12.118 0x1033d008000 (oracle/scripts/vhost-net-owner.json)
     source: 'the 6.3 merge-window rev-lists (mainline ids, with "vhost-scsi: convert sysfs snprintf and sprintf to ' +
       'sysfs_emit"); Jason Wang cites 313389be06ff on virtualization@; the patch mail (Kangjie Xu, Aug 2022)',
+    verified: true,
+  },
+  {
+    name: 'io_uring_feat_reg_reg_ring',
+    since: '6.3',
+    commit: { id: '7d3fd88d61a4', subject: 'io_uring: Support calling io_uring_register with a registered ring fd' },
+    summary:
+      'io_uring_register takes IORING_REGISTER_USE_REGISTERED_RING and io_uring_setup reports IORING_FEAT_REG_REG_RING ' +
+      '(bit 13). kwq reports the bit only (no registered ring fds).',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    // v1 was applied as 04eb372cac91, then replaced on for-6.3/io_uring by v2 (7d3fd88d61a4)
+    source: 'the pull tags/for-6.3/io_uring-2023-02-16 (up to 7d3fd88d61a4) and the for-6.3/io_uring push; the patch ' +
+      'v2 (Josh Triplett) adds the flag to io_uring_create; the oracle: 6.12.118 reports it, 6.1.192 not',
     verified: true,
   },
   {
@@ -261,6 +314,19 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'io_uring_feat_recvsend_bundle',
+    since: '6.10',
+    commit: { id: '2f9c9515bdfd', subject: 'io_uring/net: support bundles for recv' },
+    also: [{ id: 'a05d1f625c7a', subject: 'io_uring/net: support bundles for send' }],
+    summary:
+      'IORING_RECVSEND_BUNDLE for send and recv, and io_uring_setup\'s IORING_FEAT_RECVSEND_BUNDLE (bit 14). kwq ' +
+      'reports the bit only (no networking ops).',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    source: 'the patch ([PATCH 7/7], Jens Axboe, Mar 2024: "Now that both send and receive support bundles, add a ' +
+      'feature flag"); both ids in the for-6.10/io_uring merge into for-next and in stable Fixes: tags; the oracle: 6.12.118',
+    verified: true,
+  },
+  {
     name: 'loop_clr_fd_autoclear',
     since: '6.11',
     commit: { id: '18048c1af783', subject: 'loop: Fix a race between loop detach and loop open' },
@@ -311,6 +377,19 @@ const FEATURE_LIST = [
     verified: false,
   },
   {
+    name: 'io_uring_feat_min_timeout',
+    since: '6.12',
+    commit: { id: '7ed9e09e2d13', subject: 'io_uring: wire up min batch wake timeout' },
+    also: [{ id: '1100c4a2656d', subject: 'io_uring: add support for batch wait timeout' }],
+    summary:
+      'io_uring_getevents_arg.min_wait_usec (the batch wait) and io_uring_setup\'s IORING_FEAT_MIN_TIMEOUT (bit 15). ' +
+      'kwq reports the bit only.',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    source: 'the pull "io_uring updates for 6.12-rc1" (tags/for-6.12/io_uring-20240913); a mainline log listing ' +
+      '7ed9e09e2d13 and an io-uring list mail citing it; the patch (5/5, Aug 2024) adds the flag; the oracle: 6.12.118',
+    verified: true,
+  },
+  {
     name: 'kvm_nx_recovery_vhost_task',
     since: '6.13',
     commit: { id: 'd96c77bd4eeb', subject: 'KVM: x86: switch hugepage recovery thread to vhost_task' },
@@ -351,6 +430,18 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'io_uring_feat_rw_attr',
+    since: '6.14',
+    commit: { id: '94d57442e56d', subject: 'io_uring: expose read/write attribute capability' },
+    summary:
+      'io_uring_setup reports IORING_FEAT_RW_ATTR (bit 16: read/write attributes, PI metadata). kwq reports the bit only.',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    // not measured: the oracle boots 6.1.192 and 6.12.118 (0xffff: not in 6.12.y)
+    source: 'the pull tags/for-6.14/io_uring-20250119 (Anuj Gupta\'s patches), merged as a312e1706ce6 (pr-tracker-bot); ' +
+      'Jens Axboe\'s "Applied" mail naming 94d57442e56d; a mainline log',
+    verified: true,
+  },
+  {
     name: 'loop_aio_ioprio',
     since: '6.15',
     commit: { id: '1fdb8188c3d5', subject: 'loop: aio inherit the ioprio of original request' },
@@ -362,6 +453,18 @@ const FEATURE_LIST = [
     backports: [{ release: '6.12', source: 'the 6.12.y stable review (docs/divergences.md)' }],
     where: 'drivers/loop/loop-device.ts (the backing kiocb priority)',
     source: 'docs/divergences.md; id in the block-6.15 branch push',
+    verified: true,
+  },
+  {
+    name: 'io_uring_feat_no_iowait',
+    since: '6.15',
+    commit: { id: '07754bfd9aee', subject: 'io_uring: enable toggle of iowait usage when waiting on CQEs' },
+    summary:
+      'IORING_ENTER_NO_IOWAIT and io_uring_setup\'s IORING_FEAT_NO_IOWAIT (bit 17). kwq reports the bit only.',
+    where: 'drivers/io_uring/io_uring.ts ioUringFeatures (io_uring_setup\'s params.features)',
+    // not measured (see io_uring_feat_rw_attr); an earlier push of the patch had 851de8c96335
+    source: 'the io_uring pull for 6.15 (shortlog) and the for-6.15/io_uring push of 07754bfd9aee; liburing man-page ' +
+      'patches citing upstream 07754bfd9aee; the patch v2 adds the flag to io_uring_create',
     verified: true,
   },
   {

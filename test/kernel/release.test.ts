@@ -95,7 +95,7 @@ describe('the release table', () => {
     await expect(Kernel.boot({ release: 6.1 as unknown as Release })).rejects.toThrow(/unknown release 6\.1;/);
     expect(() => parseRelease('4.19')).toThrow(/unknown release "4\.19"/);
     expect(parseRelease('6.12')).toBe('6.12');
-    expect(() => releaseHas('6.1', 'vhost_tasks' as never)).toThrow(/unknown feature "vhost_tasks"; known: loop_worker_per_cgroup/);
+    expect(() => releaseHas('6.1', 'vhost_tasks' as never)).toThrow(/unknown feature "vhost_tasks"; known: io_uring_feat_rsrc_tags, loop_worker_per_cgroup/);
     const k = await Kernel.boot({ release: '6.1' });
     expect(() => k.has('loop_per_cgroup' as never)).toThrow(KwqError);
     k.shutdown();
@@ -459,5 +459,33 @@ describe('loop aio priority by release', () => {
       expect(second['ioprio'], r).toBe(r === '6.1' ? BE4 : IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 2));
       k.shutdown();
     }
+  });
+});
+
+describe('io_uring by release', () => {
+  // io_uring_params.features from io_uring_setup: SINGLE_MMAP..NATIVE_WORKERS (0x3ff) in
+  // every modelled release, then one release-table row per later IORING_FEAT_* bit. 6.1
+  // and 6.12 are what Debian's 6.1.192 and 6.12.118 answered (oracle/scripts/iouring-*.json);
+  // 6.17 adds RW_ATTR (6.14) and NO_IOWAIT (6.15), from the table only (not measured)
+  const expected: Record<Release, number> = {
+    '5.13': 0x7ff, // + RSRC_TAGS
+    '5.14': 0x7ff,
+    '6.1': 0x1fff, // + CQE_SKIP (5.17), LINKED_FILE (5.18)
+    '6.4': 0x3fff, // + REG_REG_RING (6.3)
+    '6.5': 0x3fff,
+    '6.12': 0xffff, // + RECVSEND_BUNDLE (6.10), MIN_TIMEOUT (6.12)
+    '6.17': 0x3ffff, // + RW_ATTR (6.14), NO_IOWAIT (6.15)
+  };
+  test.each(releaseNames())('%s: io_uring_setup reports the features word of the release', async (r) => {
+    const k = await Kernel.boot({ release: r });
+    const app = k.spawn({ comm: 'app', uid: 1000 });
+    const p: { features?: number } = { features: 0xdead };
+    expect(k.io_uring_setup(app, 8, p)).toBeGreaterThanOrEqual(0);
+    expect(p.features, `${r}: 0x${(p.features ?? 0).toString(16)}`).toBe(expected[r]);
+    // each bit past NATIVE_WORKERS is its row's: bit 10 + i is the i-th io_uring_feat_* row
+    const rows = FEATURES.filter((f) => f.name.startsWith('io_uring_feat_'));
+    expect(rows.length).toBe(8);
+    rows.forEach((f, i) => expect(((p.features! >>> (10 + i)) & 1) === 1, f.name).toBe(k.has(f.name)));
+    k.shutdown();
   });
 });

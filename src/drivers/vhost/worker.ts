@@ -29,6 +29,7 @@ import { EFAULT, EINVAL, ENODEV, ENOIOCTLCMD, ENOMEM, EBUSY } from '../../kernel
 import type { Kernel } from '../../kernel/kernel.js';
 import { kfreeAccount, kmallocAccount, type KmemObj } from '../../kernel/memcontrol.js';
 import type { Task } from '../../kernel/task.js';
+import { taskFrozen } from '../../kernel/cgroup/freezer.js';
 import type { SimThread, ThreadBody } from '../../runtime/sim-thread.js';
 import type { VhostWorkerHandle } from '../../wasm/engine.js';
 import type { VhostDev } from './dev.js';
@@ -77,6 +78,12 @@ export class VhostWorker implements ThreadBody {
     const task = this.task!;
     const ve = this.dev.ve;
     const costs = this.dev.costs;
+    // vhost_task_fn: signal_pending -> get_signal -> the cgroup freezer's trap. A frozen
+    // vhost_task runs nothing until the thaw wakes it; a kthread worker never freezes.
+    if (taskFrozen(task)) {
+      this.sleeping = true;
+      return false;
+    }
     // kthread_use_mm(dev->mm) for the works (the kernel holds it for the loop's lifetime)
     const useMm = this.mode === 'kthread' && this.dev.mm !== null && task.mm === null;
     if (useMm) k.kthreadUseMm(task, this.dev.mm!);
@@ -270,8 +277,12 @@ export function vhostWorkerFlush(worker: VhostWorker): boolean {
   }
   const f = dev.ve.workAlloc(flushWorkFn, null);
   if (typeof f === 'number') {
-    // the kernel's flush work is on the stack and cannot fail; here the arena is full
-    throw new KwqError('vhost flush', `the vhost work arena is full (${dev.ve.engine.works.capacity} works); raise it with kwq.vhost_works=N on the command line`);
+    // The kernel's flush work is on the stack: a flush cannot fail. With no work to
+    // queue (the arena is full), wait until the worker's list and pending chain are
+    // empty instead: every work queued before this call has then run, which is what
+    // the flush promises (it may also wait for works queued meanwhile).
+    dev.k.waitFor(() => !worker.handle.hasWork() || worker.killed || worker.dead);
+    return !worker.handle.hasWork();
   }
   f.done = false;
   vhostWorkerQueue(worker, f);

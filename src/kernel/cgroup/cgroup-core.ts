@@ -59,6 +59,8 @@ export function cgroupMkdir(k: Kernel, parent: Cgroup, name: string): Cgroup | n
   }
   const cg = newCgroup(k, name, parent, parent.root);
   parent.children.set(name, cg);
+  // a new cgroup inherits the effective freeze counter: an empty child of a freezing cgroup is frozen
+  if (cg.root.v2) cg.freezer.eFreeze = parent.freezer.eFreeze;
   const tp = k.tp.cgroupMkdir;
   if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, path: cg.path, id: cg.id, root: cg.root.mountPoint });
   return cg;

@@ -17,6 +17,7 @@ import type { Task } from '../task.js';
 import { MemCgroup } from '../memcontrol.js';
 import { BlkCgroup } from '../blk-cgroup.js';
 import { KwqError } from '../error.js';
+import { CpuCgroup } from './cpu.js';
 
 export const CONTROLLERS = ['cpu', 'io', 'memory', 'pids'] as const;
 export type Controller = (typeof CONTROLLERS)[number];
@@ -37,6 +38,14 @@ export class PidsCgroup {
   /** pids.events max: forks refused at this level */
   eventsMax = 0;
   watermark = 0;
+}
+
+/** struct cgroup_freezer_state, the part the model keeps (freezer.ts computes the rest) */
+export class CgroupFreezer {
+  /** cgroup.freeze as written */
+  freeze = false;
+  /** this cgroup's and its ancestors' freeze settings in force (CGRP_FREEZE iff > 0) */
+  eFreeze = 0;
 }
 
 export class CgroupRoot {
@@ -66,6 +75,10 @@ export class Cgroup {
   readonly memcg: MemCgroup;
   readonly blkcg: BlkCgroup;
   readonly cpu = new CpuStat();
+  /** the cpu controller's task_group: weight, idle, bandwidth (cpu.ts) */
+  readonly cpuTg = new CpuCgroup();
+  /** the v2 freezer (freezer.ts) */
+  readonly freezer = new CgroupFreezer();
   readonly pids = new PidsCgroup();
   /** cgroup.max.descendants / cgroup.max.depth */
   maxDescendants = Infinity;

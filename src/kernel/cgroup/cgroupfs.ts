@@ -5,6 +5,7 @@
  */
 import { ERANGE, EAGAIN, EBUSY, EINVAL, ENODEV, ENOENT, ENOTDIR, EOPNOTSUPP, ESRCH } from '../errno.js';
 import type { Kernel } from '../kernel.js';
+import type { Feature } from '../release.js';
 import { blkcgStatTree } from '../blk-cgroup.js';
 import {
   MEMCG_EVENT_NAMES, memcgShrinkToMax, NR_ANON, NR_FILE, NR_FILE_DIRTY, NR_FILE_WRITEBACK, NR_KERNEL, NR_SHMEM, NR_SWAP,
@@ -17,6 +18,11 @@ import { Inode, S_IFDIR, S_IFREG, SuperBlock, type InodeOperations } from '../vf
 import { dirFileOps } from '../vfs/libfs.js';
 import { CONTROLLERS, THREADED_SS, type Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
 import { cgroupAttach, cgroupMkdir, cgroupRmdir, pidsRecount } from './cgroup-core.js';
+import {
+  cpuExtraStat, cpuIdleShow, cpuIdleWrite, cpuLocalStat, cpuMaxBurstShow, cpuMaxBurstWrite, cpuMaxShow, cpuMaxWrite,
+  cpuWeightClamped, cpuWeightNiceShow, cpuWeightNiceWrite, cpuWeightShow, cpuWeightWrite,
+} from './cpu.js';
+import { cgroupFreezeWrite, cgroupFrozen, cgroupKillWrite } from './freezer.js';
 
 const THREADED_CONTROLLERS = THREADED_SS;
 /** PID_MAX_LIMIT */
@@ -33,6 +39,8 @@ interface CftFile {
   onlyOnRoot?: boolean;
   /** the controller whose css the cgroup must have */
   ss?: Controller;
+  /** the release feature that brought the file */
+  feature?: Feature;
 }
 
 const bytes = pageCounterShow;
@@ -87,11 +95,52 @@ function memoryStatV1(cg: Cgroup): string {
   return lines.join('\n') + '\n';
 }
 
-function cpuStat(cg: Cgroup): string {
+/**
+ * cpu.stat: cgroup_base_stat_cputime_show (usage, user, system; nice since
+ * cpu_stat_nice_usec), then cpu_extra_stat_show for a cgroup with its own cpu css.
+ */
+function cpuStat(k: Kernel, cg: Cgroup): string {
   const user = Math.floor(sumSubtree(cg, (c) => c.cpu.userNs) / 1000);
   const sys = Math.floor(sumSubtree(cg, (c) => c.cpu.systemNs) / 1000);
   let s = `usage_usec ${user + sys}\nuser_usec ${user}\nsystem_usec ${sys}\n`;
-  if (cg.parent !== null && cg.hasCss('cpu')) s += 'nr_periods 0\nnr_throttled 0\nthrottled_usec 0\nnr_bursts 0\nburst_usec 0\n';
+  // the model runs no niced user time: nice_usec is 0
+  if (k.has('cpu_stat_nice_usec')) s += 'nice_usec 0\n';
+  // cgroup_extra_stat_show: cgroup_tryget_css of the cgroup's own cpu css, the root's included (the oracle: cpu-max)
+  if (cg.hasCss('cpu')) s += cpuExtraStat(cg.cpuTg);
+  return s;
+}
+
+/**
+ * The v2 subsystems of the guest kernels (Debian's 6.1 and 6.12 configs), in ssid order,
+ * for cgroup.stat's per-subsystem lines. kwq models cpu, io, memory and pids; perf_event
+ * is implicitly on everywhere; cpuset, hugetlb, rdma and misc exist only in the root
+ * (kwq cannot enable them below it).
+ */
+const DFL_SUBSYS = ['cpuset', 'cpu', 'io', 'memory', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc'] as const;
+
+function hasSubsysCss(c: Cgroup, ss: (typeof DFL_SUBSYS)[number]): boolean {
+  if (ss === 'perf_event') return true;
+  if ((CONTROLLERS as readonly string[]).includes(ss)) return c.hasCss(ss as Controller);
+  return c.parent === null;
+}
+
+/** cgroup_stat_show (the nr_subsys lines since cgroup_stat_nr_subsys) */
+function cgroupStatShow(k: Kernel, cg: Cgroup): string {
+  let live = 0;
+  for (const _ of cg.subtree()) live++;
+  const dead = [...k.deadCgroups].filter((d) => {
+    for (let a = d.parent; a !== null; a = a.parent) if (a === cg) return true;
+    return false;
+  });
+  if (!k.has('cgroup_stat_nr_subsys')) return `nr_descendants ${live - 1}\nnr_dying_descendants ${dead.length}\n`;
+  let s = `nr_descendants ${live - 1}\n`;
+  for (const ss of DFL_SUBSYS) {
+    let n = 0;
+    if (hasSubsysCss(cg, ss)) for (const c of cg.subtree()) if (hasSubsysCss(c, ss)) n++;
+    s += `nr_subsys_${ss} ${n}\n`;
+  }
+  s += `nr_dying_descendants ${dead.length}\n`;
+  for (const ss of DFL_SUBSYS) s += `nr_dying_subsys_${ss} ${dead.filter((d) => hasSubsysCss(d, ss)).length}\n`;
   return s;
 }
 
@@ -300,19 +349,20 @@ const V2_FILES: Record<string, CftFile> = {
   'cgroup.controllers': { show: (_k, cg) => printSsMask(controllersOf(cg)) },
   'cgroup.subtree_control': { show: (_k, cg) => printSsMask(CONTROLLERS.filter((c) => cg.subtreeControl.has(c))), store: subtreeControlStore },
   'cgroup.type': { notOnRoot: true, show: (_k, cg) => cg.typeName + '\n', store: typeStore },
-  'cgroup.events': { notOnRoot: true, show: (_k, cg) => `populated ${cg.populated ? 1 : 0}\nfrozen 0\n` },
-  'cgroup.stat': {
-    show: (k, cg) => {
-      let live = 0;
-      for (const _ of cg.subtree()) live++;
-      let dying = 0;
-      for (const d of k.deadCgroups) for (let a = d.parent; a !== null; a = a.parent) if (a === cg) dying++;
-      return `nr_descendants ${live - 1}\nnr_dying_descendants ${dying}\n`;
-    },
-  },
+  'cgroup.events': { notOnRoot: true, show: (_k, cg) => `populated ${cg.populated ? 1 : 0}\nfrozen ${cgroupFrozen(cg) ? 1 : 0}\n` },
+  'cgroup.freeze': { notOnRoot: true, show: (_k, cg) => `${cg.freezer.freeze ? 1 : 0}\n`, store: (k, cg, _t, text) => cgroupFreezeWrite(k, cg, text) },
+  'cgroup.kill': { notOnRoot: true, store: (k, cg, _t, text) => cgroupKillWrite(k, cg, text) },
+  'cgroup.stat': { show: (k, cg) => cgroupStatShow(k, cg) },
   'cgroup.max.descendants': { show: (_k, cg) => maxOr(cg.maxDescendants) + '\n', store: limitStore((cg, v) => (cg.maxDescendants = v)) },
   'cgroup.max.depth': { show: (_k, cg) => maxOr(cg.maxDepth) + '\n', store: limitStore((cg, v) => (cg.maxDepth = v)) },
-  'cpu.stat': { show: (_k, cg) => cpuStat(cg) },
+  'cpu.stat': { show: (k, cg) => cpuStat(k, cg) },
+  // cgroup_local_stat_show: the cgroup's own cpu css prints, none prints nothing
+  'cpu.stat.local': { feature: 'cpu_stat_local', show: (_k, cg) => (cg.hasCss('cpu') ? cpuLocalStat(cg.cpuTg) : '') },
+  'cpu.max': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuMaxShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuMaxWrite(cg.cpuTg, text) },
+  'cpu.max.burst': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuMaxBurstShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuMaxBurstWrite(cg.cpuTg, text) },
+  'cpu.weight': { ss: 'cpu', notOnRoot: true, show: (k, cg) => cpuWeightShow(cg.cpuTg, cpuWeightClamped(k)), store: (_k, cg, _t, text) => cpuWeightWrite(cg.cpuTg, text) },
+  'cpu.weight.nice': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuWeightNiceShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuWeightNiceWrite(cg.cpuTg, text) },
+  'cpu.idle': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuIdleShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuIdleWrite(cg.cpuTg, text) },
   'memory.current': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.usage) + '\n' },
   'memory.peak': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.watermark) + '\n' },
   'memory.max': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.max) + '\n', store: memLimitStore('max') },
@@ -415,12 +465,13 @@ const V1_FILES: Record<Controller, Record<string, CftFile>> = {
   },
 };
 
-/** The interface files a cgroup directory shows. */
-export function cgroupFiles(cg: Cgroup): Map<string, CftFile> {
+/** The interface files a cgroup directory shows (at the release `k` models; without `k`, every release's). */
+export function cgroupFiles(cg: Cgroup, k?: Kernel): Map<string, CftFile> {
   const out = new Map<string, CftFile>();
   if (cg.root.v2) {
     for (const [name, f] of Object.entries(V2_FILES)) {
       if (f.notOnRoot && cg.parent === null) continue;
+      if (f.feature !== undefined && k !== undefined && !k.has(f.feature)) continue;
       if (f.ss && !cg.hasCss(f.ss)) continue;
       out.set(name, f);
     }
@@ -478,7 +529,7 @@ export function cgroupfsFill(k: Kernel, root: CgroupRoot): SuperBlock {
       if (!cg.online) return null;
       const child = cg.children.get(name);
       if (child !== undefined) return dirOf(child);
-      const cft = cgroupFiles(cg).get(name);
+      const cft = cgroupFiles(cg, k).get(name);
       if (cft === undefined) return null;
       const key = `${cg.id}/${name}`;
       let f = fileInodes.get(key);
@@ -491,7 +542,7 @@ export function cgroupfsFill(k: Kernel, root: CgroupRoot): SuperBlock {
     },
     list(_k, dir) {
       const cg = dir.iPrivate as Cgroup;
-      return [...cgroupFiles(cg).keys(), ...cg.children.keys()].sort();
+      return [...cgroupFiles(cg, k).keys(), ...cg.children.keys()].sort();
     },
     mkdir(kk, dir, name) {
       const r = cgroupMkdir(kk, dir.iPrivate as Cgroup, name);
@@ -499,7 +550,7 @@ export function cgroupfsFill(k: Kernel, root: CgroupRoot): SuperBlock {
     },
     rmdir(kk, dir, name) {
       const cg = (dir.iPrivate as Cgroup).children.get(name);
-      if (cg === undefined) return cgroupFiles(dir.iPrivate as Cgroup).has(name) ? -ENOTDIR : -ENOENT;
+      if (cg === undefined) return cgroupFiles(dir.iPrivate as Cgroup, kk).has(name) ? -ENOTDIR : -ENOENT;
       const r = cgroupRmdir(kk, cg);
       if (r === 0) {
         dirInodes.delete(cg);
