@@ -34,7 +34,7 @@
 import {
   DEFAULT_IO_URING_COSTS, IOSQE_ASYNC, IoUring, KwqError, Kernel, LOOP_CONFIGURE, O_DIRECT, O_RDWR, PF_IO_WORKER,
   PF_KTHREAD, PF_USER_WORKER, VHOST_FORK_OWNER_KTHREAD, VHOST_SET_FORK_FROM_OWNER, VHOST_SET_OWNER, errnoName,
-  loopInfo, type Task,
+  loopInfo, type Release, type Task,
 } from '../src/index.js';
 
 export type ChargeDesign = 'io-wq' | 'loop-per-cgroup' | 'loop-kworker' | 'vhost-task' | 'vhost-kthread';
@@ -58,7 +58,7 @@ export interface ChargePhase {
 
 export interface ChargeRun {
   design: ChargeDesign;
-  /** the thread that did the writes */
+  /** the thread that did the writes (io-wq: the one that ran the most of those alive at the move) */
   worker: { comm: string; pid: number; flags: string[]; cgroupBefore: string; cgroupAfter: string };
   /** writing the process's pid to b.slice/cgroup.procs */
   moveResult: number;
@@ -71,6 +71,8 @@ export interface ChargeOptions {
   /** bytes per write (default 64 KiB) */
   bs?: number;
   seed?: number;
+  /** the release booted (default: Kernel.boot's); `kwq compare` runs one design at two releases */
+  release?: Release;
 }
 
 const CG = '/sys/fs/cgroup';
@@ -125,7 +127,7 @@ export async function runCharge(design: ChargeDesign, o: ChargeOptions = {}): Pr
   if (!Number.isInteger(bs) || bs < 4096 || bs % 4096 !== 0 || bs > 1 << 20) throw new KwqError('iowq charging', `bs must be a multiple of 4096 up to 1 MiB, got ${bs}`);
   const loop = design === 'loop-per-cgroup' || design === 'loop-kworker';
   const cmdline = `null_blk.nr_devices=1${loop ? ` kwq.loop_workers=${design === 'loop-kworker' ? 'kworker' : 'per-cgroup'}` : ''}`;
-  const k = await Kernel.boot({ cmdline, cgroup: 'v2', ncpus: 4, seed: o.seed ?? 1 });
+  const k = await Kernel.boot({ cmdline, cgroup: 'v2', ncpus: 4, seed: o.seed ?? 1, ...(o.release === undefined ? {} : { release: o.release }) });
   try {
     const root = k.init;
     const r = k.mkdir(root, `${CG}/b.slice`);
@@ -205,16 +207,26 @@ export async function runCharge(design: ChargeDesign, o: ChargeOptions = {}): Pr
         }
       };
     }
-    // which thread ran the most (sched_slice): the worker, where it is not known already
+    // the worker, where it is not known already: the thread that ran the most (sched_slice)
+    // of those alive at the move. io-wq makes a worker per IOSQE_ASYNC enqueue that finds
+    // none free (IO_WQ_WORK_CONCURRENT) and all but the last idle one of each acct exit
+    // after 5 s (the 35 s advance after the first phase), so the busiest may be gone by then:
+    // a live one is what the move acts on. io-wq's candidates are the submitter's own
+    // threads (iou-wrk-<pid>), not the flusher kworkers that ran beside them.
     const ranNs = new Map<number, number>();
     const off = k.trace.on('sched_slice', (e) => {
       const pid = e.pid as number;
       if (pid !== app.pid) ranNs.set(pid, (ranNs.get(pid) ?? 0) + (e.costNs as number));
     });
-    const busiest = (): Task | null => {
-      let best: [number, number] = [0, 0];
-      for (const [pid, ns] of ranNs) if (ns > best[1]) best = [pid, ns];
-      return best[0] === 0 ? null : k.task(best[0]) ?? null;
+    const busiestAlive = (): Task | null => {
+      let best: Task | null = null;
+      let bestNs = 0;
+      for (const [pid, ns] of ranNs) {
+        const t = k.task(pid);
+        if (t === undefined || !t.alive || (design === 'io-wq' && t.tgid !== app.tgid)) continue;
+        if (ns > bestNs) [best, bestNs] = [t, ns];
+      }
+      return best;
     };
     const phases: ChargePhase[] = [];
     let s0 = snapshot(k);
@@ -222,7 +234,7 @@ export async function runCharge(design: ChargeDesign, o: ChargeOptions = {}): Pr
     k.advance(35_000); // the periodic flusher writes back whatever an fsync did not (loop: the backing device's pages)
     let s1 = snapshot(k);
     phases.push({ phase: 'in a.slice', by: delta(s0, s1) });
-    worker ??= busiest();
+    worker ??= busiestAlive();
     const wk = worker as Task | null;
     const cgroupBefore = wk?.cgroup ?? '?';
     const moveResult = k.writeFile(root, `${CG}/b.slice/cgroup.procs`, String(app.pid));

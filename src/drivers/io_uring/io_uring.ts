@@ -33,6 +33,7 @@
 import { EBADF, EFAULT, EINVAL, EINTR, ENOMEM, EOPNOTSUPP } from '../../kernel/errno.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
+import type { Feature } from '../../kernel/release.js';
 import { RLIMIT_NOFILE, RLIMIT_NPROC } from '../../kernel/rlimit.js';
 import type { Task } from '../../kernel/task.js';
 import { File, fput, type FileOperations } from '../../kernel/vfs/file.js';
@@ -43,9 +44,11 @@ import {
 } from '../../wasm/io-wq.js';
 import { IoWq, type IoWorker, type IoWqWorkFn } from './io-wq.js';
 import {
-  ECANCELED, IORING_ENTER_GETEVENTS, IORING_FEAT_CUR_PERSONALITY, IORING_FEAT_EXT_ARG, IORING_FEAT_FAST_POLL,
-  IORING_FEAT_NATIVE_WORKERS, IORING_FEAT_NODROP, IORING_FEAT_POLL_32BITS, IORING_FEAT_RW_CUR_POS, IORING_FEAT_SINGLE_MMAP,
-  IORING_FEAT_SQPOLL_NONFIXED, IORING_FEAT_SUBMIT_STABLE, IORING_MAX_CQ_ENTRIES, IORING_MAX_ENTRIES, IORING_OP_FSYNC,
+  ECANCELED, IORING_ENTER_GETEVENTS, IORING_FEAT_CQE_SKIP, IORING_FEAT_CUR_PERSONALITY, IORING_FEAT_EXT_ARG,
+  IORING_FEAT_FAST_POLL, IORING_FEAT_LINKED_FILE, IORING_FEAT_MIN_TIMEOUT, IORING_FEAT_NATIVE_WORKERS, IORING_FEAT_NODROP,
+  IORING_FEAT_NO_IOWAIT, IORING_FEAT_POLL_32BITS, IORING_FEAT_RECVSEND_BUNDLE, IORING_FEAT_REG_REG_RING, IORING_FEAT_RSRC_TAGS,
+  IORING_FEAT_RW_ATTR, IORING_FEAT_RW_CUR_POS, IORING_FEAT_SINGLE_MMAP, IORING_FEAT_SQPOLL_NONFIXED,
+  IORING_FEAT_SUBMIT_STABLE, IORING_MAX_CQ_ENTRIES, IORING_MAX_ENTRIES, IORING_OP_FSYNC,
   IORING_OP_NOP, IORING_OP_READ, IORING_OP_READV, IORING_OP_WRITE, IORING_OP_WRITEV, IORING_REGISTER_IOWQ_MAX_WORKERS,
   IORING_SETUP_CLAMP, IORING_SETUP_CQSIZE, IORING_SETUP_SQPOLL, IOSQE_ASYNC, IOSQE_FIXED_FILE, IOSQE_IO_DRAIN,
   IOSQE_IO_HARDLINK, IOSQE_IO_LINK, type IoUringParams,
@@ -239,6 +242,35 @@ export class IoUringState implements IoWqWorkFn {
 /** 0453aad676ff "io_uring/io-wq: limit retrying worker initialisation" (v6.11; in 6.1.y: the oracle, 6.1.192): in 6.1, 6.12 and 6.17. */
 export function ioWqInitLimit(k: Kernel): boolean {
   return k.has('io_wq_worker_init_limit');
+}
+
+/** IORING_FEAT_SINGLE_MMAP .. NATIVE_WORKERS (5.4 .. 5.12): every modelled release reports them */
+const IORING_FEAT_BASE = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_RW_CUR_POS |
+  IORING_FEAT_CUR_PERSONALITY | IORING_FEAT_FAST_POLL | IORING_FEAT_POLL_32BITS | IORING_FEAT_SQPOLL_NONFIXED |
+  IORING_FEAT_EXT_ARG | IORING_FEAT_NATIVE_WORKERS;
+
+/** each later IORING_FEAT_* bit and the release-table row of the commit that added it to io_uring_create */
+const IORING_FEAT_ROWS = [
+  [IORING_FEAT_RSRC_TAGS, 'io_uring_feat_rsrc_tags'],
+  [IORING_FEAT_CQE_SKIP, 'io_uring_feat_cqe_skip'],
+  [IORING_FEAT_LINKED_FILE, 'io_uring_feat_linked_file'],
+  [IORING_FEAT_REG_REG_RING, 'io_uring_feat_reg_reg_ring'],
+  [IORING_FEAT_RECVSEND_BUNDLE, 'io_uring_feat_recvsend_bundle'],
+  [IORING_FEAT_MIN_TIMEOUT, 'io_uring_feat_min_timeout'],
+  [IORING_FEAT_RW_ATTR, 'io_uring_feat_rw_attr'],
+  [IORING_FEAT_NO_IOWAIT, 'io_uring_feat_no_iowait'],
+] as const satisfies readonly (readonly [number, Feature])[];
+
+/**
+ * io_uring_create's p->features for `k`'s release: the flag word the kernel reports,
+ * whatever of it the model implements (kwq has no registered buffers, bundles or
+ * min-wait: the bits say what the release's kernel answers). Debian 6.1.192: 0x1fff,
+ * 6.12.118: 0xffff (the oracle's uring_setup steps).
+ */
+export function ioUringFeatures(k: Kernel): number {
+  let f = IORING_FEAT_BASE;
+  for (const [bit, feature] of IORING_FEAT_ROWS) if (k.has(feature)) f |= bit;
+  return f >>> 0;
 }
 
 let nextReqId = 1;
@@ -453,9 +485,7 @@ export function ioUringSetup(k: Kernel, task: Task, entries: number, params: IoU
     }
     params.sq_entries = sq;
     params.cq_entries = cq;
-    params.features = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_RW_CUR_POS |
-      IORING_FEAT_CUR_PERSONALITY | IORING_FEAT_FAST_POLL | IORING_FEAT_POLL_32BITS | IORING_FEAT_SQPOLL_NONFIXED |
-      IORING_FEAT_EXT_ARG | IORING_FEAT_NATIVE_WORKERS;
+    params.features = ioUringFeatures(k);
     params.sq_off = { head: RING.SQ_HEAD, tail: RING.SQ_TAIL, ring_mask: RING.SQ_MASK, ring_entries: RING.SQ_ENTRIES, flags: RING.SQ_FLAGS, dropped: RING.SQ_DROPPED, array: RING.SQ_ARRAY };
     params.cq_off = { head: RING.CQ_HEAD, tail: RING.CQ_TAIL, ring_mask: RING.CQ_MASK, ring_entries: RING.CQ_ENTRIES, overflow: RING.CQ_OVERFLOW, cqes: s.ie.cqe(ring, 0) - ring, flags: RING.CQ_FLAGS };
     return fd;

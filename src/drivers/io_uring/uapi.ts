@@ -50,7 +50,8 @@ export const IORING_ENTER_GETEVENTS = 1 << 0;
 export const IORING_ENTER_SQ_WAKEUP = 1 << 1;
 export const IORING_ENTER_SQ_WAIT = 1 << 2;
 
-// io_uring_params->features (the ones both modelled releases report)
+// io_uring_params->features: bits 0..9 every modelled release reports (5.4..5.12); the
+// later ones come with a release-table row each (ioUringFeatures in io_uring.ts)
 export const IORING_FEAT_SINGLE_MMAP = 1 << 0;
 export const IORING_FEAT_NODROP = 1 << 1;
 export const IORING_FEAT_SUBMIT_STABLE = 1 << 2;
@@ -61,6 +62,14 @@ export const IORING_FEAT_POLL_32BITS = 1 << 6;
 export const IORING_FEAT_SQPOLL_NONFIXED = 1 << 7;
 export const IORING_FEAT_EXT_ARG = 1 << 8;
 export const IORING_FEAT_NATIVE_WORKERS = 1 << 9;
+export const IORING_FEAT_RSRC_TAGS = 1 << 10;
+export const IORING_FEAT_CQE_SKIP = 1 << 11;
+export const IORING_FEAT_LINKED_FILE = 1 << 12;
+export const IORING_FEAT_REG_REG_RING = 1 << 13;
+export const IORING_FEAT_RECVSEND_BUNDLE = 1 << 14;
+export const IORING_FEAT_MIN_TIMEOUT = 1 << 15;
+export const IORING_FEAT_RW_ATTR = 1 << 16;
+export const IORING_FEAT_NO_IOWAIT = 1 << 17;
 
 // io_uring_register opcodes
 export const IORING_REGISTER_IOWQ_MAX_WORKERS = 19;

@@ -20,16 +20,25 @@ describe('scenarios iowq and iowq-nproc', () => {
     for (const x of rows) expect(x.cpuUsec).toBeGreaterThan(0);
   });
 
-  it('iowq-nproc: 6.1.y (the 0453aad676ff backport, measured on 6.1.192) and 6.12 cancel after 4 attempts', async () => {
-    // the scenario's first run is '6.1', which it still calls the unlimited case: the
-    // unlimited retries are a 5.13 / 5.14 behaviour now (contract.test.ts)
+  it('iowq-nproc: 5.14 retries until the limit is raised; 6.1.y (the 0453aad676ff backport, measured on 6.1.192) and 6.12 cancel after 4 attempts', async () => {
     const r = await runScenario('iowq-nproc', {});
     console.log(r.lines.join('\n'));
-    const [a, b] = r.data['runs'] as { cqe: number | null; attempts: number; afterRaise: number | null }[];
-    expect(a!.cqe).toBe(-125);
-    expect(a!.attempts).toBe(4);
-    expect(b!.cqe).toBe(-125);
-    expect(b!.attempts).toBe(4);
+    type Run = { release: string; cqe: number | null; attempts: number; retries: number; created: number; afterRaise: number | null };
+    const [old, y61, v612] = r.data['runs'] as Run[];
+    expect([old!.release, y61!.release, v612!.release]).toEqual(['5.14', '6.1', '6.12']);
+    // 5.14: no CQE while the limit holds, more attempts than WORKER_INIT_LIMIT allows, and
+    // the retry after the limit is raised makes the worker: the write completes
+    expect(old!.cqe).toBeNull();
+    expect(old!.created).toBe(0);
+    expect(old!.attempts).toBeGreaterThan(4);
+    expect(old!.afterRaise).toBe(4096);
+    for (const x of [y61!, v612!]) {
+      expect(x.cqe).toBe(-125); // -ECANCELED
+      expect(x.attempts).toBe(4);
+      expect(x.retries).toBe(3);
+      expect(x.afterRaise).toBeNull();
+    }
+    expect(r.lines.some((l) => l.startsWith('  5.14') && /CQE none; after raising the limit by one: CQE 4096/.test(l))).toBe(true);
   });
 
   it('iowq side-by-side: who is charged per design, deterministic (sim)', async () => {
