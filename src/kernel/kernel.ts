@@ -39,6 +39,7 @@ import { Tracer, type Tracepoint } from './trace.js';
 import { Cgroup, CgroupRoot, CONTROLLERS, type Controller } from './cgroup/cgroup.js';
 import { cgroupAttach, cgroupAttachTaskAll, cgroupMkdir, newCgroup } from './cgroup/cgroup-core.js';
 import { cgroupFiles, cgroupfsFill } from './cgroup/cgroupfs.js';
+import { taskFrozen } from './cgroup/freezer.js';
 import { chargeAnon, PAGE_SIZE, type MemCgroup, type ObjCgroup, unchargeMm } from './memcontrol.js';
 import { memparse } from './parse.js';
 import { FilesStruct } from './vfs/fdtable.js';
@@ -122,7 +123,11 @@ function sizeOpt(where: string, v: number | string | undefined, dflt: number): n
   throw new KwqError(`Kernel.boot: ${where}`, `bad size ${JSON.stringify(v)}: expected bytes (a non-negative integer) or text like '512M'`);
 }
 
-/** A kthread or user worker body, wrapped so a group stop parks it (get_signal's job control). */
+/**
+ * A kthread or user worker body, wrapped so a group stop parks it (get_signal's job
+ * control) and so does the cgroup freezer (a user worker's get_signal enters the freezer's
+ * trap; kthreads are never frozen by cgroup v2): the thaw wakes it again.
+ */
 class TaskBody implements ThreadBody {
   constructor(
     readonly task: Task,
@@ -131,6 +136,7 @@ class TaskBody implements ThreadBody {
   run(th: SimThread, budgetNs: number): boolean {
     if (!this.task.alive) return false;
     if (this.task.signal.stopped && !this.task.isKthread) return false;
+    if (taskFrozen(this.task)) return false;
     return this.inner.run(th, budgetNs);
   }
 }

@@ -192,8 +192,12 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
       const text = isPidListFile(g.path as string) ? c.pids.pidList(r) : r;
       return { ...rec, ret: Buffer.byteLength(text), text };
     }
-    case 'writefile':
+    case 'writefile': {
+      // the guest opens O_WRONLY without O_CREAT: a missing file is ENOENT, not created
+      const st = k.stat(t, g.path as string);
+      if (typeof st === 'number') return ret(c, rec, t, st);
       return ret(c, rec, t, k.writeFile(t, g.path as string, g.text as string));
+    }
     case 'ls': {
       const r = k.readdir(t, g.path as string);
       if (typeof r === 'number') return ret(c, rec, t, r);

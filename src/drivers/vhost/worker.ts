@@ -29,7 +29,6 @@ import { EFAULT, EINVAL, ENODEV, ENOIOCTLCMD, ENOMEM, EBUSY } from '../../kernel
 import type { Kernel } from '../../kernel/kernel.js';
 import { kfreeAccount, kmallocAccount, type KmemObj } from '../../kernel/memcontrol.js';
 import type { Task } from '../../kernel/task.js';
-import { taskFrozen } from '../../kernel/cgroup/freezer.js';
 import type { SimThread, ThreadBody } from '../../runtime/sim-thread.js';
 import type { VhostWorkerHandle } from '../../wasm/engine.js';
 import type { VhostDev } from './dev.js';
@@ -78,12 +77,6 @@ export class VhostWorker implements ThreadBody {
     const task = this.task!;
     const ve = this.dev.ve;
     const costs = this.dev.costs;
-    // vhost_task_fn: signal_pending -> get_signal -> the cgroup freezer's trap. A frozen
-    // vhost_task runs nothing until the thaw wakes it; a kthread worker never freezes.
-    if (taskFrozen(task)) {
-      this.sleeping = true;
-      return false;
-    }
     // kthread_use_mm(dev->mm) for the works (the kernel holds it for the loop's lifetime)
     const useMm = this.mode === 'kthread' && this.dev.mm !== null && task.mm === null;
     if (useMm) k.kthreadUseMm(task, this.dev.mm!);
