@@ -135,7 +135,7 @@ export const scenario: Scenario = {
   name: 'emulatorpin',
   title: 'cgroup v2 emulator/vcpu split: a task-mode vhost worker moves with the emulator threads, a kthread cannot',
   options: {
-    ms: { type: 'number', default: 20, help: 'virtual ms of guest I/O' },
+    ms: { type: 'number', default: 20, exclusiveMin: 0, max: 60_000, unit: 'ms', help: 'virtual ms of guest I/O' },
     layout: { type: 'string', default: 'procs', choices: ['procs', 'threaded'], help: 'move the QEMU process (cgroup.procs) or its threads into threaded children (cgroup.threads)' },
   },
   async run(opts): Promise<ScenarioResult> {

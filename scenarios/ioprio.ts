@@ -184,9 +184,9 @@ export const scenario: Scenario = {
   name: 'ioprio',
   title: "whose io_context and I/O priority a worker's I/O carries: loop kworker, per-cgroup loop worker, vhost_task, vhost kthread",
   options: {
-    bs: { type: 'number', default: 65536, help: 'bytes QEMU writes to each loop device (O_DIRECT)' },
+    bs: { type: 'integer', default: 65536, min: 512, max: 4 * 2 ** 20, multipleOf: 512, unit: 'bytes', help: 'bytes QEMU writes to each loop device (O_DIRECT)' },
     elevator: { type: 'string', default: 'bfq', choices: ['bfq', 'mq-deadline', 'kyber', 'none'], help: "the backing null_blk disks' I/O scheduler (only bfq creates io_contexts on the I/O path)" },
-    seed: { type: 'number', default: 1, help: 'PRNG seed' },
+    seed: { type: 'integer', default: 1, min: 0, max: 4294967295, help: 'PRNG seed' },
   },
   async run(opts): Promise<ScenarioResult> {
     const o = opts as { bs: number; elevator: string; seed: number };

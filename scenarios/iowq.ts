@@ -61,12 +61,12 @@ export const scenario: Scenario = {
   name: 'iowq',
   title: "io-wq: hashed buffered writes to one file run one at a time; many files spread over workers created as others block; charged to the submitter",
   options: {
-    writes: { type: 'number', default: 256, help: '4 KiB writes per run' },
-    inflight: { type: 'number[]', default: [1, 4, 16, 64], help: 'requests in flight' },
-    files: { type: 'number[]', default: [1, 16], help: 'files written round-robin' },
-    'block-us': { type: 'number', default: 50, help: "each write's blocking part (dirty throttling, journal), microseconds" },
+    writes: { type: 'integer', default: 256, min: 1, max: 100_000, help: '4 KiB writes per run' },
+    inflight: { type: 'integer[]', default: [1, 4, 16, 64], min: 1, max: 64, help: 'requests in flight (the ring has 64 entries)' },
+    files: { type: 'integer[]', default: [1, 16], min: 1, max: 256, help: 'files written round-robin' },
+    'block-us': { type: 'number', default: 50, min: 0, max: 1_000_000, unit: 'µs', help: "each write's blocking part (dirty throttling, journal), microseconds" },
     charge: { type: 'boolean', default: true, help: 'also run the side-by-side: the same buffered writes through io-wq, loop and vhost workers, who is charged' },
-    'charge-writes': { type: 'number', default: 64, help: 'side-by-side: 64 KiB writes per phase' },
+    'charge-writes': { type: 'integer', default: 64, min: 1, max: 4096, help: 'side-by-side: 64 KiB writes per phase' },
   },
   async run(opts): Promise<ScenarioResult> {
     const writes = opts.writes as number;

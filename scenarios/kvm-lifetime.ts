@@ -53,10 +53,10 @@ export const scenario: Scenario = {
   name: 'kvm-lifetime',
   title: 'a VM outlives QEMU while a forked child holds its fd: its memory stays charged to vm1',
   options: {
-    guestMiB: { type: 'number', default: 256, help: 'guest RAM registered with KVM_SET_USER_MEMORY_REGION, MiB' },
-    vcpus: { type: 'number', default: 2, help: 'vCPUs, each run once on its own QEMU thread' },
-    holdMs: { type: 'number', default: 30_000, help: 'how long the helper keeps the VM fd after QEMU exits, ms' },
-    seed: { type: 'number', default: 1, help: 'PRNG seed' },
+    guestMiB: { type: 'integer', default: 256, min: 1, max: 65536, unit: 'MiB', help: 'guest RAM registered with KVM_SET_USER_MEMORY_REGION, MiB' },
+    vcpus: { type: 'integer', default: 2, min: 1, max: 64, help: 'vCPUs, each run once on its own QEMU thread' },
+    holdMs: { type: 'number', default: 30_000, min: 0, max: 86_400_000, unit: 'ms', help: 'how long the helper keeps the VM fd after QEMU exits, ms' },
+    seed: { type: 'integer', default: 1, min: 0, max: 4294967295, help: 'PRNG seed' },
   },
   async run(opts): Promise<ScenarioResult> {
     const guestMiB = opts['guestMiB'] as number;

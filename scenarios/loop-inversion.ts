@@ -27,6 +27,8 @@ export interface InversionRow {
   p99Us: number;
   mibPerS: number;
   iops: number;
+  /** the latency distribution: cdfUs[i] is the i-th percentile (0 = min, 100 = max), µs; what the report's CDF chart plots */
+  cdfUs: number[];
 }
 
 interface Job {
@@ -92,7 +94,8 @@ export async function runInversion(design: 'kworker' | 'per-cgroup', o: { durati
     const secs = o.durationMs / 1000;
     return jobs.map((j) => {
       const s = j.lat.slice().sort((a, b) => a - b);
-      return { design, cgroup: j.name, ios: s.length, p50Us: pct(s, 50), p99Us: pct(s, 99), mibPerS: j.bytes / 2 ** 20 / secs, iops: s.length / secs };
+      const cdfUs = Array.from({ length: 101 }, (_, p) => pct(s, p));
+      return { design, cgroup: j.name, ios: s.length, p50Us: pct(s, 50), p99Us: pct(s, 99), mibPerS: j.bytes / 2 ** 20 / secs, iops: s.length / secs, cdfUs };
     });
   } finally {
     k.shutdown();
@@ -103,12 +106,12 @@ export const scenario: Scenario = {
   name: 'loop-inversion',
   title: 'two cgroups on one loop device, one throttled by io.max: the other waits behind it with the kworker, not per-cgroup',
   options: {
-    durationMs: { type: 'number', default: 500, help: 'virtual run time per design, ms' },
-    iodepth: { type: 'number', default: 4, help: 'requests in flight per cgroup' },
-    bs: { type: 'number', default: 65536, help: 'bytes per request' },
-    slowWbps: { type: 'number', default: 8 * 2 ** 20, help: "io.max wbps of the slow cgroup on the backing disk, bytes/s" },
-    pollUs: { type: 'number', default: 20, help: 'the job loop reaps completions every pollUs of virtual time' },
-    seed: { type: 'number', default: 1, help: 'PRNG seed' },
+    durationMs: { type: 'number', default: 500, exclusiveMin: 0, max: 60_000, unit: 'ms', help: 'virtual run time per design' },
+    iodepth: { type: 'integer', default: 4, min: 1, max: 128, help: 'requests in flight per cgroup' },
+    bs: { type: 'integer', default: 65536, min: 4096, max: 2 ** 20, multipleOf: 4096, unit: 'bytes', help: 'bytes per request' },
+    slowWbps: { type: 'integer', default: 8 * 2 ** 20, min: 4096, max: 2 ** 40, unit: 'bytes/s', help: 'io.max wbps of the slow cgroup on the backing disk' },
+    pollUs: { type: 'number', default: 20, min: 1, max: 1_000_000, unit: 'µs', help: 'the job loop reaps completions every pollUs of virtual time' },
+    seed: { type: 'integer', default: 1, min: 0, max: 4294967295, help: 'PRNG seed' },
   },
   async run(opts): Promise<ScenarioResult> {
     const o = opts as { durationMs: number; iodepth: number; bs: number; slowWbps: number; pollUs: number; seed: number };

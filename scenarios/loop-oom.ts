@@ -162,7 +162,7 @@ export const scenario: Scenario = {
   name: 'loop-oom',
   title: 'the loop series\' OOM script: writes through /dev/loop0 escape memory.max with the kworker, not per-cgroup',
   options: {
-    seed: { type: 'number', default: 1, help: 'PRNG seed' },
+    seed: { type: 'integer', default: 1, min: 0, max: 4294967295, help: 'PRNG seed' },
   },
   async run(opts): Promise<ScenarioResult> {
     const seed = opts['seed'] as number;

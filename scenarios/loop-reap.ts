@@ -84,9 +84,9 @@ export const scenario: Scenario = {
   name: 'loop-reap',
   title: 'per-cgroup loop workers come and go: live workers over time and the reaping instants',
   options: {
-    endS: { type: 'number', default: 300, help: 'virtual seconds to run' },
-    sampleS: { type: 'number', default: 10, help: 'sample the live workers every sampleS' },
-    seed: { type: 'number', default: 1, help: 'PRNG seed' },
+    endS: { type: 'number', default: 300, min: 0, max: 86_400, unit: 's', help: 'virtual seconds to run' },
+    sampleS: { type: 'number', default: 10, min: 1, max: 86_400, unit: 's', help: 'sample the live workers every sampleS' },
+    seed: { type: 'integer', default: 1, min: 0, max: 4294967295, help: 'PRNG seed' },
   },
   async run(opts): Promise<ScenarioResult> {
     const o = opts as { endS: number; sampleS: number; seed: number };

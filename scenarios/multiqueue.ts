@@ -203,13 +203,13 @@ export const scenario: Scenario = {
   name: 'multiqueue',
   title: 'vhost-scsi, 16 io vqs: one worker vs a worker per vq, fio jobs 1..16 (sim, one calibrated cost model)',
   options: {
-    jobs: { type: 'number[]', default: [1, 2, 4, 8, 12, 16], help: 'fio job counts to run (1..16)' },
-    hostCpus: { type: 'number', default: 18, help: 'host CPUs shared by the vCPUs and the vhost workers' },
-    warmupMs: { type: 'number', default: 2, help: 'virtual ms before measuring' },
-    measureMs: { type: 'number', default: 10, help: 'virtual ms measured' },
-    seed: { type: 'number', default: 1, help: 'PRNG seed' },
+    jobs: { type: 'integer[]', default: [1, 2, 4, 8, 12, 16], min: 1, max: 16, help: 'fio job counts to run (one per io vq)' },
+    hostCpus: { type: 'integer', default: 18, min: 1, max: 1024, help: 'host CPUs shared by the vCPUs and the vhost workers' },
+    warmupMs: { type: 'number', default: 2, min: 0, max: 1000, unit: 'ms', help: 'virtual time before measuring' },
+    measureMs: { type: 'number', default: 10, exclusiveMin: 0, max: 1000, unit: 'ms', help: 'virtual time measured' },
+    seed: { type: 'integer', default: 1, min: 0, max: 4294967295, help: 'PRNG seed' },
     runtime: { type: 'string', default: 'sim', choices: ['sim', 'threads'], help: "'sim': the calibrated model vs the published table; 'threads': real worker threads, wall-clock IOPS on this machine" },
-    count: { type: 'number', default: 10_000, help: 'threads runtime: commands per fio job' },
+    count: { type: 'integer', default: 10_000, min: 1, max: 100_000_000, help: 'threads runtime: commands per fio job' },
   },
   async run(opts): Promise<ScenarioResult> {
     const jobsList = opts.jobs as number[];

@@ -39,11 +39,11 @@ export const scenario: Scenario = {
   name: 'nproc',
   title: 'QEMU at its RLIMIT_NPROC: task-mode vhost workers are refused (-ENOMEM), kthread-mode ones get past the limit',
   options: {
-    vcpus: { type: 'number', default: 4, help: 'vCPU threads of the QEMU process' },
+    vcpus: { type: 'integer', default: 4, min: 1, max: 256, help: 'vCPU threads of the QEMU process' },
   },
   async run(opts): Promise<ScenarioResult> {
     const vcpus = opts.vcpus as number;
-    if (!Number.isInteger(vcpus) || vcpus < 0 || vcpus > 256) throw new KwqError('scenario nproc', `option 'vcpus' has ${vcpus}; expected an integer in 0..256`);
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 256) throw new KwqError('scenario nproc', `option 'vcpus' has ${vcpus}; expected an integer in 1..256`);
 
     // 1. task mode, exactly at the limit
     const k1 = await Kernel.boot({});

@@ -2,18 +2,25 @@
  * `kwq profile`: CPU-profile the queue design. It re-runs a kwq command in a child
  * node with `--cpu-prof` (one .cpuprofile per thread, worker_threads included) and
  * KWQ_WASM=profile (the Wasm build that keeps function names), then prints each
- * thread's top functions by self time. The files open in Chrome DevTools or
- * speedscope for the full picture.
+ * thread's top functions by self time and writes, beside the .cpuprofile files,
+ *   kwq.speedscope.json   every thread in one speedscope file (speedscope.app, `npx speedscope`)
+ *   flame-<thread>.svg    a flame graph per thread (Wasm frames by name)
+ * (src/report/cpuprofile.ts, speedscope.ts, flamegraph.ts).
  *
  *   kwq profile                       the threaded engine (kwq engine --ms 2000)
  *   kwq profile scenario multiqueue   any other kwq command line
  *   kwq profile --out DIR --top N --ms N   (--ms: the engine run's length)
  */
-import { mkdtempSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { KwqError } from '../kernel/error.js';
 import { runNodeScript } from './child.js';
+import { kwqVersion } from './version.js';
+import { FrameTable, threadLabel, threadSamples, type CpuProfile as V8CpuProfile } from '../report/cpuprofile.js';
+import { toSpeedscope } from '../report/speedscope.js';
+import { flameGraphSpec, flameRows } from '../report/flamegraph.js';
+import { renderVega } from '../report/render.js';
 
 interface ProfileNode {
   id: number;
@@ -43,7 +50,8 @@ export function summarizeProfile(profile: CpuProfile): { totalMs: number; functi
     const hits = n.hitCount ?? 0;
     if (!hits) continue;
     const fn = n.callFrame.functionName || '(anonymous)';
-    const where = n.callFrame.url ? ` ${basename(n.callFrame.url)}` : '';
+    // a Wasm frame's url is the module's hash: say [wasm] instead
+    const where = n.callFrame.url.startsWith('wasm://') ? ' [wasm]' : n.callFrame.url ? ` ${basename(n.callFrame.url)}` : '';
     const key = `${fn}${where}`;
     byName.set(key, (byName.get(key) ?? 0) + hits);
   }
@@ -83,13 +91,30 @@ export async function profileCommand(argsIn: string[]): Promise<number> {
     { ...process.env, KWQ_WASM: 'profile' },
   );
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
-  console.log(`\n# CPU profile of \`kwq ${what.join(' ')}\` (Wasm built with names): ${files.length} thread(s), in ${dir}`);
-  for (const f of files) {
-    const { totalMs, functions } = summarizeProfile(JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile);
-    console.log(`\n${f} (${totalMs.toFixed(0)} ms)`);
+  const threads = files.map((f) => ({ file: f, label: threadLabel(f), profile: JSON.parse(readFileSync(join(dir, f), 'utf8')) as V8CpuProfile }));
+  const command = `kwq ${what.join(' ')}`;
+  console.log(`\n# CPU profile of \`${command}\` (Wasm built with names): ${files.length} thread(s), in ${dir}`);
+  for (const t of threads) {
+    const { totalMs, functions } = summarizeProfile(t.profile as unknown as CpuProfile);
+    console.log(`\n${t.label}: ${t.file} (${totalMs.toFixed(0)} ms)`);
     for (const fn of functions.slice(0, top)) {
       console.log(`  ${(fn.share * 100).toFixed(1).padStart(5)} %  ${fn.selfMs.toFixed(1).padStart(8)} ms  ${fn.name}`);
     }
+  }
+  if (threads.length > 0) {
+    const ss = join(dir, 'kwq.speedscope.json');
+    writeFileSync(ss, JSON.stringify(toSpeedscope(threads, { name: command, exporter: `kwq ${kwqVersion()}` })));
+    const flames: string[] = [];
+    for (const [i, t] of threads.entries()) {
+      const frames = new FrameTable();
+      const rows = flameRows(threadSamples(t.profile, frames), frames.frames, { rootName: t.label });
+      const worker = /^worker thread (\d+)/.exec(t.label)?.[1];
+      const svg = join(dir, `flame-${worker !== undefined ? `worker${worker}` : t.label.startsWith('main') ? 'main' : i}.svg`);
+      writeFileSync(svg, await renderVega(flameGraphSpec(rows, { title: `${command}: ${t.label}` })));
+      flames.push(svg);
+    }
+    console.log(`\nspeedscope: ${ss} (drop it on https://www.speedscope.app or run \`npx speedscope ${ss}\`)`);
+    console.log(`flame graphs: ${flames.join(' ')}`);
   }
   return code;
 }

@@ -33,6 +33,9 @@ describe('scenario kvm-lifetime', () => {
   });
 
   test('bad options name the field', async () => {
-    await expect(scenario.run(validateScenarioOptions(scenario, { vcpus: 0 }))).rejects.toThrow(/vcpus/);
+    // the option schema refuses it before the scenario runs (validateScenarioOptions throws)
+    expect(() => validateScenarioOptions(scenario, { vcpus: 0 })).toThrow(/option 'vcpus' has value 0; expected an integer in 1\.\.64/);
+    // and run() itself still guards a caller that skips the validation
+    await expect(scenario.run({ guestMiB: 64, vcpus: 0, holdMs: 0, seed: 1 })).rejects.toThrow(/vcpus/);
   });
 });

@@ -1,0 +1,131 @@
+/**
+ * The report's charts and the profile's readable outputs, without a browser: every chart
+ * spec is valid Vega-Lite (vega-lite's own JSON schema), renders to an SVG with one mark
+ * per datum, and refuses data without its fields; speedscope and flame-graph rows from a
+ * small hand-made .cpuprofile. test/browser checks the rendered page in Chromium.
+ */
+import { createRequire } from 'node:module';
+import Ajv from 'ajv';
+import { describe, expect, it } from 'vitest';
+import {
+  agreementChart, iowqChart, loopInversionChart, loopReapChart, multiqueueChart, parseJsonLines, sweepChart, sweepValue,
+} from '../../src/report/charts.js';
+import { renderVegaLite, type VegaLiteSpec } from '../../src/report/render.js';
+import { FrameTable, threadLabel, threadSamples, type CpuProfile } from '../../src/report/cpuprofile.js';
+import { toSpeedscope } from '../../src/report/speedscope.js';
+import { flameRows } from '../../src/report/flamegraph.js';
+
+const require = createRequire(import.meta.url);
+const ajv = new Ajv({ strict: false, allErrors: true });
+const validVegaLite = ajv.compile(require('vega-lite/vega-lite-schema.json') as object);
+
+function points(svg: string): string[] {
+  return [...svg.matchAll(/aria-roledescription="(?:point|bar)"[^>]*|aria-label="([^"]*)"[^>]*aria-roledescription="(?:point|bar)"/g)].map((m) => m[1] ?? m[0]);
+}
+
+const MQ = {
+  rows: [
+    { jobs: 1, oneWorkerK: 155.1, perVqK: 155.1 },
+    { jobs: 2, oneWorkerK: 512, perVqK: 310.2 },
+  ],
+  hostCpus: 18,
+  published: { 1: { one: 160, perVq: 160 }, 2: { one: 488, perVq: 310 }, 4: { one: null, perVq: 620 } },
+};
+const CHARTS: [string, VegaLiteSpec, number][] = [
+  ['multiqueue', multiqueueChart(MQ as never), 4 + 5],
+  ['loop-reap', loopReapChart({ samples: [[0, 0], [10, 1], [20, 0]], reaps: [{ cgroup: '/a', idleAtS: 10, freedAtS: 20 }] }), 3],
+  ['loop-inversion', loopInversionChart({ rows: [{ design: 'kworker', cgroup: 'fast', ios: 3, p50Us: 2, p99Us: 3, cdfUs: Array.from({ length: 101 }, (_, i) => 1 + i / 50) }] }), 101],
+  ['iowq', iowqChart({ rows: [{ files: 1, inflight: 1, workers: 1, mbps: 75 }, { files: 1, inflight: 4, workers: 2, mbps: 79 }] }), 2],
+  ['agreement', agreementChart([{ kernel: '6.1', scripts: 2, steps: 10, agree: 8, divergent: 1, differ: 1, unrecorded: [] }]), 3],
+  ['sweep', sweepChart([{ params: { vms: 1, design: 'a' }, data: { iops: 5 } }, { params: { vms: 2, design: 'a' }, data: { iops: 7 } }], { x: 'vms', y: 'iops', series: 'params.design' }), 2],
+];
+
+describe('the report charts', () => {
+  it.each(CHARTS)('%s is valid Vega-Lite and renders one mark per datum', async (_name, spec, marks) => {
+    expect(validVegaLite(spec), ajv.errorsText(validVegaLite.errors)).toBe(true);
+    const svg = await renderVegaLite(spec);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(points(svg)).toHaveLength(marks);
+    expect(svg).not.toMatch(/(?:href|src)="(?:https?:)?\/\//);
+  });
+
+  it('multiqueue plots the measured and the published IOPS, labelled', async () => {
+    const svg = await renderVegaLite(multiqueueChart(MQ as never));
+    expect(svg).toContain('IOPS (thousands): 310.2; vhost-scsi workers: worker per vq');
+    expect(svg).toContain('IOPS (thousands): 620; vhost-scsi workers: worker per vq; source: published (v9)');
+  });
+
+  it('data without the fields a chart reads is an error naming the field', () => {
+    expect(() => multiqueueChart({ rows: [] } as never)).toThrow(/chart multiqueue: .*no 'published'/);
+    expect(() => loopReapChart({} as never)).toThrow(/no 'samples'/);
+    expect(() => loopInversionChart({ rows: [{ design: 'kworker', cgroup: 'fast' }] } as never)).toThrow(/no 'cdfUs'/);
+  });
+
+  it('sweep points: dotted paths, looked up under params and data; bad points named', () => {
+    const p = { params: { vms: 4, host: { cpus: 8 } }, data: { rows: [{ iops: 9 }] }, seed: 1 };
+    expect(sweepValue(p, 'vms')).toBe(4);
+    expect(sweepValue(p, 'host.cpus')).toBe(8);
+    expect(sweepValue(p, 'data.rows.0.iops')).toBe(9);
+    expect(sweepValue(p, 'seed')).toBe(1);
+    expect(() => sweepChart([p], { x: 'vms', y: 'nope' })).toThrow(/point 1 has no number at --y nope/);
+    expect(() => parseJsonLines('{"a":1}\n{oops\n', 'f.jsonl')).toThrow(/f.jsonl.*line 2 is not JSON/);
+    expect(parseJsonLines('{"a":1}\n\n{"a":2}\n', 'f')).toEqual([{ a: 1 }, { a: 2 }]);
+  });
+});
+
+describe("the profile's readable outputs", () => {
+  const cf = (functionName: string, url = 'file:///k/dist/src/x.js', lineNumber = 4) => ({ functionName, url, lineNumber, columnNumber: 2 });
+  // (root) -> main -> llist_del_all [wasm]; (root) -> main -> produce; (root) -> (idle)
+  const profile: CpuProfile = {
+    startTime: 1000, endTime: 1600,
+    nodes: [
+      { id: 1, callFrame: cf('(root)', '', -1), children: [2, 5] },
+      { id: 2, callFrame: cf('main'), children: [3, 4] },
+      { id: 3, callFrame: cf('assembly/llist/llist_del_all', 'wasm://wasm/00016eba', 0) },
+      { id: 4, callFrame: cf('produce') },
+      { id: 5, callFrame: cf('(idle)', '', -1) },
+    ],
+    samples: [3, 3, 4, 5, 3, 2],
+    timeDeltas: [0, 100, 100, 100, 100, 100],
+  };
+
+  it('samples: stacks root first without (root), Wasm frames by name, weights = time to the next sample', () => {
+    const frames = new FrameTable();
+    const s = threadSamples(profile, frames);
+    const names = s.stacks.map((st) => st.map((f) => frames.frames[f]!.name).join(' > '));
+    expect(names).toEqual([
+      'main x.js:5 > assembly/llist/llist_del_all [wasm]', 'main x.js:5 > assembly/llist/llist_del_all [wasm]', 'main x.js:5 > produce x.js:5',
+      '(idle)', 'main x.js:5 > assembly/llist/llist_del_all [wasm]', 'main x.js:5',
+    ]);
+    expect(s.weights).toEqual([100, 100, 100, 100, 100, 100]); // the last: the mean (600 us / 6)
+    expect(frames.frames.map((f) => f.kind)).toEqual(['js', 'wasm', 'js', 'v8']);
+  });
+
+  it('speedscope: one sampled profile per thread over shared frames', () => {
+    const f = toSpeedscope([{ label: 'main thread', profile }, { label: 'worker thread 1', profile }], { name: 'kwq engine', exporter: 'kwq test' });
+    expect(f.$schema).toBe('https://www.speedscope.app/file-format-schema.json');
+    expect(f.shared.frames).toHaveLength(4);
+    expect(f.profiles.map((p) => [p.type, p.name, p.unit, p.endValue, p.samples.length, p.weights.length])).toEqual([
+      ['sampled', 'main thread', 'microseconds', 600, 6, 6], ['sampled', 'worker thread 1', 'microseconds', 600, 6, 6],
+    ]);
+    for (const p of f.profiles) for (const st of p.samples) for (const i of st) expect(f.shared.frames[i]).toBeDefined();
+  });
+
+  it('flame rows: totals add up the tree; narrow boxes fold into their parent', () => {
+    const frames = new FrameTable();
+    const s = threadSamples(profile, frames);
+    const rows = flameRows(s, frames.frames, { minShare: 0 });
+    const by = (n: string) => rows.find((r) => r.name === n)!;
+    expect(by('all').total).toBe(600);
+    expect(by('main x.js:5')).toMatchObject({ total: 500, self: 100, depth: 1 });
+    expect(by('assembly/llist/llist_del_all [wasm]')).toMatchObject({ total: 300, self: 300, depth: 2, kind: 'wasm' });
+    const folded = flameRows(s, frames.frames, { minShare: 0.2 }); // produce (100 of 600) folds into main
+    expect(folded.find((r) => r.name === 'produce x.js:5')).toBeUndefined();
+    expect(folded.find((r) => r.name === 'main x.js:5')).toMatchObject({ total: 500, self: 200 });
+  });
+
+  it("names a .cpuprofile's thread from node's file name", () => {
+    expect(threadLabel('/d/CPU.20261207.131302.6496.0.001.cpuprofile')).toBe('main thread (pid 6496)');
+    expect(threadLabel('CPU.20261207.131302.6496.3.004.cpuprofile')).toBe('worker thread 3 (pid 6496)');
+  });
+});
