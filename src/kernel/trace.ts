@@ -149,7 +149,8 @@ export class Tracer {
 
   /**
    * Chrome trace-event JSON: `sched_slice` events become complete ('X') events on a
-   * per-CPU track, everything else instant ('i') events on the emitting task's track.
+   * per-CPU track, everything else instant ('i') events on the emitting task's track,
+   * in time order. test/cli/trace-format.test.ts checks the result against the format.
    */
   exportChrome(): { traceEvents: Record<string, unknown>[]; displayTimeUnit: string } {
     const out: Record<string, unknown>[] = [];
@@ -165,6 +166,11 @@ export class Tracer {
         out.push({ name, cat: 'kwq', ph: 'i', s: 't', ts: ts / 1000, pid: 1, tid: pid, args });
       }
     }
+    // The buffer is in emission order, not time order: a thread's events inside a sim
+    // slice carry its start plus the cost used so far, ahead of events other code emits
+    // later at the slice's start. The format wants ts to rise along each track (B/E
+    // pairing and slice nesting follow it), so sort, stably (same-ts events keep their order).
+    out.sort((a, b) => (a['ts'] as number) - (b['ts'] as number));
     out.push({ name: 'process_name', ph: 'M', pid: 0, tid: 0, args: { name: 'CPUs' } });
     for (const c of cpus) out.push({ name: 'thread_name', ph: 'M', pid: 0, tid: c, args: { name: `cpu${c}` } });
     out.push({ name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'tasks (tid = pid)' } });
