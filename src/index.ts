@@ -117,3 +117,13 @@ export {
 export type { IoUringParams, IoSqringOffsets, IoCqringOffsets, IoUringCqe, IoUringCosts, IoWqInfo } from './drivers/io_uring/index.js';
 export { runIoWqThreads } from './runtime/io-wq-threads.js';
 export type { IoWqThreadsOptions, IoWqThreadsReport } from './runtime/io-wq-threads.js';
+
+// The real-kernel oracle (issue 9): step scripts, kwq's executor, the comparison, and the
+// recorded real answers, for users who check their own scripts (docs/oracle.md)
+export { parseScript, loadScriptFile, STEP_SCRIPT_SCHEMA, ORACLE_KERNELS } from './oracle/script.js';
+export type { StepScript, Step, Check, Rule, OracleKernel } from './oracle/script.js';
+export { runOnModel, ORACLE_MACHINE } from './oracle/model.js';
+export { compareScript, compareRecords } from './oracle/compare.js';
+export type { StepVerdict } from './oracle/compare.js';
+export { readRecorded } from './oracle/recorded.js';
+export type { StepRecord, TaskObs } from './oracle/record.js';
