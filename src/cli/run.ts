@@ -15,6 +15,7 @@ import { readRecorded } from '../oracle/recorded.js';
 import { scriptHash } from '../oracle/wire.js';
 import { compareScript, type StepVerdict } from '../oracle/compare.js';
 import type { StepRecord } from '../oracle/record.js';
+import { corpusAgreement } from '../oracle/agreement.js';
 
 export const RUN_USAGE = 'kwq run FILE.json|NAME [--on model|linux-6.12|linux-6.1|all] [--release R] [--json] | kwq run --all [--json]';
 
@@ -120,46 +121,6 @@ export async function runCommand(argv: string[]): Promise<number> {
     });
   }
   return failed ? 1 : 0;
-}
-
-/** one line per kernel: the corpus's agreement with the recorded answers */
-export interface Agreement {
-  kernel: OracleKernel;
-  provenance: string;
-  scripts: number;
-  steps: number;
-  agree: number;
-  divergent: number;
-  differ: number;
-  unrecorded: string[];
-}
-
-export async function corpusAgreement(): Promise<Agreement[]> {
-  const scripts = loadScripts();
-  const out: Agreement[] = [];
-  for (const kernel of ORACLE_KERNELS) {
-    const file = readRecorded(kernel);
-    const a: Agreement = {
-      kernel, provenance: file ? `${file.provenance.package ?? ''} ${file.provenance.version ?? ''}`.trim() : '(not recorded)',
-      scripts: 0, steps: 0, agree: 0, divergent: 0, differ: 0, unrecorded: [],
-    };
-    for (const s of scripts) {
-      if (!(s.kernels ?? ORACLE_KERNELS).includes(kernel)) continue;
-      const rec = file?.scripts[s.name];
-      if (rec === undefined || rec.hash !== scriptHash(s)) {
-        a.unrecorded.push(s.name);
-        continue;
-      }
-      const v = compareScript(s.steps, kernel, rec.records, await runOnModel(s, kernel));
-      a.scripts++;
-      a.steps += v.length;
-      a.agree += v.filter((x) => x.agree).length;
-      a.divergent += v.filter((x) => !x.agree && x.divergent !== undefined).length;
-      a.differ += v.filter((x) => !x.agree && x.divergent === undefined).length;
-    }
-    out.push(a);
-  }
-  return out;
 }
 
 async function agreement(json: boolean): Promise<number> {

@@ -9,6 +9,7 @@
  * test counts and reads the numbers from.
  */
 import { KwqError } from '../kernel/error.js';
+import type { Agreement } from '../oracle/agreement.js';
 import type { VegaLiteSpec } from './render.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -173,16 +174,8 @@ export function iowqChart(data: IoWqData): VegaLiteSpec {
 
 // ---- the oracle's agreement --------------------------------------------------------
 
-/** one row of corpusAgreement() (src/cli/run.ts) */
-export interface AgreementRow {
-  kernel: string;
-  scripts: number;
-  steps: number;
-  agree: number;
-  divergent: number;
-  differ: number;
-  unrecorded: string[];
-}
+/** one row of corpusAgreement() (src/oracle/agreement.ts) */
+export type AgreementRow = Pick<Agreement, 'kernel' | 'scripts' | 'steps' | 'agree' | 'divergent' | 'differ' | 'unrecorded'>;
 
 export const AGREEMENT_KINDS = ['agree', 'divergent (marked)', 'differ'] as const;
 

@@ -8,7 +8,7 @@
 import { cpus } from 'node:os';
 import { engineTour, type EngineTourResult } from '../cli/engine-tour.js';
 import { SCENARIOS, loadScenario, runScenario, scenarioAvailable } from '../cli/tour.js';
-import { corpusAgreement } from '../cli/run.js';
+import { corpusAgreement } from '../oracle/agreement.js';
 import { kwqVersion } from '../cli/version.js';
 import type { AgreementRow } from './charts.js';
 
