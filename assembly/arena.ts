@@ -9,11 +9,21 @@
 //   +68  size   u32  object size in bytes (a multiple of 8, >= 8)
 //   +72  count  u32  capacity in objects
 //   +76  end    u32  base + size * count
-//   +80..127    padding
+//   +80  unused u32  the first object never handed out (bump pointer, base..end)
+//   +84..127    padding
 //
 //   objects: base, base + size, ..., end - size
 //   a FREE object's first u32 is the next free object (0 ends the list);
-//   an allocated object belongs wholly to its owner.
+//   an allocated object belongs wholly to its owner. Objects at or above
+//   `unused` were never allocated: nothing has written them.
+//
+// Why the bump pointer: the arena is sized for a large host (a million vhost works,
+// tens of thousands of loop workers) but a boot uses a few. arena_init touches no
+// object, so the pages of the objects never used are never written and the OS never
+// backs them (the memory is reserved at boot, initial == maximum; only what is used
+// costs RAM). Allocation pops the free list first and bumps `unused` only when the
+// list is empty, so objects come out in the same order as from a list built
+// base, base + size, ... at init (the layout before this change).
 //
 // Why the tag: pop reads head.ptr->next and then swaps head from {ptr} to {next}.
 // If another thread pops ptr, pops next and pushes ptr back in between, an
@@ -30,33 +40,46 @@ export const ARENA_BASE: u32 = 64;
 export const ARENA_SIZE: u32 = 68;
 export const ARENA_COUNT: u32 = 72;
 export const ARENA_END: u32 = 76;
+export const ARENA_UNUSED: u32 = 80;
 export const ARENA_HEADER_SIZE: u32 = 128;
 
 export function arena_header_size(): u32 {
   return ARENA_HEADER_SIZE;
 }
 
-/** Build the free list base, base+size, ... so that allocation starts at base. */
+/** An empty free list and every object unused: allocation starts at base. Touches no object. */
 export function arena_init(arena: usize, base: u32, size: u32, count: u32): void {
   store<u32>(arena + ARENA_BASE, base);
   store<u32>(arena + ARENA_SIZE, size);
   store<u32>(arena + ARENA_COUNT, count);
   store<u32>(arena + ARENA_END, base + size * count);
-  for (let i: u32 = 0; i < count; i++) {
-    const obj = base + i * size;
-    store<u32>(obj, i + 1 < count ? obj + size : 0);
-  }
+  atomic.store<u32>(arena + ARENA_UNUSED, base); // pairs with arena_bump's cmpxchg (threads start after this)
   // pairs with every arena_alloc/arena_free cmpxchg (threads start after this)
-  atomic.store<u64>(arena + ARENA_HEAD, <u64>(count ? base : 0));
+  atomic.store<u64>(arena + ARENA_HEAD, 0);
 }
 
-/** Pop one object; 0 when the arena is exhausted. */
+/** Take the next never-used object; 0 when every object was handed out once. */
+// @ts-ignore: decorator
+@inline function arena_bump(arena: usize): u32 {
+  const up = arena + ARENA_UNUSED;
+  const size = load<u32>(arena + ARENA_SIZE); // written once at init
+  const end = load<u32>(arena + ARENA_END);
+  let u = atomic.load<u32>(up); // pairs with the cmpxchg below
+  while (u < end) {
+    const seen = atomic.cmpxchg<u32>(up, u, u + size); // pairs with other allocators' cmpxchg
+    if (seen == u) return u;
+    u = seen;
+  }
+  return 0;
+}
+
+/** Pop one object (the free list first, then a never-used one); 0 when the arena is exhausted. */
 export function arena_alloc(arena: usize): u32 {
   const headp = arena + ARENA_HEAD;
   let old = atomic.load<u64>(headp); // pairs with the cmpxchg below and in arena_free*
   while (true) {
     const ptr = <u32>old;
-    if (ptr == 0) return 0;
+    if (ptr == 0) return arena_bump(arena);
     // may be stale (ptr may have been popped and reused meanwhile); the tagged
     // cmpxchg rejects it in that case
     const next = load<u32>(ptr);
@@ -121,11 +144,18 @@ export function arena_free_batch(arena: usize, ptrs: usize, n: u32): void {
 export function arena_count_free(arena: usize): u32 {
   const count = load<u32>(arena + ARENA_COUNT);
   let p = <u32>atomic.load<u64>(arena + ARENA_HEAD);
-  let n: u32 = 0;
+  // never-used objects are free too; pairs with arena_bump (no thread runs now)
+  let n: u32 = (load<u32>(arena + ARENA_END) - atomic.load<u32>(arena + ARENA_UNUSED)) / load<u32>(arena + ARENA_SIZE);
   while (p != 0) {
     if (n > count) return n;
     n++;
     p = load<u32>(p);
   }
   return n;
+}
+
+/** Objects handed out at least once (the high-water mark). May be stale. */
+export function arena_high_water(arena: usize): u32 {
+  // may be stale; pairs with arena_bump's cmpxchg
+  return (atomic.load<u32>(arena + ARENA_UNUSED) - load<u32>(arena + ARENA_BASE)) / load<u32>(arena + ARENA_SIZE);
 }

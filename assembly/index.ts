@@ -11,7 +11,7 @@ export {
 } from './llist';
 export {
   arena_header_size, arena_init, arena_alloc, arena_free, arena_alloc_batch, arena_free_batch,
-  arena_count_free,
+  arena_count_free, arena_high_water,
 } from './arena';
 export { spin_lock, spin_trylock, spin_unlock, spin_is_locked } from './spinlock';
 export { mutex_lock, mutex_trylock, mutex_unlock, mutex_is_locked } from './mutex';

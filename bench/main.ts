@@ -15,6 +15,7 @@ import sim from './sim.js';
 import loop from './loop.js';
 import vhostScsi from './vhost-scsi.js';
 import ioWq from './io-wq.js';
+import scale from './scale.js';
 
 function parseArgs(argv: string[]): { quick: boolean; json?: string; only?: string[] } {
   const out: { quick: boolean; json?: string; only?: string[] } = { quick: false };
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     ['sim', sim],
     ['loop', loop],
     ['vhost-scsi', vhostScsi],
+    ['scale', scale],
   ];
   if (args.only) {
     const known = sections.map(([n]) => n);
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
       const floor = r.floor === undefined ? '' : `  (floor ${r.floor}: ${r.pass ? 'pass' : 'FAIL'})`;
       console.log(`  ratio ${r.name.padEnd(56)} ${fmt(r.value).padStart(10)}${floor}`);
     }
+    for (const n of s.notes ?? []) console.log(`  note: ${n}`);
   }
   const seconds = (performance.now() - t0) / 1000;
   console.log(`\n${results.length} section(s) in ${seconds.toFixed(1)} s${args.quick ? ' (--quick)' : ''}`);

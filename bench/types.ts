@@ -27,6 +27,8 @@ export interface BenchSection {
   title: string;
   figures: Figure[];
   ratios: Ratio[];
+  /** one-line notes printed under the section (e.g. why the native C figures are missing) */
+  notes?: string[];
 }
 
 export interface BenchOptions {

@@ -32,8 +32,16 @@
  * One round of the old producer policy (cycle over the pool re-testing works that
  * are still queued: modes 'batch' and 'each') is printed for comparison, Wasm only.
  *
- * Floors (issue 2, this 2-core machine): >= 70 M items/s bursts, >= 12 M items/s
- * re-queue, >= 4x the TypeScript reference.
+ * The native C reference (bench/native/kwq-native.c `threads`) runs each scenario's
+ * rounds in the same run, interleaved with kwq's and the TypeScript reference's: the
+ * same works (32 bytes, one per item), pool, batch and resume, the same worker loop
+ * (spin in time, futex sleep, wake only a sleeper, the spin floor when threads
+ * outnumber CPUs) and the same producer wait, all on pthreads.
+ *
+ * Floors (issue 10, medians, kwq/C in items/s): re-queue 64 >= 1.0 with max/min of
+ * its rounds <= 1.5; bursts with per-item llist_add >= 0.9; bursts with chain adds
+ * beside C's chain adds (no floor). Issue 2's floors (>= 70 M items/s bursts, >= 12 M
+ * items/s re-queue, >= 4x the TypeScript reference) are kept beside them.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -42,6 +50,9 @@ import { VHOST_FN_NOOP, VHOST_WORKER } from '../src/wasm/layout.js';
 import { ThreadRuntime, type ProducerMode } from '../src/runtime/threads.js';
 import { vhostWorkerStop, vhostWorkWaitIdle, vhostWorkerSpin } from './ref/vhost.js';
 import { runRefThreads, itemsPerSecond, type RefThreadReport } from './harness.js';
+import { hasNative, nativeRef, type NativeRef } from './native/native.js';
+import { availableParallelism } from 'node:os';
+import { SPIN_FLOOR_OVERSUBSCRIBED } from '../src/runtime/threads.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
 
 interface Scenario {
@@ -53,7 +64,12 @@ interface Scenario {
   blind: 'batch' | 'each';
   /** works that must be idle before a waiting producer goes on (RingWait.resume) */
   resume: number;
-  floor: number;
+  /** issue 2's floor in M items/s (none for the per-item bursts, added by issue 10) */
+  floor?: number;
+  /** issue 10's floor: kwq/C items/s (medians) */
+  cFloor?: number;
+  /** issue 10's floor on the rounds' spread: max/min */
+  spreadFloor?: number;
 }
 
 /**
@@ -66,7 +82,8 @@ interface Scenario {
  */
 const SCENARIOS: Scenario[] = [
   { name: 'bursts', pool: 8192, batch: 512, mode: 'ring-batch', blind: 'batch', resume: 512, floor: 70 },
-  { name: 're-queue 64', pool: 64, batch: 64, mode: 'ring-each', blind: 'each', resume: 32, floor: 12 },
+  { name: 'bursts, per-item llist_add', pool: 8192, batch: 512, mode: 'ring-each', blind: 'each', resume: 512, cFloor: 0.9 },
+  { name: 're-queue 64', pool: 64, batch: 64, mode: 'ring-each', blind: 'each', resume: 32, floor: 12, cFloor: 1.0, spreadFloor: 1.5 },
 ];
 const PRODUCERS = 2;
 /**
@@ -240,6 +257,32 @@ async function runRef(sc: Scenario, durationMs: number, spins: Spins): Promise<R
   };
 }
 
+interface NativeRound {
+  itemsPerSec: number; added: number; run: number; violations: number; leftQueued: number; wakeups: number; sleeps: number;
+  batches: number; waits: number; waitSleeps: number; exactlyOnce: boolean;
+  cpu: { worker: number; workerQueue: number; producers: number; producersQueue: number };
+}
+
+/** One round of the scenario in C (bench/native/kwq-native.c `threads`), the same policy in time. */
+function runNative(c: NativeRef, sc: Scenario, durationMs: number): Run {
+  const floor = 1 + PRODUCERS > availableParallelism() ? SPIN_FLOOR_OVERSUBSCRIBED : 0; // as ThreadRuntime.produce
+  const out = c.run<{ rounds: NativeRound[] }>([
+    'threads', sc.mode, sc.pool, sc.batch, sc.resume, PRODUCERS, durationMs, 1, WORKER_SPIN_US, WAIT_SPIN_MAX_US, WAIT_SPIN_MIN_US, SLEEP_US, floor,
+  ]);
+  const r = out.rounds[0]!;
+  return { ...r };
+}
+
+/** As measured(), for a child process: its threads' CPU (reported by it) is not another process's. */
+function measuredNative(f: () => Run): Run {
+  const a = machineCpu();
+  const r = f();
+  const b = machineCpu();
+  const child = r.cpu ? r.cpu.worker + r.cpu.producers : 0;
+  if (a && b) r.others = Math.max(0, (b.busyMs - a.busyMs - (b.ownMs - a.ownMs) - child) / (os.cpus().length * (b.t - a.t)));
+  return r;
+}
+
 const exactlyOnce = (r: Run): boolean => r.run === r.added && r.violations === 0 && r.leftQueued === 0;
 const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const nsPer = (ms: number, items: number): number => Number(((ms * 1e6) / Math.max(1, items)).toFixed(2));
@@ -255,6 +298,7 @@ function figure(name: string, runs: Run[]): Figure {
     rounds: runs.length,
     'min..max M/s': `${(Math.min(...ips) / 1e6).toFixed(1)}..${(Math.max(...ips) / 1e6).toFixed(1)}`,
     'wake-ups/1000 items': Number(((mid.wakeups / Math.max(1, mid.added)) * 1000).toFixed(3)),
+    'worker sleeps/1000 items': Number(((mid.sleeps / Math.max(1, mid.added)) * 1000).toFixed(3)),
     'works per batch': Number((mid.run / Math.max(1, mid.batches)).toFixed(1)),
     'worker sleeps': mid.sleeps,
     'producer waits/sleeps': `${mid.waits}/${mid.waitSleeps}`,
@@ -277,25 +321,42 @@ const vhostThreadsBench: BenchScript = async ({ quick }) => {
   const cal = calibrate();
   const figures: Figure[] = [];
   const ratios: Ratio[] = [];
+  const c = nativeRef();
+  const notes: string[] = [];
+  if (!hasNative(c)) notes.push(c.note);
   for (const sc of SCENARIOS) {
     const wasm: Run[] = [];
     const ref: Run[] = [];
+    const nat: Run[] = [];
     for (let r = 0; r < rounds; r++) {
-      // alternate which goes first, so that drift in the machine's load hits both alike
-      const w = () => measured(() => runWasm(sc, durationMs, cal.wasm, sc.mode));
-      const t = () => measured(() => runRef(sc, durationMs, cal.ts));
-      if (r % 2 === 0) { wasm.push(await w()); ref.push(await t()); }
-      else { ref.push(await t()); wasm.push(await w()); }
+      // rotate which goes first, so that drift in the machine's load hits all alike
+      const order: (() => Promise<void>)[] = [
+        async () => { wasm.push(await measured(() => runWasm(sc, durationMs, cal.wasm, sc.mode))); },
+        async () => { ref.push(await measured(() => runRef(sc, durationMs, cal.ts))); },
+      ];
+      if (hasNative(c)) order.push(async () => { nat.push(measuredNative(() => runNative(c, sc, durationMs))); });
+      for (let i = 0; i < order.length; i++) await order[(i + r) % order.length]!();
     }
     const blind = await measured(() => runWasm(sc, durationMs, cal.wasm, sc.blind));
     figures.push(figure(`vhost 2 producers + 1 worker, ${sc.name} (wasm)`, wasm));
     figures.push(figure(`vhost 2 producers + 1 worker, ${sc.name} (ts reference)`, ref));
+    if (nat.length) figures.push(figure(`vhost 2 producers + 1 worker, ${sc.name} (native C)`, nat));
     const old = figure(`  ${sc.name}, old policy: '${sc.blind}' re-testing queued works (wasm, 1 round)`, [blind]);
     figures.push(old);
-    const m = median(wasm.map((r) => r.itemsPerSec)) / 1e6;
-    ratios.push({ name: `vhost ${sc.name}: wasm M items/s vs floor`, value: m, floor: sc.floor, pass: m >= sc.floor });
-    const ratio = median(wasm.map((r) => r.itemsPerSec)) / median(ref.map((r) => r.itemsPerSec));
-    ratios.push({ name: `vhost ${sc.name}: wasm vs ts reference (medians)`, value: ratio, floor: 4, pass: ratio >= 4 });
+    const wasmMed = median(wasm.map((r) => r.itemsPerSec));
+    const m = wasmMed / 1e6;
+    if (nat.length) {
+      const kc = wasmMed / median(nat.map((r) => r.itemsPerSec));
+      ratios.push({ name: `vhost ${sc.name}: kwq/C (medians)`, value: kc, ...(sc.cFloor !== undefined ? { floor: sc.cFloor, pass: kc >= sc.cFloor } : {}) });
+    }
+    if (sc.spreadFloor !== undefined) {
+      const ips = wasm.map((r) => r.itemsPerSec);
+      const spread = Math.max(...ips) / Math.max(1, Math.min(...ips));
+      ratios.push({ name: `vhost ${sc.name}: wasm rounds max/min (lower is better)`, value: spread, floor: sc.spreadFloor, pass: spread <= sc.spreadFloor });
+    }
+    if (sc.floor !== undefined) ratios.push({ name: `vhost ${sc.name}: wasm M items/s vs floor`, value: m, floor: sc.floor, pass: m >= sc.floor });
+    const ratio = wasmMed / median(ref.map((r) => r.itemsPerSec));
+    ratios.push({ name: `vhost ${sc.name}: wasm vs ts reference (medians)`, value: ratio, ...(sc.floor !== undefined ? { floor: 4, pass: ratio >= 4 } : {}) });
   }
   figures.push({
     name: 'spin calibration: ns per check (worker spin / producer wait)', value: cal.ns['wasm worker spin']!, unit: 'ns (wasm)',
@@ -304,7 +365,7 @@ const vhostThreadsBench: BenchScript = async ({ quick }) => {
       'checks wasm (worker/wait max/min)': `${cal.wasm.worker}/${cal.wasm.waitMax}/${cal.wasm.waitMin}`, 'ts': `${cal.ts.worker}/${cal.ts.waitMax}/${cal.ts.waitMin}`,
     },
   });
-  return { title: 'vhost worker queue + loop on real threads (2 producers, 1 worker)', figures, ratios };
+  return { title: 'vhost worker queue + loop on real threads (2 producers, 1 worker)', figures, ratios, notes };
 };
 
 export default vhostThreadsBench;

@@ -207,7 +207,7 @@ export class Engine {
     this.scratch = scratchSlot(layout, slot);
     this.works = new WorkArena(this, layout.works);
     for (const a of layout.arenas) this.arenaHandles.set(a.name, new ObjectArena(this, a));
-    for (let i = 0; i < layout.workers.count; i++) this.workerHandles.push(new VhostWorkerHandle(this, i));
+    // worker handles are made on first use (worker()): a large host's engine has tens of thousands
     this.counters = new CounterSet(this);
     this.sync = new SyncWords(this);
   }
@@ -230,8 +230,10 @@ export class Engine {
     if (x.vhost_work_size() !== VHOST_WORK.SIZE || x.vhost_worker_size() !== VHOST_WORKER.SIZE || x.arena_header_size() !== ARENA_HEADER_SIZE) {
       throw new KwqError('Engine.create', 'kwq.wasm struct sizes differ from src/wasm/layout.ts: rebuild with `npm run build:wasm`');
     }
+    // arena_init touches no object and a new memory is zero, which is vhost_worker_init's
+    // state (empty list, RUNNING, stats 0): nothing here writes the objects' pages, so a
+    // large capacity costs address space, not RAM (only the pages used are backed)
     for (const a of [layout.works, ...layout.arenas]) x.arena_init(a.header, a.base, a.objSize, a.capacity);
-    for (let i = 0; i < layout.workers.count; i++) x.vhost_worker_init(layout.workers.base + i * layout.workers.stride);
     return engine;
   }
 
@@ -262,13 +264,18 @@ export class Engine {
   }
 
   worker(index: number): VhostWorkerHandle {
-    const h = this.workerHandles[index];
-    if (!h) throw new KwqError('Engine.worker', `vhost worker ${index} does not exist: the engine has ${this.workerHandles.length} (option workers)`);
+    let h = this.workerHandles[index];
+    if (h) return h;
+    const count = this.layout.workers.count;
+    if (!Number.isInteger(index) || index < 0 || index >= count) throw new KwqError('Engine.worker', `vhost worker ${index} does not exist: the engine has ${count} (option workers)`);
+    // fill up to index so that the array stays dense (no holes: V8 keeps it fast)
+    for (let i = this.workerHandles.length; i <= index; i++) this.workerHandles.push(new VhostWorkerHandle(this, i));
+    h = this.workerHandles[index]!;
     return h;
   }
 
   get workerCount(): number {
-    return this.workerHandles.length;
+    return this.layout.workers.count;
   }
 
   arena(name: string): ObjectArena {
@@ -358,6 +365,11 @@ export class ObjectArena {
   /** Free objects, by walking the list: only while no other thread uses the arena. */
   countFree(): number {
     return this.engine.exports.arena_count_free(this.layout.header);
+  }
+
+  /** Objects handed out at least once since init (the pages backed so far). May be stale. */
+  highWater(): number {
+    return this.engine.exports.arena_high_water(this.layout.header);
   }
 
   protected check(p: number, op: string): void {

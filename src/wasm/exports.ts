@@ -33,6 +33,7 @@ export interface KwqExports {
   arena_alloc_batch(arena: number, out: number, n: number): number;
   arena_free_batch(arena: number, ptrs: number, n: number): void;
   arena_count_free(arena: number): number;
+  arena_high_water(arena: number): number;
   // locks, wait
   spin_lock(lock: number): void;
   spin_trylock(lock: number): number;

@@ -5,9 +5,9 @@
  *   loop.max_loop=N              devices made at init (default 8, the kernel's
  *                                CONFIG_BLK_DEV_LOOP_MIN_COUNT)
  *   kwq.loop_workers=per-cgroup|kworker   the design of new devices (default per-cgroup)
- *   kwq.loop_worker_max=N        loop_worker arena capacity per kernel (default 4096)
+ *   kwq.loop_worker_max=N        loop_worker arena capacity per kernel (default 65536; address space, not RAM)
  *   kwq.loop_worker_fail=P       percent of worker allocations that fail (fault injection)
- *   kwq.loop_cmd_max=N           loop_cmd arena capacity per kernel: requests in flight (default 16384)
+ *   kwq.loop_cmd_max=N           loop_cmd arena capacity per kernel: requests in flight (default 1M; address space, not RAM)
  *   kwq.loop_idle_timeout_ms=N   LOOP_IDLE_WORKER_TIMEOUT (default 60000: the kernel's 60 * HZ);
  *                                shorter only to watch reaping on wall-clock time
  *   kwq.loop_kthreads=N          runtime 'threads': kworker threads of a per-cgroup device's
@@ -228,11 +228,11 @@ registerKwqSwitch('loop_workers', {
   description: 'loop device worker design: per-cgroup (5.14+) or kworker (<= 5.13); default: the release\'s',
 });
 registerKwqSwitch('loop_worker_max', {
-  type: 'uint', default: 4096, min: 1, max: 1 << 20,
+  type: 'uint', default: 65536, min: 1, max: 1 << 20,
   description: 'capacity of the loop_worker arena per kernel (a full arena makes worker allocation fail)',
 });
 registerKwqSwitch('loop_cmd_max', {
-  type: 'uint', default: 16384, min: 1, max: 1 << 22,
+  type: 'uint', default: 1 << 20, min: 1, max: 1 << 22,
   description: 'capacity of the loop_cmd arena per kernel: loop requests in flight at once (more is an error naming this switch)',
 });
 registerKwqSwitch('loop_idle_timeout_ms', {

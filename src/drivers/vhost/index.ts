@@ -13,8 +13,8 @@
  *   vhost_vsock  /dev/vhost-vsock (misc 10:241)
  *
  * and two model switches sizing the vhost Wasm engine (vhost-engine.ts):
- * kwq.vhost_workers (vhost_worker structs, default 256) and kwq.vhost_works
- * (vhost_work arena, default 16384).
+ * kwq.vhost_workers (vhost_worker structs, default 65536) and kwq.vhost_works
+ * (vhost_work arena, default 1M): address space, not RAM (vhost-engine.ts).
  */
 import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
 import { registerChrdev } from '../../kernel/vfs/chrdev.js';
@@ -24,16 +24,16 @@ import { vhostScsiFops, VHOST_SCSI_MAX_IO_VQ } from './scsi.js';
 import { vhostVsockFops } from './vsock.js';
 
 registerKwqSwitch('vhost_workers', {
-  type: 'uint', default: 256, min: 1, max: 65536,
+  type: 'uint', default: 65536, min: 1, max: 1 << 20,
   description: 'vhost_worker structs in the vhost Wasm engine (more workers: VHOST_NEW_WORKER fails with -ENOMEM)',
 });
 registerKwqSwitch('vhost_works', {
-  type: 'uint', default: 16384, min: 64, max: 1 << 20,
+  type: 'uint', default: 1 << 20, min: 64, max: 1 << 22,
   description: 'vhost_work arena capacity of the vhost Wasm engine (full: opening a vhost device fails with -ENOMEM)',
 });
 
 registerKwqSwitch('vhost_vqs', {
-  type: 'uint', default: 1024, min: 4, max: 1 << 16,
+  type: 'uint', default: 16384, min: 4, max: 1 << 16,
   description: "vhost_vq structs in shared memory (runtime 'threads' only: one per vq of every open vhost device; full: open fails with -ENOMEM)",
 });
 registerKwqSwitch('vhost_threads', {

@@ -18,16 +18,20 @@
  * batch), or to a sink that the caller charges to the worker task afterwards.
  *
  * Sizing (model switches, DESIGN.md rule 5): `kwq.vhost_workers` worker structs
- * (default 256) and `kwq.vhost_works` works (default 16384). A device open that
- * finds the work arena full fails with -ENOMEM (the kernel's kzalloc of the device);
- * a worker creation that finds no free worker struct fails like any other worker
- * creation failure (-ENOMEM from SET_OWNER / VHOST_NEW_WORKER).
+ * (default 65536) and `kwq.vhost_works` works (default 1M): a large host (a thousand
+ * VMs with a vhost-scsi device of 130 vqs each, or a worker per vq) fits without
+ * flags. The capacity is address space, not RAM: arenas hand out never-used objects
+ * from a bump pointer (assembly/arena.ts) and nothing touches the rest, and the JS
+ * side tables below grow with use. A device open that finds the work arena full
+ * fails with -ENOMEM (the kernel's kzalloc of the device); a worker creation that
+ * finds no free worker struct fails like any other worker creation failure (-ENOMEM
+ * from SET_OWNER / VHOST_NEW_WORKER).
  */
 import { KwqError } from '../../kernel/error.js';
 import { ENOMEM } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { SimThread } from '../../runtime/sim-thread.js';
-import { Engine, type HostHandler, type VhostWorkerHandle, type WorkRef } from '../../wasm/engine.js';
+import { Engine, type HostHandler, type ObjectArena, type VhostWorkerHandle, type WorkRef } from '../../wasm/engine.js';
 import { VHOST_FN_HOST, VHOST_WORK } from '../../wasm/layout.js';
 import { spinPerNs, VHOST_VQ, vqExports } from './vq-shared.js';
 import { VhostThreads } from './vhost-threads.js';
@@ -55,8 +59,12 @@ const engines = new WeakMap<Kernel, VhostEngine>();
 
 export class VhostEngine {
   readonly engine: Engine;
-  private readonly table: (VhostWork | null)[];
+  /** index -> work; grows as the arena's high-water mark does (dense: indices come out in order) */
+  private readonly table: (VhostWork | null)[] = [];
+  /** worker struct indices given back; below `workerStructsUsed`, every index was handed out once */
   private readonly freeWorkerStructs: number[] = [];
+  private workerStructsUsed = 0;
+  private readonly workerStructCount: number;
   private readonly base: number;
   /** the sim thread whose body is running a worker batch now (charge() goes there) */
   private th: SimThread | null = null;
@@ -76,8 +84,8 @@ export class VhostEngine {
    * every worker runs on the kernel's thread, as a sim thread body.
    */
   readonly threads: VhostThreads | null;
-  /** vhost_vq structs free (threads runtime: one per vq of every open device) */
-  private readonly freeVqs: number[] = [];
+  /** vhost_vq structs (threads runtime: one per vq of every open device), from their arena */
+  private vqArena: ObjectArena | null = null;
   /** cost-loop iterations per ns (threads runtime; vq-shared.ts spinPerNs) */
   readonly spinPerNs: number = 0;
 
@@ -96,14 +104,12 @@ export class VhostEngine {
       arenas: threaded ? [{ name: 'vhost_vq', objSize: VHOST_VQ.SIZE, capacity: vqs + 1 }] : [],
     });
     if (threaded) {
-      const a = this.engine.arena('vhost_vq');
-      for (let i = 0; i < a.capacity; i++) this.freeVqs.push(a.layout.base + (a.capacity - 1 - i) * a.layout.objSize);
-      this.spinPerNs = spinPerNs(this.engine, this.freeVqs.pop()!); // the last one is the calibration's scratch vq
+      this.vqArena = this.engine.arena('vhost_vq');
+      this.spinPerNs = spinPerNs(this.engine, this.vqArena.alloc()); // the calibration's scratch vq, kept (capacity vqs + 1)
     }
     this.threads = threaded ? new VhostThreads(k, this, this.engine) : null;
-    this.table = new Array<VhostWork | null>(works).fill(null);
     this.base = this.engine.layout.works.base;
-    for (let i = workers - 1; i >= 0; i--) this.freeWorkerStructs.push(i);
+    this.workerStructCount = workers;
     this.dispatch = (_ref, fn, arg) => {
       const w = fn === VHOST_FN_HOST ? this.table[arg] : null;
       if (w === null || w === undefined) throw new KwqError('vhost worker', `work ${_ref} (fn ${fn}, arg ${arg}) is not a vhost driver work`);
@@ -145,6 +151,8 @@ export class VhostEngine {
     const index = (ref - this.base) / VHOST_WORK.SIZE;
     this.engine.works.init(ref as WorkRef, VHOST_FN_HOST, index, 0);
     const w = new VhostWork(ref as WorkRef, index, fn, data);
+    // a never-used work's index is the table's length (the arena bumps in order): push keeps it dense
+    while (this.table.length < index) this.table.push(null);
     this.table[index] = w;
     return w;
   }
@@ -166,8 +174,11 @@ export class VhostEngine {
 
   /** A zeroed vhost_worker struct: its handle, or -ENOMEM when all are in use. */
   workerStructAlloc(): VhostWorkerHandle | number {
-    const i = this.freeWorkerStructs.pop();
-    if (i === undefined) return -ENOMEM;
+    let i = this.freeWorkerStructs.pop();
+    if (i === undefined) {
+      if (this.workerStructsUsed === this.workerStructCount) return -ENOMEM;
+      i = this.workerStructsUsed++;
+    }
     const h = this.engine.worker(i);
     this.engine.exports.vhost_worker_init(h.offset);
     return h;
@@ -179,7 +190,7 @@ export class VhostEngine {
   }
 
   get workerStructsFree(): number {
-    return this.freeWorkerStructs.length;
+    return this.freeWorkerStructs.length + this.workerStructCount - this.workerStructsUsed;
   }
 
   /** Add `ns` of virtual CPU time to whoever is running works now. */
@@ -208,14 +219,14 @@ export class VhostEngine {
 
   /** A reset vhost_vq struct (threads runtime), or -ENOMEM when all are in use (kwq.vhost_vqs). */
   vqStructAlloc(): number {
-    const vq = this.freeVqs.pop();
-    if (vq === undefined) return -ENOMEM;
+    const vq = this.vqArena === null ? -ENOMEM : this.vqArena.tryAlloc();
+    if (vq < 0) return -ENOMEM;
     vqExports(this.engine).vhost_vq_init(vq);
     return vq;
   }
 
   vqStructFree(vq: number): void {
-    this.freeVqs.push(vq);
+    this.vqArena?.free(vq);
   }
 
   /**

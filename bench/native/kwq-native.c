@@ -1,0 +1,1058 @@
+/*
+ * The native reference of kwq's benchmarks: the same work in C, built with the
+ * machine's cc by bench/native/native.ts and run as a child process that prints
+ * one JSON object on stdout. Every figure of bench/llist.ts, bench/vhost-threads.ts
+ * and bench/rbtree.ts gets its C figure from here, measured in the same run.
+ *
+ *   kwq-native calibrate
+ *   kwq-native llist BATCH MS
+ *   kwq-native threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR
+ *       MODE: ring-each (one vhost_worker_queue per work) | ring-batch (one llist_add_batch per burst)
+ *   kwq-native rbtree N SEED MS PROTOCOL        PROTOCOL: same | fresh
+ *
+ * Written for this repository from the kernel's algorithms (include/linux/llist.h,
+ * drivers/vhost/vhost.c's vhost_worker_queue / vhost_run_work_list, lib/rbtree.c's
+ * insert and erase rebalancing as documented there), not copied from the kernel.
+ *
+ * What is the same as kwq (so that the ratio compares implementations, not work):
+ *  - vhost_work: 32 bytes, llist_node first, QUEUED = bit 1 of flags; one work per
+ *    item (distinct nodes), the same pool sizes, batch sizes and ring order;
+ *  - test_and_set_bit with the early read (asm-generic's; x86's lock bts has none,
+ *    and kwq's assembly/bitops.ts has it), test_and_clear_bit by the worker (kwq
+ *    counts QUEUED violations with its result), every atomic sequentially consistent;
+ *  - a NOOP work is skipped, not called (kwq's run loop skips NOOP the same way);
+ *  - the worker loop of assembly/vhost.ts: llist_del_all + llist_reverse_order per
+ *    batch, an idle re-check spin set in time then a futex sleep, wake-ups sent only
+ *    to a worker that published SLEEPING (cmpxchg SLEEPING -> RUNNING + FUTEX_WAKE),
+ *    the adaptive spin budget and its floor when threads outnumber CPUs;
+ *  - the ring producers of src/runtime/worker.js: queue in ring order, stop at the
+ *    first work still QUEUED, wait for the RESUME-th one with an adaptive read-only
+ *    spin then a timed futex wait that nobody wakes (a yield), check the stop word
+ *    once per call; items/s = works added / the longest producer window.
+ *  - rbtree: the same keys (xorshift32 from the same seed, 21+32-bit keys), orders
+ *    and protocol as bench/rbtree.ts; nodes are the kernel's (pointers, 24 bytes,
+ *    parent and colour in one word) embedded beside a u64 key.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEQ __ATOMIC_SEQ_CST
+#define CACHELINE 64
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "kwq-native: %s\n", what);
+	exit(2);
+}
+
+/* this thread's CPU ns and ns runnable but waiting for a CPU (/proc/thread-self/schedstat) */
+struct cpu_t {
+	uint64_t run, wait;
+};
+
+static struct cpu_t thread_cpu(void)
+{
+	struct cpu_t c = { 0, 0 };
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+	if (f) {
+		unsigned long long a, b;
+		if (fscanf(f, "%llu %llu", &a, &b) == 2) {
+			c.run = a;
+			c.wait = b;
+		}
+		fclose(f);
+	}
+	return c;
+}
+
+/* keep the optimiser from dropping a computed value */
+static volatile uint64_t sink;
+
+/* ---- llist (include/linux/llist.h semantics) -------------------------------- */
+
+struct llist_node {
+	struct llist_node *next;
+};
+
+static inline int llist_add_batch(struct llist_node *first, struct llist_node *last, struct llist_node **head)
+{
+	struct llist_node *old = __atomic_load_n(head, SEQ);
+	do {
+		last->next = old; /* private until the cmpxchg publishes it */
+	} while (!__atomic_compare_exchange_n(head, &old, first, 0, SEQ, SEQ));
+	return old == NULL;
+}
+
+static inline int llist_add(struct llist_node *n, struct llist_node **head)
+{
+	return llist_add_batch(n, n, head);
+}
+
+static inline struct llist_node *llist_del_all(struct llist_node **head)
+{
+	return __atomic_exchange_n(head, NULL, SEQ);
+}
+
+static inline struct llist_node *llist_reverse_order(struct llist_node *n)
+{
+	struct llist_node *prev = NULL;
+	while (n) {
+		struct llist_node *next = n->next;
+		n->next = prev;
+		prev = n;
+		n = next;
+	}
+	return prev;
+}
+
+/* ---- bitops (asm-generic/bitops/atomic.h semantics, with the early read) ---- */
+
+static inline int test_and_set_bit(unsigned nr, uint32_t *w)
+{
+	uint32_t m = 1u << nr;
+	if (__atomic_load_n(w, SEQ) & m)
+		return 1;
+	return (__atomic_fetch_or(w, m, SEQ) & m) != 0;
+}
+
+static inline int test_and_clear_bit(unsigned nr, uint32_t *w)
+{
+	uint32_t m = 1u << nr;
+	return (__atomic_fetch_and(w, ~m, SEQ) & m) != 0;
+}
+
+/* ---- vhost_work / vhost_worker ----------------------------------------------- */
+
+#define VHOST_WORK_QUEUED 1
+#define FN_NOOP 0
+
+struct vhost_work {
+	struct llist_node node; /* first: container_of is the identity */
+	uint32_t flags;
+	uint32_t fn;
+	uint32_t cost;
+	uint32_t pad[3];
+};
+
+enum { RUNNING = 0, SLEEPING = 1 };
+
+struct vhost_worker {
+	struct llist_node *list __attribute__((aligned(CACHELINE))); /* line 0: producers cmpxchg, worker xchg */
+	uint32_t state __attribute__((aligned(CACHELINE)));          /* line 1: the futex word */
+	uint32_t stop;
+	uint32_t spin_floor;
+	uint64_t wakeups;
+	/* line 2: private to the thread running the worker */
+	uint64_t items __attribute__((aligned(CACHELINE)));
+	uint64_t batches, sleeps, vcost, violations;
+};
+
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+}
+
+/* wake the worker iff it said it is asleep (kwq's policy; the kernel wakes on every add) */
+static inline unsigned vhost_worker_wakeup(struct vhost_worker *w)
+{
+	if (__atomic_load_n(&w->state, SEQ) != SLEEPING)
+		return 0;
+	uint32_t exp = SLEEPING;
+	if (!__atomic_compare_exchange_n(&w->state, &exp, RUNNING, 0, SEQ, SEQ))
+		return 0;
+	futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL);
+	__atomic_fetch_add(&w->wakeups, 1, SEQ);
+	return 1;
+}
+
+/* vhost_worker_queue: 0 already queued, else 1 | woke << 1 */
+static inline unsigned vhost_worker_queue(struct vhost_worker *w, struct vhost_work *work)
+{
+	if (test_and_set_bit(VHOST_WORK_QUEUED, &work->flags))
+		return 0;
+	llist_add(&work->node, &w->list);
+	return 1 | (vhost_worker_wakeup(w) << 1);
+}
+
+/* one llist_del_all batch (vhost_run_work_list); returns the works taken */
+static inline uint64_t vhost_worker_run_batch(struct vhost_worker *w)
+{
+	struct llist_node *node = llist_del_all(&w->list);
+	if (!node)
+		return 0;
+	node = llist_reverse_order(node);
+	uint64_t items = 0, vcost = 0, viol = 0;
+	while (node) {
+		struct vhost_work *work = (struct vhost_work *)node;
+		struct llist_node *next = node->next; /* before the clear: a producer may re-queue it */
+		vcost += work->cost;
+		viol += !test_and_clear_bit(VHOST_WORK_QUEUED, &work->flags);
+		if (work->fn != FN_NOOP)
+			sink += work->fn;
+		items++;
+		node = next;
+	}
+	w->items += items;
+	w->batches++;
+	w->vcost += vcost;
+	w->violations += viol;
+	return items;
+}
+
+static inline int idle_spin(struct vhost_worker *w, uint32_t spin)
+{
+	for (uint32_t i = 0; i < spin; i++)
+		if (__atomic_load_n(&w->list, SEQ) != NULL || __atomic_load_n(&w->stop, SEQ))
+			return 1;
+	return 0;
+}
+
+/* assembly/vhost.ts vhost_worker_loop, without HOST works */
+static void vhost_worker_loop(struct vhost_worker *w, uint32_t spin)
+{
+	uint32_t budget = spin;
+	for (;;) {
+		if (__atomic_load_n(&w->stop, SEQ))
+			return;
+		if (vhost_worker_run_batch(w))
+			continue;
+		if (__atomic_load_n(&w->list, SEQ) != NULL)
+			continue;
+		if (idle_spin(w, budget)) {
+			budget = budget > spin >> 1 ? spin : budget << 1;
+			continue;
+		}
+		uint32_t min_spin = spin >> __atomic_load_n(&w->spin_floor, SEQ);
+		budget = budget >> 1 < min_spin ? min_spin : budget >> 1;
+		__atomic_store_n(&w->state, SLEEPING, SEQ); /* set_current_state */
+		if (__atomic_load_n(&w->list, SEQ) != NULL || __atomic_load_n(&w->stop, SEQ)) {
+			__atomic_store_n(&w->state, RUNNING, SEQ);
+			continue;
+		}
+		w->sleeps++;
+		while (__atomic_load_n(&w->state, SEQ) == SLEEPING)
+			futex(&w->state, FUTEX_WAIT_PRIVATE, SLEEPING, NULL);
+		__atomic_store_n(&w->state, RUNNING, SEQ);
+	}
+}
+
+/* vhost_worker_queue_each_ordered: stop before the first work still queued */
+static inline uint32_t queue_each_ordered(struct vhost_worker *w, struct vhost_work **works, uint32_t n)
+{
+	uint32_t i = 0;
+	while (i < n && (vhost_worker_queue(w, works[i]) & 1))
+		i++;
+	return i;
+}
+
+/* vhost_work_queue_batch_ordered: one chain, one llist_add_batch, one wake check */
+static inline uint32_t queue_batch_ordered(struct vhost_worker *w, struct vhost_work **works, uint32_t n)
+{
+	struct llist_node *first = NULL, *last = NULL;
+	uint32_t added = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct vhost_work *work = works[i];
+		if (test_and_set_bit(VHOST_WORK_QUEUED, &work->flags))
+			break;
+		if (!last)
+			last = &work->node;
+		else
+			work->node.next = first;
+		first = &work->node;
+		added++;
+	}
+	if (!added)
+		return 0;
+	llist_add_batch(first, last, &w->list);
+	vhost_worker_wakeup(w);
+	return added;
+}
+
+/* vhost_work_wait_idle: 1 idle within the spin, 3 idle after a sleep, 2 slept, 0 spin ran out */
+static inline uint32_t wait_idle(struct vhost_work *work, uint32_t spin, uint32_t sleep_us)
+{
+	const uint32_t m = 1u << VHOST_WORK_QUEUED;
+	for (uint32_t i = 0; i < spin; i++)
+		if (!(__atomic_load_n(&work->flags, SEQ) & m))
+			return 1;
+	uint32_t v = __atomic_load_n(&work->flags, SEQ);
+	if (!(v & m))
+		return 1;
+	if (!sleep_us)
+		return 0;
+	struct timespec ts = { 0, (long)sleep_us * 1000 };
+	futex(&work->flags, FUTEX_WAIT_PRIVATE, v, &ts); /* nobody wakes it: a yield */
+	return 2 | ((__atomic_load_n(&work->flags, SEQ) & m) ? 0 : 1);
+}
+
+/* ---- calibration: ns per check of the worker's spin and a producer's wait ---- */
+
+static double ns_per_check_spin(void)
+{
+	static struct vhost_worker w;
+	double best = 1e9;
+	for (int r = 0; r < 5; r++) {
+		uint64_t t0 = now_ns();
+		idle_spin(&w, 2000000);
+		double ns = (double)(now_ns() - t0) / 2000000;
+		if (ns < best)
+			best = ns;
+	}
+	return best;
+}
+
+static double ns_per_check_wait(void)
+{
+	static struct vhost_work work = { .flags = 1u << VHOST_WORK_QUEUED };
+	double best = 1e9;
+	for (int r = 0; r < 5; r++) {
+		uint64_t t0 = now_ns();
+		wait_idle(&work, 2000000, 0);
+		double ns = (double)(now_ns() - t0) / 2000000;
+		if (ns < best)
+			best = ns;
+	}
+	return best;
+}
+
+static uint32_t checks(double us, double ns_per)
+{
+	double c = us * 1000.0 / ns_per;
+	return c < 1 ? 1 : (uint32_t)(c + 0.5);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ---- llist on one thread: bench/llist.ts's batch ---------------------------- */
+
+static int cmd_llist(int argc, char **argv)
+{
+	if (argc < 4)
+		die("usage: llist BATCH MS");
+	uint32_t B = (uint32_t)atoi(argv[2]);
+	double ms = atof(argv[3]);
+	struct vhost_work *works = aligned_alloc(64, sizeof(struct vhost_work) * B);
+	struct vhost_work **arr = malloc(sizeof(*arr) * B);
+	static struct vhost_worker w;
+	if (!works || !arr)
+		die("out of memory");
+	memset(works, 0, sizeof(struct vhost_work) * B);
+	for (uint32_t i = 0; i < B; i++)
+		arr[i] = &works[i];
+	uint64_t queued = 0;
+	/* warm-up, then samples of one batch each until MS elapsed; the mean, as tinybench */
+	double best_of = 0, sum = 0;
+	uint64_t samples = 0;
+	uint64_t warm = now_ns() + 50000000ull;
+	while (now_ns() < warm) {
+		for (uint32_t i = 0; i < B; i++)
+			queued += vhost_worker_queue(&w, arr[i]) & 1;
+		vhost_worker_run_batch(&w);
+	}
+	uint64_t end = now_ns() + (uint64_t)(ms * 1e6);
+	double min = 1e18;
+	size_t cap = 1 << 22;
+	float *lat = malloc(sizeof(float) * cap);
+	if (!lat)
+		die("out of memory");
+	while (now_ns() < end && samples < cap) {
+		uint64_t t0 = now_ns();
+		for (uint32_t i = 0; i < B; i++)
+			queued += vhost_worker_queue(&w, arr[i]) & 1;
+		vhost_worker_run_batch(&w);
+		double d = (double)(now_ns() - t0);
+		sum += d;
+		if (d < min)
+			min = d;
+		lat[samples++] = (float)d;
+	}
+	best_of = min / B;
+	qsort(lat, samples, sizeof(float), cmp_float);
+	double median = samples % 2 ? lat[samples / 2] : (lat[samples / 2 - 1] + lat[samples / 2]) / 2.0;
+	int ok = w.items == queued && w.violations == 0;
+	printf("{\"nsPerItem\":%.4f,\"medianNsPerItem\":%.4f,\"minNsPerItem\":%.4f,\"samples\":%llu,\"batch\":%u,\"items\":%llu,\"exactlyOnce\":%s}\n",
+	       sum / samples / B, median / B, best_of, (unsigned long long)samples, B, (unsigned long long)w.items, ok ? "true" : "false");
+	return 0;
+}
+
+/* ---- 2 producers + 1 worker on threads: bench/vhost-threads.ts's scenarios ---- */
+
+struct prod {
+	pthread_t th;
+	struct vhost_worker *w;
+	struct vhost_work **works;
+	uint32_t pool, batch, resume, each;
+	uint32_t wait_max, wait_min, sleep_us;
+	uint32_t *gate, *stop;
+	uint64_t added, waits, sleeps, ns;
+	struct cpu_t cpu;
+} __attribute__((aligned(CACHELINE)));
+
+static void *producer_main(void *arg)
+{
+	struct prod *p = arg;
+	while (!__atomic_load_n(p->gate, SEQ))
+		futex(p->gate, FUTEX_WAIT_PRIVATE, 0, NULL);
+	uint64_t t0 = now_ns();
+	struct cpu_t c0 = thread_cpu();
+	uint32_t spin = p->wait_max, i = 0;
+	uint32_t resume = p->resume < 1 ? 1 : p->resume > p->batch ? p->batch : p->resume;
+	while (!__atomic_load_n(p->stop, SEQ)) { /* once per call, as worker.js */
+		uint32_t n = p->batch < p->pool - i ? p->batch : p->pool - i;
+		uint32_t a = p->each ? queue_each_ordered(p->w, p->works + i, n) : queue_batch_ordered(p->w, p->works + i, n);
+		p->added += a;
+		i += a;
+		if (i == p->pool)
+			i = 0;
+		if (a == n)
+			continue;
+		p->waits++;
+		struct vhost_work *target = p->works[(i + resume - 1) % p->pool];
+		for (;;) {
+			uint32_t r = wait_idle(target, spin, p->sleep_us);
+			spin = r == 1 ? (spin * 2 < p->wait_max ? spin * 2 : p->wait_max) : (spin >> 1 > p->wait_min ? spin >> 1 : p->wait_min);
+			if (r & 1)
+				break;
+			p->sleeps += r >> 1;
+			if (__atomic_load_n(p->stop, SEQ))
+				break;
+		}
+	}
+	p->ns = now_ns() - t0;
+	struct cpu_t c1 = thread_cpu();
+	p->cpu.run = c1.run - c0.run;
+	p->cpu.wait = c1.wait - c0.wait;
+	return NULL;
+}
+
+struct wthread {
+	pthread_t th;
+	struct vhost_worker *w;
+	uint32_t spin;
+	uint32_t *gate;
+	struct cpu_t cpu;
+};
+
+static void *worker_main(void *arg)
+{
+	struct wthread *t = arg;
+	while (!__atomic_load_n(t->gate, SEQ))
+		futex(t->gate, FUTEX_WAIT_PRIVATE, 0, NULL);
+	struct cpu_t c0 = thread_cpu();
+	vhost_worker_loop(t->w, t->spin);
+	struct cpu_t c1 = thread_cpu();
+	t->cpu.run = c1.run - c0.run;
+	t->cpu.wait = c1.wait - c0.wait;
+	return NULL;
+}
+
+static int cmd_threads(int argc, char **argv)
+{
+	if (argc < 14)
+		die("usage: threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR");
+	int each;
+	if (!strcmp(argv[2], "ring-each"))
+		each = 1;
+	else if (!strcmp(argv[2], "ring-batch"))
+		each = 0;
+	else
+		die("threads: MODE must be ring-each or ring-batch");
+	uint32_t pool = atoi(argv[3]), batch = atoi(argv[4]), resume = atoi(argv[5]), nprod = atoi(argv[6]);
+	double ms = atof(argv[7]);
+	int rounds = atoi(argv[8]);
+	double wspin_us = atof(argv[9]), wmax_us = atof(argv[10]), wmin_us = atof(argv[11]);
+	uint32_t sleep_us = atoi(argv[12]), floor = atoi(argv[13]);
+	if (!pool || !batch || !nprod || nprod > 64 || rounds < 1)
+		die("threads: bad numbers");
+	double spin_ns = ns_per_check_spin(), wait_ns = ns_per_check_wait();
+	uint32_t wspin = checks(wspin_us, spin_ns), wmax = checks(wmax_us, wait_ns), wmin = checks(wmin_us, wait_ns);
+	printf("{\"calibration\":{\"spinNs\":%.4f,\"waitNs\":%.4f,\"workerSpin\":%u,\"waitMax\":%u,\"waitMin\":%u},\"rounds\":[", spin_ns, wait_ns, wspin, wmax, wmin);
+	for (int r = 0; r < rounds; r++) {
+		struct vhost_worker *w = aligned_alloc(CACHELINE, sizeof(*w));
+		struct vhost_work *works = aligned_alloc(CACHELINE, sizeof(struct vhost_work) * pool * nprod);
+		struct vhost_work **arr = malloc(sizeof(*arr) * pool * nprod);
+		struct prod *ps = aligned_alloc(CACHELINE, sizeof(struct prod) * nprod);
+		static uint32_t ctl[2 * 16] __attribute__((aligned(CACHELINE)));
+		uint32_t *gate = &ctl[0], *stop = &ctl[16];
+		if (!w || !works || !arr || !ps)
+			die("out of memory");
+		memset(w, 0, sizeof(*w));
+		memset(works, 0, sizeof(struct vhost_work) * pool * nprod);
+		memset(ps, 0, sizeof(struct prod) * nprod);
+		__atomic_store_n(gate, 0, SEQ);
+		__atomic_store_n(stop, 0, SEQ);
+		w->spin_floor = floor;
+		for (uint32_t i = 0; i < pool * nprod; i++)
+			arr[i] = &works[i];
+		struct wthread wt = { .w = w, .spin = wspin, .gate = gate };
+		pthread_create(&wt.th, NULL, worker_main, &wt);
+		for (uint32_t p = 0; p < nprod; p++) {
+			ps[p] = (struct prod){ .w = w, .works = arr + p * pool, .pool = pool, .batch = batch, .resume = resume, .each = (uint32_t)each,
+					       .wait_max = wmax, .wait_min = wmin, .sleep_us = sleep_us, .gate = gate, .stop = stop };
+			pthread_create(&ps[p].th, NULL, producer_main, &ps[p]);
+		}
+		usleep(2000); /* every thread at the gate */
+		__atomic_store_n(gate, 1, SEQ);
+		futex(gate, FUTEX_WAKE_PRIVATE, 64, NULL);
+		struct timespec d = { (time_t)(ms / 1000), (long)((ms - 1000 * (long)(ms / 1000)) * 1e6) };
+		nanosleep(&d, NULL);
+		__atomic_store_n(stop, 1, SEQ);
+		uint64_t added = 0, waits = 0, sleeps = 0, maxns = 0, pcpu = 0, pwait = 0;
+		for (uint32_t p = 0; p < nprod; p++) {
+			pthread_join(ps[p].th, NULL);
+			added += ps[p].added;
+			waits += ps[p].waits;
+			sleeps += ps[p].sleeps;
+			pcpu += ps[p].cpu.run;
+			pwait += ps[p].cpu.wait;
+			if (ps[p].ns > maxns)
+				maxns = ps[p].ns;
+		}
+		/* drain: the worker runs until the list is empty, then stop it */
+		uint64_t deadline = now_ns() + 10000000000ull;
+		while (__atomic_load_n(&w->list, SEQ) != NULL && now_ns() < deadline)
+			usleep(100);
+		usleep(1000); /* the last batch detached may still be running */
+		__atomic_store_n(&w->stop, 1, SEQ);
+		__atomic_store_n(&w->state, RUNNING, SEQ);
+		futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL);
+		pthread_join(wt.th, NULL);
+		uint64_t left = 0;
+		for (uint32_t i = 0; i < pool * nprod; i++)
+			left += (works[i].flags >> VHOST_WORK_QUEUED) & 1;
+		int ok = w->items == added && w->violations == 0 && left == 0;
+		printf("%s{\"itemsPerSec\":%.1f,\"added\":%llu,\"run\":%llu,\"violations\":%llu,\"leftQueued\":%llu,\"wakeups\":%llu,\"sleeps\":%llu,"
+		       "\"batches\":%llu,\"waits\":%llu,\"waitSleeps\":%llu,\"ms\":%.3f,\"exactlyOnce\":%s,"
+		       "\"cpu\":{\"worker\":%.3f,\"workerQueue\":%.3f,\"producers\":%.3f,\"producersQueue\":%.3f}}",
+		       r ? "," : "", maxns ? added * 1e9 / maxns : 0.0, (unsigned long long)added, (unsigned long long)w->items,
+		       (unsigned long long)w->violations, (unsigned long long)left, (unsigned long long)w->wakeups,
+		       (unsigned long long)w->sleeps, (unsigned long long)w->batches, (unsigned long long)waits,
+		       (unsigned long long)sleeps, maxns / 1e6, ok ? "true" : "false", wt.cpu.run / 1e6, wt.cpu.wait / 1e6, pcpu / 1e6, pwait / 1e6);
+		fflush(stdout);
+		free(w);
+		free(works);
+		free(arr);
+		free(ps);
+	}
+	printf("]}\n");
+	return 0;
+}
+
+/* ---- rbtree: the kernel's red-black tree (lib/rbtree.c's algorithm) ---------- */
+
+struct rb_node {
+	unsigned long parent_color; /* parent pointer | colour in bit 0 (RB_RED 0, RB_BLACK 1) */
+	struct rb_node *right;
+	struct rb_node *left;
+} __attribute__((aligned(sizeof(long))));
+
+struct rb_root {
+	struct rb_node *node;
+};
+
+#define RB_RED 0
+#define RB_BLACK 1
+
+static inline struct rb_node *rb_parent(const struct rb_node *n) { return (struct rb_node *)(n->parent_color & ~3ul); }
+static inline int rb_is_black(const struct rb_node *n) { return n->parent_color & 1; }
+static inline int rb_is_red(const struct rb_node *n) { return !(n->parent_color & 1); }
+static inline void rb_set_black(struct rb_node *n) { n->parent_color |= RB_BLACK; }
+static inline void rb_set_parent(struct rb_node *n, struct rb_node *p) { n->parent_color = (n->parent_color & 1) | (unsigned long)p; }
+static inline void rb_set_parent_color(struct rb_node *n, struct rb_node *p, int c) { n->parent_color = (unsigned long)p | (unsigned long)c; }
+
+static inline void rb_change_child(struct rb_node *old, struct rb_node *nw, struct rb_node *parent, struct rb_root *root)
+{
+	if (parent) {
+		if (parent->left == old)
+			parent->left = nw;
+		else
+			parent->right = nw;
+	} else {
+		root->node = nw;
+	}
+}
+
+/* nw takes old's place; old becomes nw's child with colour c */
+static inline void rb_rotate_set_parents(struct rb_node *old, struct rb_node *nw, struct rb_root *root, int c)
+{
+	struct rb_node *parent = rb_parent(old);
+	nw->parent_color = old->parent_color;
+	rb_set_parent_color(old, nw, c);
+	rb_change_child(old, nw, parent, root);
+}
+
+static inline void rb_link_node(struct rb_node *node, struct rb_node *parent, struct rb_node **link)
+{
+	node->parent_color = (unsigned long)parent; /* red */
+	node->left = node->right = NULL;
+	*link = node;
+}
+
+/* rb_insert_color: restore the invariants after linking a red node */
+static void rb_insert_color(struct rb_node *node, struct rb_root *root)
+{
+	struct rb_node *parent = rb_parent(node), *gparent, *tmp;
+	for (;;) {
+		if (!parent) { /* node is the root: black */
+			rb_set_parent_color(node, NULL, RB_BLACK);
+			return;
+		}
+		if (rb_is_black(parent))
+			return;
+		gparent = rb_parent(parent); /* a red parent is never the root */
+		tmp = gparent->right;
+		if (parent != tmp) { /* parent is the left child */
+			if (tmp && rb_is_red(tmp)) { /* red uncle: recolour, go up */
+				rb_set_parent_color(tmp, gparent, RB_BLACK);
+				rb_set_parent_color(parent, gparent, RB_BLACK);
+				node = gparent;
+				parent = rb_parent(node);
+				rb_set_parent_color(node, parent, RB_RED);
+				continue;
+			}
+			tmp = parent->right;
+			if (node == tmp) { /* inner child: rotate left at parent */
+				tmp = node->left;
+				parent->right = tmp;
+				node->left = parent;
+				if (tmp)
+					rb_set_parent_color(tmp, parent, RB_BLACK);
+				rb_set_parent_color(parent, node, RB_RED);
+				parent = node;
+				tmp = node->right;
+			}
+			/* outer child: rotate right at gparent */
+			gparent->left = tmp;
+			parent->right = gparent;
+			if (tmp)
+				rb_set_parent_color(tmp, gparent, RB_BLACK);
+			rb_rotate_set_parents(gparent, parent, root, RB_RED);
+			return;
+		} else { /* the mirror image */
+			tmp = gparent->left;
+			if (tmp && rb_is_red(tmp)) {
+				rb_set_parent_color(tmp, gparent, RB_BLACK);
+				rb_set_parent_color(parent, gparent, RB_BLACK);
+				node = gparent;
+				parent = rb_parent(node);
+				rb_set_parent_color(node, parent, RB_RED);
+				continue;
+			}
+			tmp = parent->left;
+			if (node == tmp) {
+				tmp = node->right;
+				parent->left = tmp;
+				node->right = parent;
+				if (tmp)
+					rb_set_parent_color(tmp, parent, RB_BLACK);
+				rb_set_parent_color(parent, node, RB_RED);
+				parent = node;
+				tmp = node->left;
+			}
+			gparent->right = tmp;
+			parent->left = gparent;
+			if (tmp)
+				rb_set_parent_color(tmp, gparent, RB_BLACK);
+			rb_rotate_set_parents(gparent, parent, root, RB_RED);
+			return;
+		}
+	}
+}
+
+/* the rebalancing after removing a black node: `parent` lost a black on one side */
+static void rb_erase_color(struct rb_node *parent, struct rb_root *root)
+{
+	struct rb_node *node = NULL, *sibling, *tmp1, *tmp2;
+	for (;;) {
+		sibling = parent->right;
+		if (node != sibling) { /* node is the left child (or NULL there) */
+			if (rb_is_red(sibling)) { /* red sibling: rotate left at parent */
+				tmp1 = sibling->left;
+				parent->right = tmp1;
+				sibling->left = parent;
+				rb_set_parent_color(tmp1, parent, RB_BLACK);
+				rb_rotate_set_parents(parent, sibling, root, RB_RED);
+				sibling = tmp1;
+			}
+			tmp1 = sibling->right;
+			if (!tmp1 || rb_is_black(tmp1)) {
+				tmp2 = sibling->left;
+				if (!tmp2 || rb_is_black(tmp2)) { /* both nephews black: recolour sibling */
+					rb_set_parent_color(sibling, parent, RB_RED);
+					if (rb_is_red(parent)) {
+						rb_set_black(parent);
+					} else {
+						node = parent;
+						parent = rb_parent(node);
+						if (parent)
+							continue;
+					}
+					return;
+				}
+				/* inner nephew red: rotate right at sibling */
+				tmp1 = tmp2->right;
+				sibling->left = tmp1;
+				tmp2->right = sibling;
+				parent->right = tmp2;
+				if (tmp1)
+					rb_set_parent_color(tmp1, sibling, RB_BLACK);
+				tmp1 = sibling;
+				sibling = tmp2;
+			}
+			/* outer nephew red: rotate left at parent, recolour */
+			tmp2 = sibling->left;
+			parent->right = tmp2;
+			sibling->left = parent;
+			rb_set_parent_color(tmp1, sibling, RB_BLACK);
+			if (tmp2)
+				rb_set_parent(tmp2, parent);
+			rb_rotate_set_parents(parent, sibling, root, RB_BLACK);
+			return;
+		} else { /* the mirror image */
+			sibling = parent->left;
+			if (rb_is_red(sibling)) {
+				tmp1 = sibling->right;
+				parent->left = tmp1;
+				sibling->right = parent;
+				rb_set_parent_color(tmp1, parent, RB_BLACK);
+				rb_rotate_set_parents(parent, sibling, root, RB_RED);
+				sibling = tmp1;
+			}
+			tmp1 = sibling->left;
+			if (!tmp1 || rb_is_black(tmp1)) {
+				tmp2 = sibling->right;
+				if (!tmp2 || rb_is_black(tmp2)) {
+					rb_set_parent_color(sibling, parent, RB_RED);
+					if (rb_is_red(parent)) {
+						rb_set_black(parent);
+					} else {
+						node = parent;
+						parent = rb_parent(node);
+						if (parent)
+							continue;
+					}
+					return;
+				}
+				tmp1 = tmp2->left;
+				sibling->right = tmp1;
+				tmp2->left = sibling;
+				parent->left = tmp2;
+				if (tmp1)
+					rb_set_parent_color(tmp1, sibling, RB_BLACK);
+				tmp1 = sibling;
+				sibling = tmp2;
+			}
+			tmp2 = sibling->right;
+			parent->left = tmp2;
+			sibling->right = parent;
+			rb_set_parent_color(tmp1, sibling, RB_BLACK);
+			if (tmp2)
+				rb_set_parent(tmp2, parent);
+			rb_rotate_set_parents(parent, sibling, root, RB_BLACK);
+			return;
+		}
+	}
+}
+
+/* rb_erase: unlink node (at most one child: splice; two: its successor takes its place) */
+static void rb_erase(struct rb_node *node, struct rb_root *root)
+{
+	struct rb_node *child = node->right, *tmp = node->left;
+	struct rb_node *parent, *rebalance = NULL;
+	unsigned long pc;
+	if (!tmp) {
+		/* no left child: the right child (if any) is red with black parent */
+		pc = node->parent_color;
+		parent = (struct rb_node *)(pc & ~3ul);
+		rb_change_child(node, child, parent, root);
+		if (child)
+			child->parent_color = pc;
+		else if (pc & 1)
+			rebalance = parent;
+	} else if (!child) {
+		/* only a left child: red, takes node's place and colour */
+		pc = node->parent_color;
+		tmp->parent_color = pc;
+		parent = (struct rb_node *)(pc & ~3ul);
+		rb_change_child(node, tmp, parent, root);
+	} else {
+		struct rb_node *successor = child, *child2;
+		tmp = child->left;
+		if (!tmp) {
+			/* the right child is the successor */
+			parent = successor;
+			child2 = successor->right;
+		} else {
+			/* the leftmost node of the right subtree */
+			do {
+				parent = successor;
+				successor = tmp;
+				tmp = tmp->left;
+			} while (tmp);
+			child2 = successor->right;
+			parent->left = child2;
+			successor->right = child;
+			rb_set_parent(child, successor);
+		}
+		tmp = node->left;
+		successor->left = tmp;
+		rb_set_parent(tmp, successor);
+		pc = node->parent_color;
+		tmp = (struct rb_node *)(pc & ~3ul);
+		rb_change_child(node, successor, tmp, root);
+		if (child2) {
+			rb_set_parent_color(child2, parent, RB_BLACK);
+		} else {
+			if (rb_is_black(successor))
+				rebalance = parent;
+		}
+		successor->parent_color = pc;
+	}
+	if (rebalance)
+		rb_erase_color(rebalance, root);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median_d(double *v, size_t n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct knode {
+	struct rb_node rb;
+	uint64_t key;
+};
+
+/* rb_find with the kernel's three-way compare (the caller's walk, as loop's) */
+static inline struct knode *kfind(struct rb_root *root, uint64_t key)
+{
+	struct rb_node *n = root->node;
+	while (n) {
+		struct knode *k = (struct knode *)n;
+		if (key < k->key)
+			n = n->left;
+		else if (key > k->key)
+			n = n->right;
+		else
+			return k;
+	}
+	return NULL;
+}
+
+/* rb_find_add: NULL when inserted, else the node already holding the key */
+static inline struct knode *kfind_add(struct rb_root *root, struct knode *node)
+{
+	struct rb_node **link = &root->node, *parent = NULL;
+	uint64_t key = node->key;
+	while (*link) {
+		struct knode *k = (struct knode *)*link;
+		parent = *link;
+		if (key < k->key)
+			link = &parent->left;
+		else if (key > k->key)
+			link = &parent->right;
+		else
+			return k;
+	}
+	rb_link_node(&node->rb, parent, link);
+	rb_insert_color(&node->rb, root);
+	return NULL;
+}
+
+/* black height, or -1 if an invariant is broken (order, red-red, heights, parents) */
+static int rb_check(struct rb_node *n, struct rb_node *parent, uint64_t lo, uint64_t hi, int lo_ok, int hi_ok, uint64_t *count)
+{
+	if (!n)
+		return 1;
+	struct knode *k = (struct knode *)n;
+	if (rb_parent(n) != parent || (lo_ok && k->key <= lo) || (hi_ok && k->key >= hi))
+		return -1;
+	if (rb_is_red(n) && ((n->left && rb_is_red(n->left)) || (n->right && rb_is_red(n->right))))
+		return -1;
+	(*count)++;
+	int l = rb_check(n->left, n, lo, k->key, lo_ok, 1, count);
+	int r = rb_check(n->right, n, k->key, hi, 1, hi_ok, count);
+	if (l < 0 || r < 0 || l != r)
+		return -1;
+	return l + rb_is_black(n);
+}
+
+/* bench/rbtree.ts's xorshift32 and key sets */
+static uint32_t xs;
+static inline uint32_t xnext(void)
+{
+	xs ^= xs << 13;
+	xs ^= xs >> 17;
+	xs ^= xs << 5;
+	return xs;
+}
+
+static void shuffle(uint32_t *a, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		a[i] = i;
+	for (uint32_t i = n - 1; i > 0; i--) {
+		uint32_t j = xnext() % (i + 1);
+		uint32_t t = a[i];
+		a[i] = a[j];
+		a[j] = t;
+	}
+}
+
+/* fresh keys (21-bit high word, 32-bit low word) into the nodes, and new orders */
+static void make_keys(struct knode *nodes, uint32_t n, uint32_t *lookup, uint32_t *erase)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t h = xnext() & 0x1fffff;
+		uint32_t l = xnext();
+		nodes[i].key = ((uint64_t)h << 32) | l;
+	}
+	shuffle(lookup, n);
+	shuffle(erase, n);
+}
+
+static int cmd_rbtree(int argc, char **argv)
+{
+	if (argc < 6)
+		die("usage: rbtree N SEED MS same|fresh");
+	uint32_t n = (uint32_t)atoi(argv[2]);
+	xs = (uint32_t)strtoul(argv[3], NULL, 0);
+	if (!xs)
+		xs = 1;
+	double ms = atof(argv[4]);
+	int fresh = !strcmp(argv[5], "fresh");
+	if (!fresh && strcmp(argv[5], "same"))
+		die("rbtree: PROTOCOL must be same or fresh");
+	struct knode *nodes = aligned_alloc(64, sizeof(struct knode) * n + 64);
+	uint32_t *lookup = malloc(4 * n), *erase = malloc(4 * n);
+	uint64_t *lkeys = malloc(8 * n);
+	struct knode **enodes = malloc(sizeof(*enodes) * n);
+	if (!nodes || !lookup || !erase || !lkeys || !enodes)
+		die("out of memory");
+	memset(nodes, 0, sizeof(struct knode) * n);
+	make_keys(nodes, n, lookup, erase);
+	struct rb_root root = { NULL };
+	size_t cap = 1 << 16;
+	double *t_ins = malloc(sizeof(double) * cap), *t_look = malloc(sizeof(double) * cap), *t_erase = malloc(sizeof(double) * cap);
+	if (!t_ins || !t_look || !t_erase)
+		die("out of memory");
+	uint64_t cycles = 0, lost = 0, missed = 0, left = 0, checked = 0;
+	int invalid = 0;
+	uint64_t end = now_ns() + (uint64_t)(ms * 1e6);
+	/* one warm-up cycle, then cycles until MS; "same": one key set and order throughout */
+	for (int warm = 1; (warm || cycles < 3 || now_ns() < end) && cycles < cap; warm = 0) {
+		if (fresh && !warm)
+			make_keys(nodes, n, lookup, erase);
+		for (uint32_t i = 0; i < n; i++) {
+			lkeys[i] = nodes[lookup[i]].key;
+			enodes[i] = &nodes[erase[i]];
+		}
+		root.node = NULL;
+		uint64_t t0 = now_ns();
+		uint64_t ins = 0;
+		for (uint32_t i = 0; i < n; i++)
+			ins += kfind_add(&root, &nodes[i]) == NULL;
+		uint64_t t1 = now_ns();
+		uint64_t found = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			struct knode *k = kfind(&root, lkeys[i]);
+			found += k != NULL;
+			sink += (uintptr_t)k;
+		}
+		uint64_t t2 = now_ns();
+		if (!checked++) {
+			uint64_t c = 0;
+			invalid |= rb_check(root.node, NULL, 0, 0, 0, 0, &c) < 0 || c != ins;
+		}
+		if (warm) {
+			/* the warm-up cycle also checks the tree halfway through the erases */
+			uint64_t c = 0;
+			for (uint32_t i = 0; i < n / 2; i++)
+				rb_erase(&enodes[i]->rb, &root);
+			invalid |= rb_check(root.node, NULL, 0, 0, 0, 0, &c) < 0 || c != ins - n / 2;
+			for (uint32_t i = n / 2; i < n; i++)
+				rb_erase(&enodes[i]->rb, &root);
+			left += root.node != NULL;
+			lost += n - ins;
+			continue;
+		}
+		uint64_t t3 = now_ns();
+		for (uint32_t i = 0; i < n; i++)
+			rb_erase(&enodes[i]->rb, &root);
+		uint64_t t4 = now_ns();
+		lost += n - ins; /* a duplicate key (2^-53 odds) or a broken insert */
+		missed += ins - (found < ins ? found : ins);
+		left += root.node != NULL;
+		t_ins[cycles] = (double)(t1 - t0);
+		t_look[cycles] = (double)(t2 - t1);
+		t_erase[cycles] = (double)(t4 - t3);
+		cycles++;
+	}
+	/* the median cycle of each phase: a preempted cycle moves the mean, not the median */
+	double m_ins = median_d(t_ins, cycles), m_look = median_d(t_look, cycles), m_erase = median_d(t_erase, cycles);
+	printf("{\"n\":%u,\"protocol\":\"%s\",\"cycles\":%llu,\"insert\":%.4f,\"lookup\":%.4f,\"erase\":%.4f,\"lost\":%llu,\"missed\":%llu,\"left\":%llu,\"valid\":%s}\n",
+	       n, fresh ? "fresh" : "same", (unsigned long long)cycles, m_ins / n, m_look / n, m_erase / n,
+	       (unsigned long long)lost, (unsigned long long)missed, (unsigned long long)left, invalid ? "false" : "true");
+	return 0;
+}
+
+static int cmd_calibrate(void)
+{
+	/* an uncontended compare-and-swap, the machine's locked-instruction cost */
+	static uint64_t word;
+	double best = 1e9;
+	for (int r = 0; r < 5; r++) {
+		uint64_t t0 = now_ns();
+		for (uint32_t i = 0; i < 10000000; i++) {
+			uint64_t exp = i;
+			__atomic_compare_exchange_n(&word, &exp, (uint64_t)i + 1, 0, SEQ, SEQ);
+		}
+		double ns = (double)(now_ns() - t0) / 10000000;
+		if (ns < best)
+			best = ns;
+	}
+	printf("{\"casNs\":%.4f,\"spinNs\":%.4f,\"waitNs\":%.4f}\n", best, ns_per_check_spin(), ns_per_check_wait());
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		die("usage: kwq-native calibrate | llist ... | threads ... | rbtree ...");
+	if (!strcmp(argv[1], "calibrate"))
+		return cmd_calibrate();
+	if (!strcmp(argv[1], "llist"))
+		return cmd_llist(argc, argv);
+	if (!strcmp(argv[1], "threads"))
+		return cmd_threads(argc, argv);
+	if (!strcmp(argv[1], "rbtree"))
+		return cmd_rbtree(argc, argv);
+	die("unknown command (calibrate, llist, threads, rbtree)");
+	return 2;
+}

@@ -1,0 +1,85 @@
+/**
+ * The native C reference (bench/native/kwq-native.c): built once with the machine's
+ * C compiler ($CC, else cc) into build/native/<hash of source + compiler>/ (build/ is
+ * not in git), then run as a child process that prints one JSON object. A machine
+ * without a compiler gets a one-line note instead of the C figures, and every ratio
+ * to C is left out of that run (never made up).
+ *
+ *   const c = nativeRef();                // { run(args) } or { note }
+ *   if ('run' in c) c.run(['llist', '1024', '300']);
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: this file runs from dist/bench/native/ or bench/native/. */
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    d = dirname(d);
+  }
+  throw new Error('bench/native: cannot find the repository root (package.json) above ' + fileURLToPath(import.meta.url));
+}
+
+export interface NativeRef {
+  /** run the binary with `args`; the JSON it printed */
+  run<T = unknown>(args: (string | number)[], timeoutMs?: number): T;
+  /** the compiler and flags, for the figure notes */
+  readonly compiler: string;
+}
+
+let cached: NativeRef | { note: string } | undefined;
+
+/** The built native reference, or a one-line note saying why there is none. */
+export function nativeRef(): NativeRef | { note: string } {
+  if (cached) return cached;
+  cached = build();
+  return cached;
+}
+
+function build(): NativeRef | { note: string } {
+  const root = repoRoot();
+  const src = resolve(root, 'bench/native/kwq-native.c');
+  if (!existsSync(src)) return { note: `native C reference skipped: ${src} is missing` };
+  const cc = process.env.CC || 'cc';
+  let version: string;
+  try {
+    version = execFileSync(cc, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0]!.trim();
+  } catch {
+    return { note: `native C reference skipped: no C compiler (${cc}) on this machine; set CC to build it` };
+  }
+  const flags = ['-O2', '-pthread', '-std=gnu11'];
+  const hash = createHash('sha256').update(readFileSync(src)).update(version).update(flags.join(' ')).digest('hex').slice(0, 16);
+  const dir = resolve(root, 'build/native', hash);
+  const bin = join(dir, 'kwq-native');
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${bin}.${process.pid}.tmp`;
+    try {
+      execFileSync(cc, [...flags, '-o', tmp, src], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      const msg = (e as { stderr?: Buffer }).stderr?.toString().split('\n')[0] ?? String(e);
+      return { note: `native C reference skipped: ${cc} failed on bench/native/kwq-native.c: ${msg}` };
+    }
+    renameSync(tmp, bin); // atomic: two bench runs at once never run a half-written binary
+  }
+  return {
+    compiler: `${version} ${flags.join(' ')}`,
+    run<T>(args: (string | number)[], timeoutMs = 120_000): T {
+      const out = execFileSync(bin, args.map(String), { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 });
+      try {
+        return JSON.parse(out) as T;
+      } catch {
+        throw new Error(`bench/native: kwq-native ${args.join(' ')} printed no JSON: ${out.slice(0, 200)}`);
+      }
+    },
+  };
+}
+
+/** Is `c` a usable reference (not a note)? */
+export function hasNative(c: NativeRef | { note: string }): c is NativeRef {
+  return 'run' in c;
+}
