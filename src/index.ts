@@ -115,6 +115,7 @@ export {
   IORING_FEAT_NATIVE_WORKERS, IORING_REGISTER_IOWQ_MAX_WORKERS,
 } from './drivers/io_uring/index.js';
 export type { IoUringParams, IoSqringOffsets, IoCqringOffsets, IoUringCqe, IoUringCosts, IoWqInfo } from './drivers/io_uring/index.js';
+export { ioWqThreadCount, ioWqThreadsIdle, ioWqThreadErrors, ioWqThreadChecks, type IoWqThreadChecks } from './drivers/io_uring/index.js';
 export { runIoWqThreads } from './runtime/io-wq-threads.js';
 export type { IoWqThreadsOptions, IoWqThreadsReport } from './runtime/io-wq-threads.js';
 

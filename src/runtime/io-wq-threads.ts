@@ -32,8 +32,10 @@
  * The workers are a fixed pool (nr_workers = max_workers = W), so io_wq_enqueue never
  * answers "create a worker"; a worker that is the last one running and sleeps with
  * work runnable takes itself off the free list again (assembly/io-wq.ts, DIVERGENCE
- * "going idle"). Kernel.boot({ runtime: 'threads' }) does not use this file yet: the
- * kernel API's io-wq workers run on the host event loop (docs/divergences.md).
+ * "going idle"). This harness is the Wasm queue alone, with producers on threads too;
+ * under Kernel.boot({ runtime: 'threads' }) the kernel API's io-wq workers are threads
+ * running the same loop (src/runtime/io-wq-thread.js, src/drivers/io_uring/io-wq-threads.ts),
+ * with each request's kernel-model part handed to the main thread.
  */
 import { Worker } from 'node:worker_threads';
 import { KwqError } from '../kernel/error.js';

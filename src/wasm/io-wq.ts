@@ -388,6 +388,17 @@ export class IoWqHandle {
   decRunning(acct: number): boolean { return this.x.io_wq_dec_running(this.offset, acct) === 1; }
   /** create_io_worker failed for good: the nr_workers left. */
   createFailed(acct: number): number { return this.x.io_wq_create_failed(this.offset, acct); }
+  /**
+   * A worker attached to `slot` never started (threads runtime: no thread): the slot
+   * NONE again and the reservation undone (nr_workers--, nr_running--). Returns the
+   * nr_workers left, as createFailed.
+   */
+  undoAttach(slot: number, acct: number): number {
+    this.x.io_wq_worker_exit(this.offset, slot); // NONE, nr_workers--
+    const a = (this.offset + IO_WQ.ACCT + acct * IO_WQ.ACCT_SIZE) >> 2;
+    Atomics.sub(this.ie.u32, a + (IO_WQ_ACCT_F.NR_RUNNING >> 2), 1); // the reservation's nr_running++; pairs with io_wq_enqueue's load
+    return this.ie.u32[a + (IO_WQ_ACCT_F.NR_WORKERS >> 2)]!;
+  }
   exitStart(): void { this.x.io_wq_exit_start(this.offset); }
   /** io_wq_max_workers for one acct: the previous value; count 0 only reads. */
   maxWorkers(acct: number, count: number): number { return this.x.io_wq_max_workers(this.offset, acct, count >>> 0) >>> 0; }

@@ -9,18 +9,27 @@
  *   kwq.io_wq_works       io_wq_work arena (requests in io-wq at once), default 16384
  *   kwq.io_uring_rings    ring objects (io_uring instances at once), default 64
  *   kwq.io_uring_entries  the most sq_entries a ring holds, default 1024 (kernel: 32768)
+ *   kwq.io_wq_idle_ms     WORKER_IDLE_TIMEOUT in ms, default 5000 (the kernel's 5 * HZ):
+ *                         for tests that watch idle workers leave on the wall clock
+ *   kwq.io_wq_threads     runtime 'threads': the most io-wq worker threads at once, default 64
+ *
+ * In the threads runtime io-wq's workers are real worker_threads (io-wq-threads.ts);
+ * ioWqThreadCount / ioWqThreadsIdle / ioWqThreadErrors / ioWqThreadChecks inspect them.
  */
 import { registerKwqSwitch } from '../../kernel/module.js';
 import { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
 import { registerTaskHooks } from '../../kernel/task-hooks.js';
-import { ioUringEnter, ioUringRegister, ioUringSetup, ioUringTaskExit } from './io_uring.js';
+import { IoUringState, ioUringEnter, ioUringRegister, ioUringSetup, ioUringTaskExit } from './io_uring.js';
+import type { IoWqThreadChecks } from './io-wq-threads.js';
 import type { IoUringParams } from './uapi.js';
 
 registerKwqSwitch('io_uring_tasks', { type: 'uint', default: 256, min: 1, max: 65536, description: 'io_wq structs in the io_uring Wasm engine (tasks using io_uring at once; more: -ENOMEM)' });
 registerKwqSwitch('io_wq_works', { type: 'uint', default: 16384, min: 64, max: 1 << 20, description: 'io_wq_work arena capacity (requests in io-wq at once; more: the CQE is -ENOMEM)' });
 registerKwqSwitch('io_uring_rings', { type: 'uint', default: 64, min: 1, max: 4096, description: 'io_uring ring objects (instances at once; more: io_uring_setup -ENOMEM)' });
 registerKwqSwitch('io_uring_entries', { type: 'uint', default: 1024, min: 8, max: 32768, description: 'the most sq_entries one io_uring ring holds (a power of 2; more: io_uring_setup -ENOMEM)' });
+registerKwqSwitch('io_wq_idle_ms', { type: 'uint', default: 5000, min: 1, max: 3_600_000, description: 'WORKER_IDLE_TIMEOUT of io-wq workers in ms (the kernel: 5 * HZ, 5000)' });
+registerKwqSwitch('io_wq_threads', { type: 'uint', default: 64, min: 1, max: 1024, description: "most io-wq worker threads at once (runtime 'threads' only; more: worker creation fails as with -ENOMEM, not retried)" });
 
 registerTaskHooks({
   name: 'io_uring',
@@ -53,3 +62,32 @@ export * from './uapi.js';
 export { IoUring, type IoUringCqe } from './liburing.js';
 export { ioUringTaskWq, ioUringSetCosts, IoUringState, DEFAULT_IO_URING_COSTS, type IoUringCosts } from './io_uring.js';
 export { WORKER_IDLE_TIMEOUT_S, WORKER_INIT_LIMIT, type IoWqInfo } from './io-wq.js';
+export type { IoWqWorker } from './io-wq.js';
+export type { IoWqThreadChecks } from './io-wq-threads.js';
+
+/** io-wq worker threads alive now (runtime 'threads'; 0 in sim). */
+export function ioWqThreadCount(k: Kernel): number {
+  return IoUringState.peek(k)?.threads?.threadCount ?? 0;
+}
+
+/**
+ * Resolve true once every io-wq worker thread that is leaving (io_wq exit, k.shutdown(),
+ * idle timeout) has exited, with no failure recorded; false on timeout or failure
+ * (ioWqThreadErrors says which).
+ */
+export async function ioWqThreadsIdle(k: Kernel, timeoutMs = 10_000): Promise<boolean> {
+  const t = IoUringState.peek(k)?.threads;
+  if (t === undefined || t === null) return true;
+  return (await t.idle(timeoutMs)) && t.errors.length === 0;
+}
+
+/** Failures on the io-wq threads' unawaited paths (thread errors, stops that timed out); [] when all is well. */
+export function ioWqThreadErrors(k: Kernel): readonly string[] {
+  return IoUringState.peek(k)?.threads?.errors ?? [];
+}
+
+/** What the main thread checked on the works the io-wq threads handed it (runtime 'threads'; null in sim). */
+export function ioWqThreadChecks(k: Kernel): Readonly<IoWqThreadChecks & { started: number; exited: number }> | null {
+  const t = IoUringState.peek(k)?.threads;
+  return t ? { ...t.checks, started: t.started, exited: t.exitedCount } : null;
+}

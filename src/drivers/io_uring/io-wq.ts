@@ -33,8 +33,12 @@
  * 5.14) it waits forever (retried every time the task runs its task_work).
  *
  * Idle: a worker with nothing runnable goes on the free list and sleeps for
- * WORKER_IDLE_TIMEOUT (5 * HZ); if that sleep times out and it is not the acct's last
- * worker, it exits.
+ * WORKER_IDLE_TIMEOUT (5 * HZ; kwq.io_wq_idle_ms changes it, a model switch for tests);
+ * if that sleep times out and it is not the acct's last worker, it exits.
+ *
+ * Where the workers run: in sim, an IoWorker below is the worker Task's body on the
+ * virtual CPUs; in the threads runtime the worker is a real thread running the Wasm
+ * worker loop (io-wq-threads.ts, IoWorkerThread), and the Task's body never runs.
  *
  * Model costs (virtual time, IoUringCosts): a work's dispatch, its CPU part (page
  * copies) and its blocking part (the worker sleeps: io_wq_worker_sleeping). The CPU the
@@ -52,8 +56,9 @@ import type { SimThread, ThreadBody } from '../../runtime/sim-thread.js';
 import {
   IO_WQ_ACCT_BOUND, IO_WQ_ENQ_CANCEL, IO_WQ_ENQ_CREATE, IO_WQ_ENQ_WOKE, IO_WQ_WORK_CANCEL, type IoWqEngine, type IoWqHandle,
 } from '../../wasm/io-wq.js';
+import type { IoWorkerThread, IoWqThreads } from './io-wq-threads.js';
 
-/** WORKER_IDLE_TIMEOUT (5 * HZ), in jiffies of the booted HZ */
+/** WORKER_IDLE_TIMEOUT (5 * HZ), in seconds (kwq.io_wq_idle_ms overrides it) */
 export const WORKER_IDLE_TIMEOUT_S = 5;
 /** WORKER_INIT_LIMIT (0453aad676ff) */
 export const WORKER_INIT_LIMIT = 3;
@@ -85,8 +90,20 @@ export interface IoWqInfo {
   workers: Task[];
 }
 
-/** One io-wq worker: a thread `iou-wrk-<tid>` of the submitter. */
-export class IoWorker implements ThreadBody {
+/** What IoWq keeps of a worker, in either runtime. */
+export interface IoWqWorker {
+  readonly task: Task | null;
+  readonly slot: number;
+  readonly acct: number;
+  /** works it ran (a statistic) */
+  readonly runs: number;
+}
+
+/** The body of a worker Task whose worker runs on a real thread (threads runtime): never run. */
+const THREAD_BODY: ThreadBody = { run: () => false };
+
+/** One io-wq worker in sim: a thread `iou-wrk-<tid>` of the submitter on the virtual CPUs. */
+export class IoWorker implements ThreadBody, IoWqWorker {
   task: Task | null = null;
   slot = -1;
   /** asleep on the free list (FREE in Wasm) */
@@ -138,7 +155,7 @@ export class IoWorker implements ThreadBody {
           continue;
         }
         this.free = true;
-        wq.k.rt.modTimer(this.idleTimer, wq.k.jiffies + WORKER_IDLE_TIMEOUT_S * wq.k.hz);
+        wq.k.rt.modTimer(this.idleTimer, wq.k.jiffies + wq.idleJiffies);
         if (h.decRunning(this.acct)) wq.createViaTaskWork(this.acct); // io_wq_worker_sleeping
         return false;
       }
@@ -185,8 +202,10 @@ export class IoWorker implements ThreadBody {
 /** The TypeScript side of one task's io_wq. */
 export class IoWq {
   readonly h: IoWqHandle;
-  readonly workers: (IoWorker | null)[] = [];
+  readonly workers: (IoWqWorker | null)[] = [];
   exiting = false;
+  /** WORKER_IDLE_TIMEOUT in jiffies (sim) */
+  readonly idleJiffies: number;
   readonly info: IoWqInfo = { created: 0, createFailures: 0, retries: 0, exited: 0, cancelled: 0, workers: [] };
 
   constructor(
@@ -199,8 +218,13 @@ export class IoWq {
     readonly costs: IoWqCosts,
     /** WORKER_INIT_LIMIT applies (0453aad676ff) */
     readonly initLimit: boolean,
+    /** WORKER_IDLE_TIMEOUT, ms */
+    idleMs: number,
+    /** threads runtime: the kernel's io-wq worker threads (null in sim) */
+    readonly threads: IoWqThreads | null,
   ) {
     this.h = ie.wq(offset);
+    this.idleJiffies = Math.max(1, Math.ceil((idleMs * k.hz) / 1000));
   }
 
   /** io_wq_enqueue: queue, wake a free worker or create one. */
@@ -218,8 +242,9 @@ export class IoWq {
   }
 
   wakeSlot(slot: number): void {
+    // a thread worker was woken by the claim's notify in Wasm already
     const worker = this.workers[slot];
-    if (worker?.task) this.k.wakeUpProcess(worker.task);
+    if (worker instanceof IoWorker && worker.task) this.k.wakeUpProcess(worker.task);
   }
 
   /** create_worker_cb queued as task_work (TWA_SIGNAL) on wq->task: it runs when the task next enters the kernel or is interrupted. */
@@ -237,21 +262,42 @@ export class IoWq {
   /** create_io_worker / create_worker_cont: one create_io_thread attempt (retries: earlier attempts). */
   createIoWorker(acct: number, retries: number): void {
     const k = this.k;
-    const worker = new IoWorker(this, acct);
+    const threads = this.threads;
+    if (threads !== null && !threads.canStart()) {
+      // DIVERGENCE (threads runtime): no room for another thread (kwq.io_wq_threads): as
+      // create_io_thread failing with -ENOMEM, which is not retried
+      this.info.createFailures++;
+      this.failed(acct);
+      return;
+    }
+    const worker = threads === null ? new IoWorker(this, acct) : null;
     const task = this.task;
     const r = copyProcess(k, task, {
       flags: CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_IO | CLONE_VM | CLONE_UNTRACED,
-      name: `iou-wrk-${task.pid}`, userWorker: true, body: worker,
+      name: `iou-wrk-${task.pid}`, userWorker: true, body: worker ?? THREAD_BODY,
     });
     if (typeof r !== 'number') {
       r.flags |= PF_IO_WORKER;
       if (!k.has('io_thread_user_worker')) r.flags &= ~PF_USER_WORKER; // create_io_thread sets user_worker from 6.4
-      worker.task = r;
-      worker.slot = this.h.attach(acct);
-      this.workers[worker.slot] = worker;
+      const slot = this.h.attach(acct);
+      if (worker !== null) {
+        worker.task = r;
+        worker.slot = slot;
+        this.workers[slot] = worker;
+        k.wakeUpProcess(r); // io_init_new_worker: wake_up_new_task
+      } else {
+        const t = threads!.start(this, r, acct, slot);
+        if (t === null) {
+          // no thread after all (new Worker threw): undo the attach and the Task, as a failed creation
+          this.info.createFailures++;
+          k.exit(r, 0);
+          if (this.h.undoAttach(slot, acct) === 0) this.cancelAcct(acct);
+          return;
+        }
+        this.workers[slot] = t;
+      }
       this.info.created++;
       this.info.workers.push(r);
-      k.wakeUpProcess(r); // io_init_new_worker: wake_up_new_task
       return;
     }
     this.info.createFailures++;
@@ -277,6 +323,10 @@ export class IoWq {
   /** the creation failed for good: undo the reservation; no worker left: cancel the acct's pending work */
   private failed(acct: number): void {
     if (this.h.createFailed(acct) !== 0) return;
+    this.cancelAcct(acct);
+  }
+
+  private cancelAcct(acct: number): void {
     for (const w of this.h.cancelPending(acct)) {
       this.info.cancelled++;
       this.fn.cancel(w);
@@ -284,12 +334,21 @@ export class IoWq {
   }
 
   /** a worker exits (idle timeout: its slot is NONE already; else io_worker_exit) */
-  workerGone(worker: IoWorker, timedOut: boolean): void {
+  workerGone(worker: IoWqWorker, timedOut: boolean): void {
     if (!timedOut) this.h.exitWorker(worker.slot);
-    this.workers[worker.slot] = null;
+    // the slot may serve a new worker already (a thread's timeout is seen after its exit)
+    if (this.workers[worker.slot] === worker) this.workers[worker.slot] = null;
     this.info.exited++;
     const t = worker.task;
-    if (t !== null && t.alive) this.k.exit(t, 0);
+    if (t === null || !t.alive) return;
+    // a thread's CPU up to now goes to the cgroup its Task is in before it exits
+    if (this.threads !== null && !(worker instanceof IoWorker)) this.threads.account();
+    this.k.exit(t, 0);
+  }
+
+  /** threads runtime: a worker thread left after WORKER_IDLE_TIMEOUT (its slot is NONE already) */
+  threadGone(t: IoWorkerThread): void {
+    this.workerGone(t, true);
   }
 
   /** io_wq_exit_start + io_wq_put_and_exit: cancel what is pending, every worker exits. */
@@ -302,7 +361,7 @@ export class IoWq {
   }
 
   /** Live workers (tasks alive). */
-  liveWorkers(): IoWorker[] {
-    return this.workers.filter((w): w is IoWorker => w !== null && w.task !== null && w.task.alive);
+  liveWorkers(): IoWqWorker[] {
+    return this.workers.filter((w): w is IoWqWorker => w !== null && w.task !== null && w.task.alive);
   }
 }

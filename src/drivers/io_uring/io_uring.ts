@@ -40,9 +40,11 @@ import { File, fput, type FileOperations } from '../../kernel/vfs/file.js';
 import { Inode, isBlk, isReg, S_IFREG } from '../../kernel/vfs/inode.js';
 import type { SimThread } from '../../runtime/sim-thread.js';
 import {
-  IoWqEngine, IO_WQ_ACCT_BOUND, IO_WQ_ACCT_UNBOUND, IO_WQ_FN_HOST, IO_WQ_WORK_CONCURRENT, IO_WQ_WORK_UNBOUND, RING, SQE, CQE,
+  IoWqEngine, IO_WQ_ACCT_BOUND, IO_WQ_ACCT_UNBOUND, IO_WQ_FN_HOST, IO_WQ_WORK_CONCURRENT, IO_WQ_WORK_HASHED, IO_WQ_WORK_UNBOUND,
+  RING, SQE, CQE,
 } from '../../wasm/io-wq.js';
 import { IoWq, type IoWorker, type IoWqWorkFn } from './io-wq.js';
+import { IoWqThreads, type IoWorkerThread, type IoWqThreadOps } from './io-wq-threads.js';
 import {
   ECANCELED, IORING_ENTER_GETEVENTS, IORING_FEAT_CQE_SKIP, IORING_FEAT_CUR_PERSONALITY, IORING_FEAT_EXT_ARG,
   IORING_FEAT_FAST_POLL, IORING_FEAT_LINKED_FILE, IORING_FEAT_MIN_TIMEOUT, IORING_FEAT_NATIVE_WORKERS, IORING_FEAT_NODROP,
@@ -99,19 +101,42 @@ interface IoKiocb {
 const engines = new WeakMap<Kernel, IoUringState>();
 
 /** Per-kernel io_uring state. */
-export class IoUringState implements IoWqWorkFn {
+export class IoUringState implements IoWqWorkFn, IoWqThreadOps {
   readonly ie: IoWqEngine;
   readonly tctx = new Map<Task, IoWq>();
   readonly reqs = new Map<number, IoKiocb>();
   costs: IoUringCosts = { ...DEFAULT_IO_URING_COSTS };
+  /** WORKER_IDLE_TIMEOUT in ms (kwq.io_wq_idle_ms) */
+  readonly idleMs: number;
+  /** threads runtime: the io-wq worker threads (null in sim) */
+  readonly threads: IoWqThreads | null;
+  /** every io_wq made since boot (k.shutdown() tells each to exit) */
+  private readonly allWqs = new Set<IoWq>();
 
   constructor(readonly k: Kernel) {
+    const onThreads = k.rt.kind === 'threads';
     this.ie = new IoWqEngine({
       wqs: k.kwqSwitch('io_uring_tasks') as number,
       works: k.kwqSwitch('io_wq_works') as number,
       rings: k.kwqSwitch('io_uring_rings') as number,
       ringEntries: k.kwqSwitch('io_uring_entries') as number,
+      // threads: one scratch slot per worker thread (slot 0 is the main thread's)
+      ...(onThreads ? { threadSlots: 1 + (k.kwqSwitch('io_wq_threads') as number) } : {}),
     });
+    this.idleMs = k.kwqSwitch('io_wq_idle_ms') as number;
+    this.threads = onThreads ? new IoWqThreads(k, this.ie, this, Math.min(this.idleMs * 1000, 0x7fff_ffff)) : null;
+    if (this.threads !== null) {
+      // k.shutdown() must stop the threads. io_uring is no module (nothing under
+      // /sys/module, as on Linux), and the kernel offers drivers no shutdown hook but a
+      // module's exit, so the runtime's shutdown (which k.shutdown() calls) is wrapped.
+      const threads = this.threads;
+      const rt = k.rt;
+      const down = rt.shutdown.bind(rt);
+      rt.shutdown = () => {
+        threads.shutdown(this.allWqs);
+        down();
+      };
+    }
   }
 
   static of(k: Kernel): IoUringState {
@@ -152,9 +177,41 @@ export class IoUringState implements IoWqWorkFn {
     const bounded = Math.min(sqEntries, 4 * k.rt.ncpus);
     const nproc = task.signal.rlimits[RLIMIT_NPROC]![0];
     this.ie.wq(off).init(bounded, Math.min(nproc, 0xffff_ffff));
-    wq = new IoWq(k, this.ie, off, task, this, { wakeNs: this.costs.wakeNs, workNs: this.costs.workNs }, ioWqInitLimit(k));
+    wq = new IoWq(k, this.ie, off, task, this, { wakeNs: this.costs.wakeNs, workNs: this.costs.workNs }, ioWqInitLimit(k), this.idleMs, this.threads);
     this.tctx.set(task, wq);
+    this.allWqs.add(wq);
     return wq;
+  }
+
+  // ---- IoWqThreadOps: the main thread's part of a work run by a worker thread ----
+
+  runWork(wq: IoWq, w: number, t: IoWorkerThread): number {
+    const req = this.reqs.get(this.ie.workArg(w))!;
+    if (wq.exiting || !t.task.alive) {
+      // io_wq_exit_start's cancellation reached a work a worker had taken already
+      req.res = -ECANCELED;
+      return 0;
+    }
+    const [res, , block] = this.issue(req, t.task);
+    req.res = res;
+    // do_work sleeps: io_wq_worker_sleeping -> io_wq_dec_running, maybe create_worker_cb
+    if (block > 0 && wq.h.decRunning(t.acct)) wq.createViaTaskWork(t.acct);
+    return block;
+  }
+
+  completeWork(wq: IoWq, w: number): void {
+    // io_wq_work_done reads the chain's next and releases the hash (a FREE worker is
+    // claimed and notified in Wasm); then the CQE, and the work is freed
+    wq.h.workDone(w);
+    this.complete(w, null);
+  }
+
+  workHash(w: number): number {
+    return (this.ie.workFlags(w) & IO_WQ_WORK_HASHED) !== 0 ? this.ie.workHash(w) : -1;
+  }
+
+  workId(w: number): number {
+    return this.ie.workArg(w);
   }
 
   // ---- IoWqWorkFn: io_wq_submit_work ----
@@ -290,6 +347,8 @@ export class IoRingCtx {
   iowqLimitsSet = false;
   /** ctx->tctx_list: the tasks that use this ring (its creator, every task that submitted) */
   readonly tctxList = new Set<Task>();
+  /** run after every CQE posted or kept (IoUring.waitCqes in the threads runtime) */
+  readonly cqWaiters = new Set<() => void>();
 
   constructor(
     readonly s: IoUringState,
@@ -323,6 +382,7 @@ export class IoRingCtx {
     if (((tail - head) >>> 0) >= this.cqEntries) {
       this.overflow.push(udLo, udHi, res);
       Atomics.add(u, (r + RING.CQ_OVERFLOW) >> 2, 1);
+      if (this.cqWaiters.size > 0) for (const f of [...this.cqWaiters]) f();
       return;
     }
     const c = this.s.ie.cqe(r, tail & (this.cqEntries - 1));
@@ -331,6 +391,7 @@ export class IoRingCtx {
     this.s.ie.i32[(c + CQE.RES) >> 2] = res;
     u[(c + CQE.FLAGS) >> 2] = 0;
     Atomics.store(u, (r + RING.CQ_TAIL) >> 2, (tail + 1) >>> 0); // publishes the CQE (smp_store_release)
+    if (this.cqWaiters.size > 0) for (const f of [...this.cqWaiters]) f();
   }
 
   /** __io_cqring_overflow_flush: move kept CQEs in as space allows */

@@ -107,6 +107,42 @@ export class IoUring {
     return this.k.io_uring_enter(this.task, this.fd, n, waitNr, IORING_ENTER_GETEVENTS);
   }
 
+  /**
+   * io_uring_wait_cqe_nr in either runtime: resolve true once `n` CQEs are ready. In sim
+   * (called from top-level code) the simulation runs until then, as submitAndWait; in
+   * the threads runtime io_uring_enter cannot block the main thread (the kernel model
+   * runs the workers' requests there), so this awaits the completions. False after
+   * `timeoutMs` of wall time (threads) or when the simulation ran dry (sim).
+   */
+  waitCqes(n: number, timeoutMs = 10_000): Promise<boolean> {
+    if (!Number.isInteger(n) || n < 0) throw new KwqError('IoUring.waitCqes', `n must be an integer >= 0, got ${String(n)}`);
+    const ctx = this.ctx;
+    const ready = (): boolean => {
+      ctx.flushOverflow();
+      return ctx.cqReady() >= n;
+    };
+    if (this.k.waitFor(ready)) return Promise.resolve(true);
+    if (this.k.rt.kind === 'sim') return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        ctx.cqWaiters.delete(check);
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      const check = (): void => { if (ready()) done(true); };
+      const timer = setTimeout(() => done(ready()), timeoutMs);
+      ctx.cqWaiters.add(check);
+    });
+  }
+
+  /** io_uring_submit, then waitCqes(n): the SQEs submitted (or -errno), once `n` CQEs are ready (or the wait timed out). */
+  async submitAndWaitAsync(n: number, timeoutMs = 10_000): Promise<number> {
+    const r = this.submit();
+    if (r < 0) return r;
+    await this.waitCqes(n, timeoutMs);
+    return r;
+  }
+
   /** io_uring_peek_cqe: the CQE at the head, or null */
   peekCqe(): IoUringCqe | null {
     const u = this.u32;
