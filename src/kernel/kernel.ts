@@ -1073,9 +1073,19 @@ export class Kernel {
   /** Stop host timers (threads runtime) and run module exits. */
   shutdown(): void {
     if (this.down) return;
+    for (const fn of [...this.shutdownHooks].reverse()) fn();
     for (const m of registeredModules().reverse()) m.exit?.(this);
     this.down = true;
     this.rt.shutdown();
+  }
+
+  private readonly shutdownHooks: (() => void)[] = [];
+  /**
+   * Run `fn` at k.shutdown(), before the modules' exits (newest first): for a driver
+   * that is no module (io_uring has nothing under /sys/module) but owns host threads.
+   */
+  onShutdown(fn: () => void): void {
+    this.shutdownHooks.push(fn);
   }
 
   // ---- internal API for drivers -------------------------------------------------------

@@ -126,16 +126,9 @@ export class IoUringState implements IoWqWorkFn, IoWqThreadOps {
     this.idleMs = k.kwqSwitch('io_wq_idle_ms') as number;
     this.threads = onThreads ? new IoWqThreads(k, this.ie, this, Math.min(this.idleMs * 1000, 0x7fff_ffff)) : null;
     if (this.threads !== null) {
-      // k.shutdown() must stop the threads. io_uring is no module (nothing under
-      // /sys/module, as on Linux), and the kernel offers drivers no shutdown hook but a
-      // module's exit, so the runtime's shutdown (which k.shutdown() calls) is wrapped.
+      // k.shutdown() stops the threads (io_uring is no module: nothing under /sys/module)
       const threads = this.threads;
-      const rt = k.rt;
-      const down = rt.shutdown.bind(rt);
-      rt.shutdown = () => {
-        threads.shutdown(this.allWqs);
-        down();
-      };
+      k.onShutdown(() => threads.shutdown(this.allWqs));
     }
   }
 
