@@ -16,6 +16,7 @@ import loop from './loop.js';
 import vhostScsi from './vhost-scsi.js';
 import ioWq from './io-wq.js';
 import scale from './scale.js';
+import cgroupCpu from './cgroup-cpu.js';
 
 function parseArgs(argv: string[]): { quick: boolean; json?: string; only?: string[] } {
   const out: { quick: boolean; json?: string; only?: string[] } = { quick: false };
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     ['loop', loop],
     ['vhost-scsi', vhostScsi],
     ['scale', scale],
+    ['cgroup-cpu', cgroupCpu],
   ];
   if (args.only) {
     const known = sections.map(([n]) => n);

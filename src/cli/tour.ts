@@ -22,6 +22,8 @@ export const SCENARIOS = [
   'ioprio',
   'iowq',
   'iowq-nproc',
+  'vm-cpu-max',
+  'vm-freeze',
 ] as const;
 
 function scenarioUrl(name: string): URL {

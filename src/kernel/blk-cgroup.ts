@@ -43,6 +43,8 @@ export class BlkCgroup {
   readonly stats = new Map<string, BlkgIostat>();
   readonly limits = new Map<string, IoLimit>();
   private readonly throtl = new Map<string, ThrotlState>();
+  /** io.weight's "default" (blk-iocost's dfl_weight / WEIGHT_ONE); kwq's block layer does not schedule by it */
+  dflWeight = 100;
   constructor(readonly cgroup: Cgroup) {}
 
   stat(dev: string): BlkgIostat {

@@ -136,6 +136,14 @@ export class MemCgroup {
   /** page_counter swap */
   swapUsage = 0;
   swapMax = Infinity;
+  /** memory.swap.high (page_counter_set_high on memcg->swap) */
+  swapHigh = Infinity;
+  /** the swap counter's watermark (memory.swap.peak) */
+  swapWatermark = 0;
+  /** memory.zswap.max (kwq has no zswap: nothing is charged to it) */
+  zswapMax = Infinity;
+  /** memory.zswap.writeback */
+  zswapWriteback = 1;
   /** v1 memory.failcnt */
   failcnt = 0;
   /** local counters by NR_* */
@@ -233,7 +241,10 @@ export function swapRoom(k: Kernel, memcg: MemCgroup): number {
 /** move n charged pages of `memcg` from memory to swap (counters only; the caller moves the pages) */
 export function chargeSwapOut(k: Kernel, memcg: MemCgroup, n: number, statIdx: number): void {
   counterUncharge(memcg, n);
-  for (let m: MemCgroup | null = memcg; m !== null; m = m.parent) m.swapUsage += n;
+  for (let m: MemCgroup | null = memcg; m !== null; m = m.parent) {
+    m.swapUsage += n;
+    if (m.swapUsage > m.swapWatermark) m.swapWatermark = m.swapUsage;
+  }
   k.swapUsedPages += n;
   memcg.stat[statIdx]! -= n;
   memcg.stat[NR_SWAP]! += n;

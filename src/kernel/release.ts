@@ -177,6 +177,18 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'memcg_stat_khugepaged',
+    since: '6.2',
+    commit: { id: '57e9cc50f4dd', subject: 'mm: vmscan: split khugepaged stats from direct reclaim stats' },
+    summary:
+      'memory.stat has pgscan_khugepaged and pgsteal_khugepaged after pgscan_direct and pgsteal_direct. Without ' +
+      'them khugepaged\'s reclaim counts as direct.',
+    where: 'kernel/cgroup/memory-stat.ts STAT_KEYS',
+    // the id is "the original commit in Linus's tree" of a stable mail; the release from its date (Oct 2022, the 6.2 window)
+    source: 'a stable review mail naming 57e9cc50f4dd as the commit in Linus\'s tree; mm-unstable logs; the oracle: cgroup-files (6.12.118 has the keys, 6.1.192 not)',
+    verified: true,
+  },
+  {
     name: 'vhost_net_ring_reset',
     since: '6.3',
     commit: { id: '313389be06ff', subject: 'vhost-net: support VIRTIO_F_RING_RESET' },
@@ -245,6 +257,17 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'memcg_swap_peak',
+    since: '6.5',
+    commit: { id: 'e0e0b4126c1f', subject: 'mm/memcontrol: export memcg.swap watermark via sysfs for v2 memcg' },
+    summary:
+      'a non-root v2 cgroup has memory.swap.peak (the swap page counter\'s watermark in bytes). Without it the file ' +
+      'does not exist.',
+    where: 'kernel/cgroup/cgroupfs.ts (memory.swap.peak)',
+    source: 'a public mainline log (e0e0b4126c1f1effd480777507a61bd09360dc8f) and the runc/cgroups-rs issues citing it as 6.5; the oracle: cgroup-files',
+    verified: true,
+  },
+  {
     name: 'tmpfs_direct_io',
     since: '6.6',
     commit: { id: 'e88e0d366f9c', subject: 'tmpfs: trivial support for direct IO' },
@@ -285,6 +308,15 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'memcg_stat_thp_swpout',
+    since: '6.7',
+    commit: { id: '811244a501b9', subject: 'mm: memcg: add THP swap out info for anonymous reclaim' },
+    summary: 'memory.stat has thp_swpout and thp_swpout_fallback after thp_collapse_alloc.',
+    where: 'kernel/cgroup/memory-stat.ts STAT_KEYS',
+    source: 'a public mainline log listing 811244a501b9; the 6.6.y backport series naming it as the upstream commit; the oracle: cgroup-files',
+    verified: true,
+  },
+  {
     name: 'ioprio_default_without_ioc',
     since: '6.8',
     commit: { id: '53889bcaf536', subject: 'block: make __get_task_ioprio() easier to read' },
@@ -297,6 +329,26 @@ const FEATURE_LIST = [
       'one (be/4 in the model); ioprio_get(PGRP/USER) and bios see it. 6.17 restored the nice-derived value.',
     where: 'drivers/block/ioprio.ts getTaskIoprio',
     source: 'docs/divergences.md; both ids in the block tree (for-6.8/block, block-6.17) and the 6.12.y stable review',
+    verified: true,
+  },
+  {
+    name: 'memcg_zswap_writeback',
+    since: '6.8',
+    commit: { id: '501a06fe8e4c', subject: 'zswap: memcontrol: implement zswap writeback disabling' },
+    summary:
+      'every v2 cgroup, the root included, has memory.zswap.writeback (1 by default; 0 keeps its pages in zswap). ' +
+      'Without it the file does not exist.',
+    where: 'kernel/cgroup/cgroupfs.ts (memory.zswap.writeback)',
+    source: 'a public mainline log (501a06fe8e4c185bbda371b8cedbdf1b23a633d8) and the v6 patch thread (Nhat Pham, Dec 2023); the oracle: cgroup-files',
+    verified: true,
+  },
+  {
+    name: 'memcg_stat_zswpwb',
+    since: '6.8',
+    commit: { id: '7108cc3f765c', subject: 'mm: memcg: add per-memcg zswap writeback stat' },
+    summary: 'memory.stat has zswpwb after zswpout.',
+    where: 'kernel/cgroup/memory-stat.ts STAT_KEYS',
+    source: 'a regression bisection mail naming 7108cc3f765c between v6.6 and v6.9; the v7/v8 patch mails; the oracle: cgroup-files',
     verified: true,
   },
   {
@@ -363,6 +415,30 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'pids_events_local',
+    since: '6.11',
+    commit: { id: '3f26a885a068', subject: 'cgroup/pids: Add pids.events.local' },
+    also: [{ id: '385a635cacfe', subject: 'cgroup/pids: Make event counters hierarchical' }],
+    summary:
+      'a non-root v2 cgroup has pids.events.local ("max N": forks refused at this level\'s limit, its own). Without ' +
+      'it the file does not exist.',
+    where: 'kernel/cgroup/cgroupfs.ts (pids.events.local)',
+    source: 'Tejun Heo\'s "Applied 1-5 to cgroup/for-6.11" mail, the cgroup for-next push listing 3f26a885a068, and the for-6.11 pull shortlog; the oracle: cgroup-files',
+    verified: true,
+  },
+  {
+    name: 'memcg_stat_numa_balancing',
+    since: '6.11',
+    commit: { id: 'f77f0c751478', subject: 'mm,memcg: provide per-cgroup counters for NUMA balancing operations' },
+    summary:
+      'memory.stat has pgdemote_kswapd, pgdemote_direct, pgdemote_khugepaged and pgpromote_success after the ' +
+      'workingset keys (node items: memory.numa_stat too) and numa_pages_migrated, numa_pte_updates and ' +
+      'numa_hint_faults at the end.',
+    where: 'kernel/cgroup/memory-stat.ts STAT_KEYS',
+    source: 'the Fixes: tags of later mm patches naming f77f0c751478; mm-stable logs of the 6.11 window; the oracle: cgroup-files, loop-charge',
+    verified: true,
+  },
+  {
     name: 'cpu_weight_read_clamped',
     since: '6.12',
     commit: { id: '4f9c7ca85104', subject: 'sched: Factor out cgroup weight conversion functions' },
@@ -388,6 +464,17 @@ const FEATURE_LIST = [
     source: 'the pull "io_uring updates for 6.12-rc1" (tags/for-6.12/io_uring-20240913); a mainline log listing ' +
       '7ed9e09e2d13 and an io-uring list mail citing it; the patch (5/5, Aug 2024) adds the flag; the oracle: 6.12.118',
     verified: true,
+  },
+  {
+    name: 'memcg_stat_swpin_zero',
+    since: '6.12',
+    commit: { id: '9677914d3b52', subject: 'mm: count zeromap read and set for swapout and swapin' },
+    summary: 'memory.stat has swpin_zero and swpout_zero after pglazyfreed.',
+    where: 'kernel/cgroup/memory-stat.ts STAT_KEYS',
+    // the id is from an mm-hotfixes branch listing (Nov 2024), not checked against mainline; the release rests on
+    // the pull shortlog that carried it in the 6.12-rc cycle and on the oracle (6.12.118 prints the keys)
+    source: 'the v4 patch (Barry Song, Nov 2024), an mm-hotfixes listing and a 6.12-rc pull shortlog; the oracle: cgroup-files',
+    verified: false,
   },
   {
     name: 'kvm_nx_recovery_vhost_task',

@@ -22,6 +22,8 @@ export const THREAD_SLEEPING = 0;
 export const THREAD_RUNNABLE = 1;
 export const THREAD_RUNNING = 2;
 export const THREAD_DEAD = 3;
+/** runnable but held off the run queue by CFS bandwidth (throttle_cfs_rq) until the hook unthrottles it */
+export const THREAD_THROTTLED = 4;
 
 export class SimThread {
   state = THREAD_SLEEPING;

@@ -25,7 +25,21 @@
 import { KwqError } from '../kernel/error.js';
 import { CallbackEvent, EventHeap, SimEvent, TimerList } from './clock.js';
 import type { Runtime, RuntimeOptions, RunHook, SleepHook } from './index.js';
-import { SimThread, THREAD_DEAD, THREAD_RUNNABLE, THREAD_RUNNING, THREAD_SLEEPING, type ThreadBody } from './sim-thread.js';
+import { SimThread, THREAD_DEAD, THREAD_RUNNABLE, THREAD_RUNNING, THREAD_SLEEPING, THREAD_THROTTLED, type ThreadBody } from './sim-thread.js';
+
+/**
+ * CFS bandwidth (kernel/sched/fair.c), as the kernel's cpu controller plugs it in
+ * (src/kernel/cgroup/cpu-bandwidth.ts): before a thread gets a CPU the runtime asks how
+ * much runtime its groups have left (the slice is cut to it); 0 means throttled, and
+ * the hook keeps the thread (state THROTTLED, off the run queue) until it calls
+ * unthrottle(). After the slice the hook is told what the thread used.
+ */
+export interface BandwidthHook {
+  /** ns `th` may run now (Infinity: no limit); <= 0: throttled, the hook parked it */
+  runtimeFor(th: SimThread, nowNs: number): number;
+  /** `th` ran `ns` from `startNs` */
+  charge(th: SimThread, ns: number, startNs: number): void;
+}
 
 class CpuDone extends SimEvent {
   thread: SimThread | null = null;
@@ -71,6 +85,8 @@ export class SimRuntime implements Runtime {
   readonly sliceNs: number;
   onRun: RunHook | null = null;
   onSleep: SleepHook | null = null;
+  /** CFS bandwidth enforcement; null while no cgroup has a cpu.max quota */
+  bandwidth: BandwidthHook | null = null;
 
   private now = 0;
   private seq = 0;
@@ -175,6 +191,19 @@ export class SimRuntime implements Runtime {
     th.state = THREAD_DEAD;
   }
 
+  /** unthrottle_cfs_rq for one thread: a THROTTLED thread goes back on the run queue */
+  unthrottle(th: SimThread): void {
+    if (th.state !== THREAD_THROTTLED) return;
+    th.state = THREAD_RUNNABLE;
+    this.enqueue(th);
+  }
+
+  /** queue an event the caller owns (bandwidth period timers: no allocation per period) */
+  queueEvent(ev: SimEvent, ns: number): void {
+    if (ev.pending) this.dequeue(ev);
+    this.queue(ev, Math.max(ns, this.nowNs()));
+  }
+
   private enqueue(th: SimThread): void {
     th.rqNext = null;
     if (this.rqTail === null) this.rqHead = th;
@@ -201,6 +230,16 @@ export class SimRuntime implements Runtime {
       this.rqHead = th.rqNext;
       if (this.rqHead === null) this.rqTail = null;
       th.rqNext = null;
+      let budget = this.sliceNs;
+      const bw = this.bandwidth;
+      if (bw !== null) {
+        const avail = bw.runtimeFor(th, this.now);
+        if (avail <= 0) {
+          th.state = THREAD_THROTTLED;
+          continue;
+        }
+        if (avail < budget) budget = avail;
+      }
       let cpu = 0;
       while (this.done[cpu]!.thread !== null) cpu++;
       const ev = this.done[cpu]!;
@@ -211,7 +250,7 @@ export class SimRuntime implements Runtime {
       this.running = th;
       let more: boolean;
       try {
-        more = th.body.run(th, this.sliceNs);
+        more = th.body.run(th, budget);
       } finally {
         this.running = null;
       }
@@ -220,6 +259,7 @@ export class SimRuntime implements Runtime {
       th.nrRuns++;
       ev.thread = th;
       ev.more = more;
+      if (bw !== null && cost > 0) bw.charge(th, cost, this.now);
       this.queue(ev, this.now + cost);
       if (this.onRun !== null) this.onRun(th, this.now, cost, cpu);
     }

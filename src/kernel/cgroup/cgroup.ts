@@ -80,6 +80,8 @@ export class Cgroup {
   /** the v2 freezer (freezer.ts) */
   readonly freezer = new CgroupFreezer();
   readonly pids = new PidsCgroup();
+  /** cgroup.pressure (psi->enabled) */
+  psiEnabled = true;
   /** cgroup.max.descendants / cgroup.max.depth */
   maxDescendants = Infinity;
   maxDepth = Infinity;

@@ -23,6 +23,9 @@ import {
   cpuWeightClamped, cpuWeightNiceShow, cpuWeightNiceWrite, cpuWeightShow, cpuWeightWrite,
 } from './cpu.js';
 import { cgroupFreezeWrite, cgroupFrozen, cgroupKillWrite } from './freezer.js';
+import { cfsBandwidthChanged } from './cpu-bandwidth.js';
+import { kstrtoint, strstrip } from './kstrto.js';
+import { memoryNumaStatShow, memoryStatShow } from './memory-stat.js';
 
 const THREADED_CONTROLLERS = THREADED_SS;
 /** PID_MAX_LIMIT */
@@ -41,6 +44,8 @@ interface CftFile {
   ss?: Controller;
   /** the release feature that brought the file */
   feature?: Feature;
+  /** a PSI file (cpu/io/memory.pressure): hidden while cgroup.pressure is 0 */
+  psi?: boolean;
 }
 
 const bytes = pageCounterShow;
@@ -73,15 +78,6 @@ function procsWrite(threadgroup: boolean) {
   };
 }
 
-function memoryStatV2(cg: Cgroup): string {
-  const st = (i: number): number => sumSubtree(cg, (c) => c.memcg.stat[i]!) * PAGE_SIZE;
-  return [
-    `anon ${st(NR_ANON)}`, `file ${st(NR_FILE)}`, `kernel ${st(NR_KERNEL)}`, `shmem ${st(NR_SHMEM)}`,
-    `file_mapped 0`, `file_dirty ${st(NR_FILE_DIRTY)}`, `file_writeback ${st(NR_FILE_WRITEBACK)}`,
-    `swapcached 0`, `swap ${st(NR_SWAP)}`,
-  ].join('\n') + '\n';
-}
-
 function memoryStatV1(cg: Cgroup): string {
   const local = (i: number): number => cg.memcg.stat[i]! * PAGE_SIZE;
   const tot = (i: number): number => sumSubtree(cg, (c) => c.memcg.stat[i]!) * PAGE_SIZE;
@@ -108,6 +104,12 @@ function cpuStat(k: Kernel, cg: Cgroup): string {
   // cgroup_extra_stat_show: cgroup_tryget_css of the cgroup's own cpu css, the root's included (the oracle: cpu-max)
   if (cg.hasCss('cpu')) s += cpuExtraStat(cg.cpuTg);
   return s;
+}
+
+/** after tg_set_cfs_bandwidth succeeded: the sim runtime applies the new bandwidth */
+function bandwidthWrite(k: Kernel, cg: Cgroup, r: number): number {
+  if (r === 0) cfsBandwidthChanged(k, cg);
+  return r;
 }
 
 /**
@@ -144,7 +146,51 @@ function cgroupStatShow(k: Kernel, cg: Cgroup): string {
   return s;
 }
 
-function memLimitStore(field: 'max' | 'high' | 'low' | 'min' | 'swapMax') {
+/**
+ * psi_show (kernel/sched/psi.c): "some" and "full" lines, avg10/avg60/avg300 as
+ * percentages with two decimals and total in µs. The model's stall time: cpu from CFS
+ * throttling (cpu-bandwidth.ts: the group's tasks runnable, none running); kwq has no
+ * time spent in reclaim or waiting for I/O, so memory and io stay 0. The running
+ * averages (psi_avgs_work every 2 s) are not modelled: 0.00 (docs/divergences.md).
+ * A cgroup with cgroup.pressure 0 has no such files (cgroupFiles hides them: ENOENT).
+ */
+function psiShow(cg: Cgroup, res: 'cpu' | 'io' | 'memory'): string {
+  let some = 0;
+  let full = 0;
+  if (res === 'cpu' && cg.hasCss('cpu')) {
+    some = cg.cpuTg.psiCpuSomeNs;
+    full = cg.cpuTg.psiCpuFullNs;
+  }
+  const line = (name: string, ns: number): string => `${name} avg10=0.00 avg60=0.00 avg300=0.00 total=${Math.floor(ns / 1000)}\n`;
+  return line('some', some) + line('full', full);
+}
+
+/** cgroup_pressure_write: kstrtoint(strstrip(buf), 0), 0 or 1 (the root's cannot be turned off) */
+function cgroupPressureWrite(cg: Cgroup, text: string): number {
+  const r = kstrtoint(strstrip(text));
+  if ('err' in r) return r.err;
+  if (r.value !== 0 && r.value !== 1) return -ERANGE;
+  if (cg.parent === null) return r.value === 1 ? 0 : -EINVAL;
+  cg.psiEnabled = r.value === 1;
+  return 0;
+}
+
+/**
+ * io.weight (blk-iocost ioc_weight_write) without a "MAJ:MIN": sscanf "default %u" or
+ * "%u" (the kernel's %u takes no sign), 1..10000 else -EINVAL. Per-device weights are not modelled.
+ */
+function ioWeightStore(_k: Kernel, cg: Cgroup, _t: Task, text: string): number {
+  if (text.includes(':')) return -EINVAL;
+  // the kernel's vsscanf: a literal must match where it stands; %u skips spaces, takes no sign, wraps to 32 bits
+  const m = /^default\s*(\d+)/.exec(text) ?? /^\s*(\d+)/.exec(text);
+  if (m === null) return -EINVAL;
+  const v = BigInt(m[1]!) % 2n ** 32n;
+  if (v < 1n || v > 10000n) return -EINVAL;
+  cg.blkcg.dflWeight = Number(v);
+  return 0;
+}
+
+function memLimitStore(field: 'max' | 'high' | 'low' | 'min' | 'swapMax' | 'swapHigh' | 'zswapMax') {
   return (k: Kernel, cg: Cgroup, task: Task, text: string): number => {
     const v = pageCounterMemparse(text);
     if (v === null) return -EINVAL;
@@ -358,8 +404,8 @@ const V2_FILES: Record<string, CftFile> = {
   'cpu.stat': { show: (k, cg) => cpuStat(k, cg) },
   // cgroup_local_stat_show: the cgroup's own cpu css prints, none prints nothing
   'cpu.stat.local': { feature: 'cpu_stat_local', show: (_k, cg) => (cg.hasCss('cpu') ? cpuLocalStat(cg.cpuTg) : '') },
-  'cpu.max': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuMaxShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuMaxWrite(cg.cpuTg, text) },
-  'cpu.max.burst': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuMaxBurstShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuMaxBurstWrite(cg.cpuTg, text) },
+  'cpu.max': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuMaxShow(cg.cpuTg), store: (k, cg, _t, text) => bandwidthWrite(k, cg, cpuMaxWrite(cg.cpuTg, text)) },
+  'cpu.max.burst': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuMaxBurstShow(cg.cpuTg), store: (k, cg, _t, text) => bandwidthWrite(k, cg, cpuMaxBurstWrite(cg.cpuTg, text)) },
   'cpu.weight': { ss: 'cpu', notOnRoot: true, show: (k, cg) => cpuWeightShow(cg.cpuTg, cpuWeightClamped(k)), store: (_k, cg, _t, text) => cpuWeightWrite(cg.cpuTg, text) },
   'cpu.weight.nice': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuWeightNiceShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuWeightNiceWrite(cg.cpuTg, text) },
   'cpu.idle': { ss: 'cpu', notOnRoot: true, show: (_k, cg) => cpuIdleShow(cg.cpuTg), store: (_k, cg, _t, text) => cpuIdleWrite(cg.cpuTg, text) },
@@ -371,9 +417,33 @@ const V2_FILES: Record<string, CftFile> = {
   'memory.min': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.min) + '\n', store: memLimitStore('min') },
   'memory.swap.current': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.swapUsage) + '\n' },
   'memory.swap.max': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.swapMax) + '\n', store: memLimitStore('swapMax') },
+  // the PSI files (kernel/cgroup/cgroup.c cgroup_psi_files): on every cgroup, the root included
+  'cgroup.pressure': { show: (_k, cg) => `${cg.psiEnabled ? 1 : 0}\n`, store: (_k, cg, _t, text) => cgroupPressureWrite(cg, text) },
+  'cpu.pressure': { psi: true, show: (_k, cg) => psiShow(cg, 'cpu') },
+  'io.pressure': { psi: true, show: (_k, cg) => psiShow(cg, 'io') },
+  'memory.pressure': { psi: true, show: (_k, cg) => psiShow(cg, 'memory') },
   'memory.events': { ss: 'memory', notOnRoot: true, show: (_k, cg) => MEMCG_EVENT_NAMES.map((n, i) => `${n} ${cg.memcg.events[i]}\n`).join('') },
   'memory.events.local': { ss: 'memory', notOnRoot: true, show: (_k, cg) => MEMCG_EVENT_NAMES.map((n, i) => `${n} ${cg.memcg.eventsLocal[i]}\n`).join('') },
-  'memory.stat': { ss: 'memory', show: (_k, cg) => memoryStatV2(cg) },
+  'memory.stat': { ss: 'memory', show: (k, cg) => memoryStatShow(k, cg) },
+  'memory.numa_stat': { ss: 'memory', show: (k, cg) => memoryNumaStatShow(k, cg) },
+  'memory.swap.high': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.swapHigh) + '\n', store: memLimitStore('swapHigh') },
+  'memory.swap.peak': { ss: 'memory', notOnRoot: true, feature: 'memcg_swap_peak', show: (_k, cg) => bytes(cg.memcg.swapWatermark) + '\n' },
+  // swap_events_show: kwq's machine has no swap device in the oracle; swap.high/max events are not counted
+  'memory.swap.events': { ss: 'memory', notOnRoot: true, show: () => 'high 0\nmax 0\nfail 0\n' },
+  // kwq has no zswap: nothing is ever compressed into it
+  'memory.zswap.current': { ss: 'memory', notOnRoot: true, show: () => '0\n' },
+  'memory.zswap.max': { ss: 'memory', notOnRoot: true, show: (_k, cg) => bytes(cg.memcg.zswapMax) + '\n', store: memLimitStore('zswapMax') },
+  'memory.zswap.writeback': {
+    ss: 'memory', feature: 'memcg_zswap_writeback', show: (_k, cg) => `${cg.memcg.zswapWriteback}\n`,
+    store: (_k, cg, _t, text) => {
+      // zswap_writeback_write: kstrtoint(strstrip(buf), 0), then 0 or 1
+      const r = kstrtoint(strstrip(text));
+      if ('err' in r) return r.err;
+      if (r.value !== 0 && r.value !== 1) return -EINVAL;
+      cg.memcg.zswapWriteback = r.value;
+      return 0;
+    },
+  },
   'memory.oom.group': {
     ss: 'memory', notOnRoot: true, show: (_k, cg) => `${cg.memcg.oomGroup ? 1 : 0}\n`,
     store: (_k, cg, _t, text) => {
@@ -395,6 +465,7 @@ const V2_FILES: Record<string, CftFile> = {
   },
   'io.stat': { ss: 'io', show: (k, cg) => ioStat(k, cg) },
   'io.max': { ss: 'io', notOnRoot: true, show: (_k, cg) => ioMaxShow(cg), store: ioMaxStore },
+  'io.weight': { ss: 'io', notOnRoot: true, show: (_k, cg) => `default ${cg.blkcg.dflWeight}\n`, store: ioWeightStore },
   'pids.max': {
     ss: 'pids', notOnRoot: true, show: (_k, cg) => maxOr(cg.pids.limit) + '\n',
     store: (_k, cg, _t, text) => {
@@ -414,6 +485,8 @@ const V2_FILES: Record<string, CftFile> = {
   'pids.current': { ss: 'pids', notOnRoot: true, show: (_k, cg) => `${cg.pids.counter}\n` },
   'pids.peak': { ss: 'pids', notOnRoot: true, show: (_k, cg) => `${cg.pids.watermark}\n` },
   'pids.events': { ss: 'pids', notOnRoot: true, show: (_k, cg) => `max ${cg.pids.eventsMax}\n` },
+  // forks refused by this cgroup's own pids.max (the model counts only that, in eventsMax)
+  'pids.events.local': { ss: 'pids', notOnRoot: true, feature: 'pids_events_local', show: (_k, cg) => `max ${cg.pids.eventsMax}\n` },
 };
 
 const V1_COMMON: Record<string, CftFile> = {
@@ -473,6 +546,8 @@ export function cgroupFiles(cg: Cgroup, k?: Kernel): Map<string, CftFile> {
       if (f.notOnRoot && cg.parent === null) continue;
       if (f.feature !== undefined && k !== undefined && !k.has(f.feature)) continue;
       if (f.ss && !cg.hasCss(f.ss)) continue;
+      // cgroup_pressure_write(0) hides the cgroup's PSI files (cgroup_file_show(psi_files[i], false))
+      if (f.psi && !cg.psiEnabled) continue;
       out.set(name, f);
     }
   } else {

@@ -23,8 +23,8 @@
  *                  (3), leaving it NICE_0_LOAD (1024): the weight before is lost
  *
  * The stat counters (nr_periods, nr_throttled, throttled_usec, nr_bursts, burst_usec)
- * are kept here; the sim runtime's bandwidth enforcement is not modelled yet (they
- * stay 0, as they are for a cgroup that never ran against its quota).
+ * are kept here and moved by the sim runtime's bandwidth enforcement (cpu-bandwidth.ts:
+ * the period timer, throttle and unthrottle).
  */
 import { EINVAL, ERANGE } from '../errno.js';
 import type { Kernel } from '../kernel.js';
@@ -80,6 +80,30 @@ export class CpuCgroup {
   nrBursts = 0;
   burstNs = 0;
 
+  // ---- enforcement state (cpu-bandwidth.ts): struct cfs_bandwidth folded with one cfs_rq ----
+  /** quota in ns as a number (Infinity: RUNTIME_INF) for the hot path */
+  quotaNs = Infinity;
+  /** cfs_b->runtime: the period's pool, capped at quota + burst */
+  pool = 0;
+  /** cfs_b->runtime_snap: the pool right after the last refill (burst accounting) */
+  poolSnap = 0;
+  /** what the group ran past its pool (a negative cfs_rq->runtime_remaining), paid from the next refill */
+  debt = 0;
+  /** cfs_b->idle: no runtime was handed out since the last period */
+  bwIdle = false;
+  /** cfs_b->period_active */
+  periodActive = false;
+  throttled = false;
+  /** cfs_rq->throttled_clock */
+  throttledAt = 0;
+  /** runtime threads held while throttled (the group's throttled list) */
+  readonly parked: unknown[] = [];
+  /** the period timer (a SimEvent owned by cpu-bandwidth.ts), made at first use */
+  periodTimer: unknown = null;
+  /** PSI's cpu stall of this group's tasks (ns): some / full, from throttling */
+  psiCpuSomeNs = 0;
+  psiCpuFullNs = 0;
+
   get hasQuota(): boolean {
     return this.quota !== RUNTIME_INF;
   }
@@ -101,6 +125,8 @@ function tgSetCfsBandwidth(tg: CpuCgroup, period: bigint, quota: bigint, burst: 
   tg.period = period;
   tg.quota = quota;
   tg.burst = burst;
+  // the number the enforcement uses (quotas past 2^53 ns, 104 days, lose ns precision: they never throttle)
+  tg.quotaNs = quota === RUNTIME_INF ? Infinity : Number(quota);
   return 0;
 }
 
