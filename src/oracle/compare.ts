@@ -95,6 +95,13 @@ function compareText(check: Check | undefined, a: string, b: string, diffs: stri
     }
     return;
   }
+  // a one-value file read as keyed (memory.current): its value passes the value rule
+  const one = (t: string): boolean => /^\S+\n?$/.test(t);
+  if (one(a) && one(b)) {
+    const rule = check?.fields?.text ?? check?.otherFields ?? 'exact';
+    if (!ruleHolds(rule, a.trim(), b.trim())) diffs.push(`text: ${names[0]} ${show(a)}, ${names[1]} ${show(b)}`);
+    return;
+  }
   const x = parseKeyed(a);
   const y = parseKeyed(b);
   const onlyA = [...x.keys()].filter((k) => !y.has(k));
