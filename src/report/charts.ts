@@ -287,10 +287,216 @@ export function sweepChart(points: unknown[], axes: SweepAxes): VegaLiteSpec {
   };
 }
 
+// ---- vm-cpu-max --------------------------------------------------------------------
+
+interface VmCpuMaxPhaseData { ios: number; nrThrottled: number; emulatorThrottled: number; workerCgroup: string }
+
+/** scenarios/vm-cpu-max.ts's --json data (the fields read here) */
+export interface VmCpuMaxData {
+  runs: { release: string; percent: number; workerIsKthread: boolean; before: VmCpuMaxPhaseData; after: VmCpuMaxPhaseData }[];
+  /** virtual ms per phase (IOPS = ios / (ms / 1000)); absent in older output: 1000, the scenario's default */
+  ms?: number;
+}
+
+// no ': ' in a value: an aria-label is 'title: value; ...'
+export const VM_BEFORE = 'before (QEMU in vm1)';
+export const VM_AFTER = 'after (QEMU in vm1/emulator)';
+
+/** the worker's design by release, as the legend names it */
+function workerDesign(release: string, kthread: boolean): string {
+  return `${release} (${kthread ? 'kthread' : 'vhost_task'})`;
+}
+
+/**
+ * vm-cpu-max: top, IOPS by vm1's cpu.max, a bar per release, before and after QEMU
+ * moves (the worker's cgroup in each bar's label); below, the periods each cgroup was
+ * throttled (cpu.stat nr_throttled) in the same phases. Grouped bars, not lines: the
+ * releases have the same figures before the move and would hide each other.
+ */
+export function vmCpuMaxChart(data: VmCpuMaxData): VegaLiteSpec {
+  const runs = need<VmCpuMaxData['runs']>('vm-cpu-max', data, 'runs');
+  const ms = data.ms ?? 1000;
+  const iops: Record<string, unknown>[] = [];
+  const throttled: Record<string, unknown>[] = [];
+  for (const r of runs) {
+    const design = workerDesign(r.release, r.workerIsKthread);
+    for (const [phase, p] of [[VM_BEFORE, r.before], [VM_AFTER, r.after]] as const) {
+      if (p === undefined) throw new KwqError('chart vm-cpu-max', `run ${r.release} ${r.percent}% has no before/after phase`);
+      iops.push({ design, percent: r.percent, phase, iops: Math.round(p.ios / (ms / 1000)), worker: p.workerCgroup });
+      throttled.push({ design, percent: r.percent, panel: `vm1 ${phase === VM_BEFORE ? 'before' : 'after'}`, nr: p.nrThrottled });
+      if (phase === VM_AFTER) throttled.push({ design, percent: r.percent, panel: 'vm1/emulator after', nr: p.emulatorThrottled });
+    }
+  }
+  const designs = [...new Set(iops.map((v) => v['design'] as string))];
+  const x = { field: 'percent', type: 'ordinal', title: "vm1's cpu.max (% of a CPU)", axis: { labelAngle: 0 }, scale: { paddingInner: 0.25 } } as const;
+  const color = { field: 'design', type: 'nominal', title: 'vhost worker', scale: { domain: designs } } as const;
+  return {
+    $schema: SCHEMA,
+    title: { text: 'vm-cpu-max: a VM under cpu.max, before and after QEMU moves to vm1/emulator', subtitle: "6.12's worker moves with QEMU under the emulator's limit; 6.1's kthread stays in vm1 on vm1's quota" },
+    vconcat: [
+      {
+        data: { values: iops },
+        facet: { column: { field: 'phase', type: 'nominal', title: null, sort: [VM_BEFORE, VM_AFTER], header: { labelFontSize: 12, labelFontWeight: 'bold' } } },
+        spec: {
+          width: 260, height: 200,
+          mark: { type: 'bar' },
+          encoding: {
+            x, xOffset: { field: 'design', type: 'nominal', title: 'vhost worker', scale: { domain: designs } }, color,
+            y: { field: 'iops', type: 'quantitative', title: 'IOPS' },
+            // the SVG is static: tooltip fields only add to each bar's aria-label (the facet's phase is not in it otherwise)
+            tooltip: [{ field: 'phase' }, { field: 'worker', title: 'worker in' }],
+          },
+        },
+      },
+      {
+        data: { values: throttled },
+        facet: { column: { field: 'panel', type: 'nominal', title: null, sort: ['vm1 before', 'vm1 after', 'vm1/emulator after'], header: { labelFontSize: 11 } } },
+        spec: {
+          width: 200, height: 110,
+          mark: { type: 'bar' },
+          encoding: {
+            x, xOffset: { field: 'design', type: 'nominal', title: 'vhost worker', scale: { domain: designs } }, color,
+            y: { field: 'nr', type: 'quantitative', title: 'periods throttled', axis: { tickMinStep: 1 } },
+            tooltip: [{ field: 'panel', title: 'cgroup' }],
+          },
+        },
+      },
+    ],
+  };
+}
+
+// ---- vm-freeze ---------------------------------------------------------------------
+
+/** scenarios/vm-freeze.ts's --json data */
+export interface VmFreezeData {
+  runs: { release: string; workerIsKthread: boolean; iosBefore: number; iosFrozen: number; iosAfter: number; workerUsFrozen: number; frozenWhileFrozen: number; frozenAfterThaw: number }[];
+}
+
+export const FREEZE_PHASES = ['before', 'while frozen', 'after the thaw'] as const;
+
+/**
+ * vm-freeze: I/Os completed before, while and after cgroup.freeze 1, a bar per design
+ * (the count over each bar: a zero is a bar you cannot see), and beside it the worker's
+ * CPU time while frozen with what cgroup.events said.
+ */
+export function vmFreezeChart(data: VmFreezeData): VegaLiteSpec {
+  const runs = need<VmFreezeData['runs']>('vm-freeze', data, 'runs');
+  const ios = runs.flatMap((r) => {
+    const design = workerDesign(r.release, r.workerIsKthread);
+    return [r.iosBefore, r.iosFrozen, r.iosAfter].map((n, i) => ({ design, phase: FREEZE_PHASES[i], ios: n }));
+  });
+  const cpu = runs.map((r) => ({ design: workerDesign(r.release, r.workerIsKthread), us: r.workerUsFrozen, frozen: r.frozenWhileFrozen, thawed: r.frozenAfterThaw }));
+  const designs = cpu.map((c) => c.design);
+  const color = { field: 'design', type: 'nominal', title: 'vhost worker', scale: { domain: designs } } as const;
+  const xPhase = { field: 'phase', type: 'nominal', title: null, sort: [...FREEZE_PHASES], axis: { labelAngle: 0 } } as const;
+  const off = { field: 'design', type: 'nominal', title: 'vhost worker', scale: { domain: designs } } as const;
+  return {
+    $schema: SCHEMA,
+    title: { text: "vm-freeze: what a VM's vhost worker runs while its cgroup is frozen", subtitle: "cgroup.freeze 1 with the guest's I/O queued; over the CPU bars: cgroup.events' frozen while frozen" },
+    hconcat: [
+      {
+        width: 330, height: 220,
+        data: { values: ios },
+        layer: [
+          {
+            mark: { type: 'bar' },
+            encoding: {
+              x: xPhase, xOffset: off, color,
+              y: { field: 'ios', type: 'quantitative', title: 'I/Os completed' },
+            },
+          },
+          {
+            mark: { type: 'text', dy: -5, fontSize: 10, baseline: 'bottom' },
+            encoding: { x: xPhase, xOffset: off, y: { field: 'ios', type: 'quantitative' }, text: { field: 'ios', type: 'quantitative' } },
+          },
+        ],
+      },
+      {
+        width: 220, height: 220,
+        data: { values: cpu },
+        layer: [
+          {
+            mark: { type: 'bar' },
+            encoding: {
+              x: { field: 'design', type: 'nominal', title: 'vhost worker', scale: { domain: designs }, axis: { labelAngle: 0, title: null } }, color,
+              y: { field: 'us', type: 'quantitative', title: 'worker CPU while frozen (µs)' },
+              tooltip: [{ field: 'frozen', title: 'cgroup.events frozen while frozen' }, { field: 'thawed', title: 'after the thaw' }],
+            },
+          },
+          {
+            transform: [{ calculate: "'frozen ' + datum.frozen", as: 'events' }],
+            mark: { type: 'text', dy: -5, fontSize: 10, baseline: 'bottom' },
+            encoding: { x: { field: 'design', type: 'nominal' }, y: { field: 'us', type: 'quantitative' }, text: { field: 'events', type: 'nominal' } },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+// ---- bench/scale.ts's curves -------------------------------------------------------
+
+/** one figure of a bench section (bench/types.ts's Figure) */
+interface BenchFigure { name: string; value: number; unit: string; notes?: Record<string, unknown> }
+
+/** what `npm run bench -- --json F` writes (the fields read here) */
+export interface BenchJson {
+  env?: { quick?: boolean; cpus?: number; cpu?: string; date?: string };
+  sections: { section: string; title: string; figures: BenchFigure[] }[];
+}
+
+/**
+ * bench/scale.ts: host cost per item against the count (cgroups, devices or processes),
+ * one line per curve, log-log; the bars are the min..max of the point's 3 blocks.
+ * Reads the figures whose notes carry `series` and `x` (the startup figures do not).
+ */
+export function scaleChart(bench: BenchJson): VegaLiteSpec {
+  const sections = need<BenchJson['sections']>('scale', bench, 'sections');
+  const scale = sections.find((s) => s.section === 'scale');
+  if (scale === undefined) throw new KwqError('chart scale', `the bench JSON has no 'scale' section (sections: ${sections.map((s) => s.section).join(', ') || 'none'}); run npm run bench -- --only scale --json F`);
+  const values = scale.figures.flatMap((f) => {
+    const n = f.notes ?? {};
+    if (typeof n['series'] !== 'string' || typeof n['x'] !== 'number') return [];
+    const series = n['series'];
+    const spread = /^([\d.]+)\.\.([\d.]+)$/.exec(String(n['min..max of blocks'] ?? ''));
+    return [{
+      series, x: n['x'], ns: f.value, unit: f.unit,
+      // "…, cgroups 100": what x counts
+      of: f.name.startsWith(`${series}, `) ? f.name.slice(series.length + 2).split(' ')[0] : '',
+      lo: spread ? Number(spread[1]) : f.value, hi: spread ? Number(spread[2]) : f.value,
+      exactlyOnce: String(n['exactly-once'] ?? ''),
+    }];
+  });
+  if (values.length === 0) throw new KwqError('chart scale', "the 'scale' section has no curve figures (notes with series and x)");
+  const series = [...new Set(values.map((v) => v.series))];
+  const x = { field: 'x', type: 'quantitative', title: 'count: cgroups, devices or processes (log)', scale: { type: 'log' }, axis: { values: [...new Set(values.map((v) => v.x))].sort((a, b) => a - b), format: ',' } } as const;
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 } } as const;
+  const env = bench.env;
+  return {
+    $schema: SCHEMA,
+    title: { text: 'scale: sim cost per item vs count (bench/scale.ts)', subtitle: `host ns per request or work, median of 3 blocks (bars: their min..max)${env ? `; ${env.quick ? '--quick, ' : ''}${env.cpus ?? '?'} × ${env.cpu ?? 'CPU'}` : ''}` },
+    width: WIDTH, height: HEIGHT,
+    data: { values },
+    layer: [
+      { mark: { type: 'rule', opacity: 0.5 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
+      {
+        mark: { type: 'line', point: { filled: true, size: 40 } },
+        encoding: {
+          x, color,
+          y: { field: 'ns', type: 'quantitative', title: 'host ns per item (log)', scale: { type: 'log' } },
+          tooltip: [{ field: 'of' }, { field: 'unit' }, { field: 'exactlyOnce', title: 'exactly-once' }],
+        },
+      },
+    ],
+  };
+}
+
 /** The tour's charts by scenario: the scenarios that have one, and how to draw it. */
 export const SCENARIO_CHARTS: Record<string, (data: never) => VegaLiteSpec> = {
   multiqueue: multiqueueChart,
   'loop-inversion': loopInversionChart,
   'loop-reap': loopReapChart,
   iowq: iowqChart,
+  'vm-cpu-max': vmCpuMaxChart,
+  'vm-freeze': vmFreezeChart,
 };

@@ -6,6 +6,8 @@
  *   - the numbers shown match the JSON the page was built from: each chart's marks
  *     (their aria-labels name the datum) against the scenario's --json data, the tour's
  *     tables verbatim, the oracle table's cells, the engine's figures;
+ *   - `kwq report --bench` on a real bench JSON (test/report/fixtures): a point per scale
+ *     curve figure at its ns/item;
  *   - that JSON is what the scenarios print (the sim runtime is deterministic, so a fresh
  *     run of multiqueue gives the same data).
  * Run by `npm run test:browser` (not `npm test`: no browser there).
@@ -13,12 +15,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { reportCommand } from '../../src/cli/report.js';
 import { runScenario } from '../../src/cli/tour.js';
-import { SCENARIO_CHARTS, MQ_ONE, MQ_PER_VQ, MQ_PUBLISHED } from '../../src/report/charts.js';
+import { SCENARIO_CHARTS, MQ_ONE, MQ_PER_VQ, MQ_PUBLISHED, VM_AFTER, VM_BEFORE, FREEZE_PHASES, type BenchJson } from '../../src/report/charts.js';
 import type { TourReportData } from '../../src/report/tour-report.js';
 
 const CHROMIUM = process.env['KWQ_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -78,6 +80,29 @@ function scenarioData(name: string): Record<string, unknown> {
   return s.data;
 }
 
+/** every figure.chart of a page: its box, drawn marks and its data marks' labels */
+async function readCharts(p: Page): Promise<ChartSeen[]> {
+  const seen = await p.$$eval('figure.chart', (figs) =>
+    figs.map((f) => {
+      const svg = f.querySelector('svg');
+      const box = svg?.getBoundingClientRect();
+      // Vega draws each mark item as a path/line/text inside <g class="mark-TYPE role-mark">
+      const items = svg ? [...svg.querySelectorAll('g.role-mark > *')] : [];
+      const drawn = items.filter((e) => {
+        const b = (e as SVGGraphicsElement).getBBox?.();
+        return b !== undefined && (b.width > 0 || b.height > 0);
+      });
+      // one datum each: points and bars (a line's label repeats its first point's)
+      const labels = items
+        .filter((e) => ['point', 'bar'].includes(e.getAttribute('aria-roledescription') ?? '') && e.getAttribute('aria-label'))
+        .map((e) => e.getAttribute('aria-label')!);
+      return { id: f.getAttribute('data-chart') ?? '', width: box?.width ?? 0, height: box?.height ?? 0, marks: drawn.length, labels: labels as unknown as Record<string, string>[] };
+    }),
+  );
+  for (const c of seen) c.labels = (c.labels as unknown as string[]).map(parseLabel);
+  return seen;
+}
+
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set KWQ_CHROMIUM)`);
   dir = mkdtempSync(join(tmpdir(), 'kwq-report-'));
@@ -103,24 +128,7 @@ beforeAll(async () => {
   });
   await page.goto(self, { waitUntil: 'load' });
   data = JSON.parse((await page.locator('#kwq-report-data').textContent()) ?? 'null') as TourReportData;
-  charts = await page.$$eval('figure.chart', (figs) =>
-    figs.map((f) => {
-      const svg = f.querySelector('svg');
-      const box = svg?.getBoundingClientRect();
-      // Vega draws each mark item as a path/line/text inside <g class="mark-TYPE role-mark">
-      const items = svg ? [...svg.querySelectorAll('g.role-mark > *')] : [];
-      const drawn = items.filter((e) => {
-        const b = (e as SVGGraphicsElement).getBBox?.();
-        return b !== undefined && (b.width > 0 || b.height > 0);
-      });
-      // one datum each: points and bars (a line's label repeats its first point's)
-      const labels = items
-        .filter((e) => ['point', 'bar'].includes(e.getAttribute('aria-roledescription') ?? '') && e.getAttribute('aria-label'))
-        .map((e) => e.getAttribute('aria-label')!);
-      return { id: f.getAttribute('data-chart') ?? '', width: box?.width ?? 0, height: box?.height ?? 0, marks: drawn.length, labels: labels as unknown as Record<string, string>[] };
-    }),
-  );
-  for (const c of charts) c.labels = (c.labels as unknown as string[]).map(parseLabel);
+  charts = await readCharts(page);
 }, 240_000);
 
 afterAll(async () => {
@@ -192,6 +200,77 @@ describe('kwq report in headless Chromium', () => {
     for (const r of d.rows) {
       const files = `${r.files} file${r.files === 1 ? '' : 's'}`;
       expect(labels.some((l) => num(l['inflight']) === r.inflight && num(l['mbps']) === r.mbps && l['files'] === files), `${files} at ${r.inflight}`).toBe(true);
+    }
+  });
+
+  it('vm-cpu-max: a bar per release, cpu.max and phase at its IOPS, the worker\'s cgroup, and nr_throttled per cgroup', () => {
+    const d = scenarioData('vm-cpu-max') as { ms?: number; runs: { release: string; percent: number; workerIsKthread: boolean; before: { ios: number; nrThrottled: number; workerCgroup: string }; after: { ios: number; nrThrottled: number; emulatorThrottled: number; workerCgroup: string } }[] };
+    const labels = chart('vm-cpu-max').labels;
+    const cpuMax = "vm1's cpu.max (% of a CPU)";
+    const perSecond = 1000 / (d.ms ?? 1000);
+    for (const r of d.runs) {
+      const worker = `${r.release} (${r.workerIsKthread ? 'kthread' : 'vhost_task'})`;
+      const mine = labels.filter((l) => l['vhost worker'] === worker && num(l[cpuMax]) === r.percent);
+      for (const [phase, p] of [[VM_BEFORE, r.before], [VM_AFTER, r.after]] as const) {
+        const bar = mine.filter((l) => l['phase'] === phase);
+        expect(bar, `${worker} ${r.percent}% ${phase}`).toHaveLength(1);
+        expect(num(bar[0]!['IOPS']), `${worker} ${r.percent}% ${phase} IOPS`).toBe(Math.round(p.ios * perSecond));
+        expect(bar[0]!['worker in']).toBe(p.workerCgroup);
+      }
+      const thr = (cg: string): number[] => mine.filter((l) => l['cgroup'] === cg).map((l) => num(l['periods throttled']));
+      expect(thr('vm1 before'), `${worker} ${r.percent}% vm1 before`).toEqual([r.before.nrThrottled]);
+      expect(thr('vm1 after'), `${worker} ${r.percent}% vm1 after`).toEqual([r.after.nrThrottled]);
+      expect(thr('vm1/emulator after'), `${worker} ${r.percent}% emulator after`).toEqual([r.after.emulatorThrottled]);
+    }
+    expect(labels).toHaveLength(d.runs.length * 5);
+  });
+
+  it('vm-freeze: I/Os per design before, while and after frozen; the worker CPU and cgroup.events while frozen', () => {
+    const d = scenarioData('vm-freeze') as { runs: { release: string; workerIsKthread: boolean; iosBefore: number; iosFrozen: number; iosAfter: number; workerUsFrozen: number; frozenWhileFrozen: number; frozenAfterThaw: number }[] };
+    const labels = chart('vm-freeze').labels;
+    for (const r of d.runs) {
+      const worker = `${r.release} (${r.workerIsKthread ? 'kthread' : 'vhost_task'})`;
+      [r.iosBefore, r.iosFrozen, r.iosAfter].forEach((n, i) => {
+        const bar = labels.filter((l) => l['vhost worker'] === worker && l['phase'] === FREEZE_PHASES[i]);
+        expect(bar.map((l) => num(l['I/Os completed'])), `${worker} ${FREEZE_PHASES[i]}`).toEqual([n]);
+      });
+      const cpu = labels.filter((l) => l['vhost worker'] === worker && 'worker CPU while frozen (µs)' in l);
+      expect(cpu, worker).toHaveLength(1);
+      expect(num(cpu[0]!['worker CPU while frozen (µs)'])).toBe(r.workerUsFrozen);
+      expect(num(cpu[0]!['cgroup.events frozen while frozen'])).toBe(r.frozenWhileFrozen);
+      expect(num(cpu[0]!['after the thaw'])).toBe(r.frozenAfterThaw);
+    }
+    expect(labels).toHaveLength(d.runs.length * 4);
+  });
+
+  it('kwq report --bench: the scale curves, a point per figure at its ns/item, in a page of its own', async () => {
+    const fixture = fileURLToPath(new URL('../report/fixtures/bench-scale-quick.json', import.meta.url));
+    const bench = JSON.parse(readFileSync(fixture, 'utf8')) as BenchJson;
+    const out = join(dir, 'scale.html');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(await reportCommand(['--bench', fixture, '--out', out])).toBe(0);
+    } finally {
+      log.mockRestore();
+    }
+    const p = await ctx.newPage();
+    try {
+      await p.goto(pathToFileURL(out).href, { waitUntil: 'load' });
+      const [c] = await readCharts(p);
+      expect(c?.id).toBe('scale');
+      expect(c!.width).toBeGreaterThan(100);
+      const curves = bench.sections.find((s) => s.section === 'scale')!.figures.filter((f) => typeof f.notes?.['series'] === 'string');
+      expect(curves.length).toBeGreaterThan(0);
+      expect(c!.labels).toHaveLength(curves.length);
+      for (const f of curves) {
+        const pt = c!.labels.filter((l) => l['series'] === f.notes!['series'] && num(l['count: cgroups, devices or processes (log)']) === f.notes!['x']);
+        expect(pt, f.name).toHaveLength(1);
+        // the label shows ns/item to 12 significant digits
+        expect(Math.abs(num(pt[0]!['host ns per item (log)']) - f.value) / f.value, f.name).toBeLessThan(1e-9);
+        expect(pt[0]!['exactly-once']).toBe(f.notes!['exactly-once']);
+      }
+    } finally {
+      await p.close();
     }
   });
 

@@ -4,11 +4,13 @@
  * per datum, and refuses data without its fields; speedscope and flame-graph rows from a
  * small hand-made .cpuprofile. test/browser checks the rendered page in Chromium.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import {
-  agreementChart, iowqChart, loopInversionChart, loopReapChart, multiqueueChart, parseJsonLines, sweepChart, sweepValue,
+  agreementChart, iowqChart, loopInversionChart, loopReapChart, multiqueueChart, parseJsonLines, scaleChart, sweepChart, sweepValue,
+  vmCpuMaxChart, vmFreezeChart, type BenchJson,
 } from '../../src/report/charts.js';
 import { renderVegaLite, type VegaLiteSpec } from '../../src/report/render.js';
 import { FrameTable, threadLabel, threadSamples, type CpuProfile } from '../../src/report/cpuprofile.js';
@@ -31,12 +33,33 @@ const MQ = {
   hostCpus: 18,
   published: { 1: { one: 160, perVq: 160 }, 2: { one: 488, perVq: 310 }, 4: { one: null, perVq: 620 } },
 };
+const phase = (ios: number, nrThrottled: number, emulatorThrottled: number, workerCgroup: string) => ({ ios, nrThrottled, emulatorThrottled, workerCgroup });
+const VM_CPU = {
+  runs: [
+    { release: '6.1', percent: 25, workerIsKthread: true, before: phase(2000, 10, 0, '/vm1'), after: phase(1500, 0, 10, '/vm1') },
+    { release: '6.12', percent: 25, workerIsKthread: false, before: phase(2000, 10, 0, '/vm1'), after: phase(800, 0, 10, '/vm1/emulator') },
+  ],
+};
+const VM_FREEZE = {
+  runs: [
+    { release: '6.1', workerIsKthread: true, iosBefore: 100, iosFrozen: 32, iosAfter: 90, workerUsFrozen: 5, frozenWhileFrozen: 0, frozenAfterThaw: 0 },
+    { release: '6.12', workerIsKthread: false, iosBefore: 100, iosFrozen: 0, iosAfter: 120, workerUsFrozen: 0, frozenWhileFrozen: 1, frozenAfterThaw: 0 },
+  ],
+};
+// a real `npm run bench -- --only scale --quick --json F` (4 curves of 3 points, and the startup figures)
+const BENCH = JSON.parse(readFileSync(new URL('./fixtures/bench-scale-quick.json', import.meta.url), 'utf8')) as BenchJson;
+
 const CHARTS: [string, VegaLiteSpec, number][] = [
   ['multiqueue', multiqueueChart(MQ as never), 4 + 5],
   ['loop-reap', loopReapChart({ samples: [[0, 0], [10, 1], [20, 0]], reaps: [{ cgroup: '/a', idleAtS: 10, freedAtS: 20 }] }), 3],
   ['loop-inversion', loopInversionChart({ rows: [{ design: 'kworker', cgroup: 'fast', ios: 3, p50Us: 2, p99Us: 3, cdfUs: Array.from({ length: 101 }, (_, i) => 1 + i / 50) }] }), 101],
   ['iowq', iowqChart({ rows: [{ files: 1, inflight: 1, workers: 1, mbps: 75 }, { files: 1, inflight: 4, workers: 2, mbps: 79 }] }), 2],
   ['agreement', agreementChart([{ kernel: '6.1', scripts: 2, steps: 10, agree: 8, divergent: 1, differ: 1, unrecorded: [] }]), 3],
+  // per run: an IOPS bar before and after; nr_throttled bars for vm1 before, vm1 after, vm1/emulator after
+  ['vm-cpu-max', vmCpuMaxChart(VM_CPU), 2 * (2 + 3)],
+  // 3 phases per design, and the worker's CPU while frozen per design
+  ['vm-freeze', vmFreezeChart(VM_FREEZE), 2 * 3 + 2],
+  ['scale', scaleChart(BENCH), 12],
   ['sweep', sweepChart([{ params: { vms: 1, design: 'a' }, data: { iops: 5 } }, { params: { vms: 2, design: 'a' }, data: { iops: 7 } }], { x: 'vms', y: 'iops', series: 'params.design' }), 2],
 ];
 
@@ -55,10 +78,38 @@ describe('the report charts', () => {
     expect(svg).toContain('IOPS (thousands): 620; vhost-scsi workers: worker per vq; source: published (v9)');
   });
 
+  it('vm-cpu-max: IOPS per release, cpu.max and phase with the worker\'s cgroup; nr_throttled per cgroup', async () => {
+    const svg = await renderVegaLite(vmCpuMaxChart(VM_CPU));
+    expect(svg).toContain("vm1's cpu.max (% of a CPU): 25; IOPS: 800; vhost worker: 6.12 (vhost_task); phase: after (QEMU in vm1/emulator); worker in: /vm1/emulator");
+    expect(svg).toContain("vm1's cpu.max (% of a CPU): 25; periods throttled: 10; vhost worker: 6.1 (kthread); cgroup: vm1/emulator after");
+    // IOPS are I/Os per second of the phase: 500 ms phases double them
+    expect(await renderVegaLite(vmCpuMaxChart({ ...VM_CPU, ms: 500 }))).toContain('IOPS: 1600; vhost worker: 6.12 (vhost_task); phase: after (QEMU in vm1/emulator)');
+  });
+
+  it('vm-freeze: I/Os per phase and design, the worker CPU and cgroup.events while frozen', async () => {
+    const svg = await renderVegaLite(vmFreezeChart(VM_FREEZE));
+    expect(svg).toContain('phase: while frozen; I/Os completed: 32; vhost worker: 6.1 (kthread)');
+    expect(svg).toContain('vhost worker: 6.12 (vhost_task); worker CPU while frozen (µs): 0; cgroup.events frozen while frozen: 1; after the thaw: 0');
+  });
+
+  it('scale: a point per curve figure at its ns/item, the startup figures left out; wrong JSON named', async () => {
+    const svg = await renderVegaLite(scaleChart(BENCH));
+    const curves = BENCH.sections[0]!.figures.filter((f) => f.notes?.['series'] !== undefined);
+    expect(curves).toHaveLength(12);
+    for (const f of curves) expect(svg).toContain(`series: ${String(f.notes!['series'])}; of: ${f.name.split(', ').pop()!.split(' ')[0]}; unit: ${f.unit}; exactly-once: ok`);
+    expect(svg).not.toContain('startup');
+    expect(() => scaleChart({ sections: [{ section: 'llist', title: '', figures: [] }] })).toThrow(/no 'scale' section \(sections: llist\)/);
+    expect(() => scaleChart({} as never)).toThrow(/chart scale: .*no 'sections'/);
+    expect(() => scaleChart({ sections: [{ section: 'scale', title: '', figures: [{ name: 'startup', value: 1, unit: 'ms' }] }] })).toThrow(/no curve figures/);
+  });
+
   it('data without the fields a chart reads is an error naming the field', () => {
     expect(() => multiqueueChart({ rows: [] } as never)).toThrow(/chart multiqueue: .*no 'published'/);
     expect(() => loopReapChart({} as never)).toThrow(/no 'samples'/);
     expect(() => loopInversionChart({ rows: [{ design: 'kworker', cgroup: 'fast' }] } as never)).toThrow(/no 'cdfUs'/);
+    expect(() => vmCpuMaxChart({} as never)).toThrow(/chart vm-cpu-max: .*no 'runs'/);
+    expect(() => vmCpuMaxChart({ runs: [{ release: '6.1', percent: 5, workerIsKthread: true }] } as never)).toThrow(/6.1 5% has no before\/after/);
+    expect(() => vmFreezeChart({ rows: [] } as never)).toThrow(/chart vm-freeze: .*no 'runs'/);
   });
 
   it('sweep points: dotted paths, looked up under params and data; bad points named', () => {
