@@ -23,12 +23,17 @@ export interface VmFreezeRun {
   iosBefore: number;
   iosFrozen: number;
   iosAfter: number;
+  /** I/Os the device (the worker) completed while frozen, reaped or not */
+  deviceFrozen: number;
   /** the worker's CPU time (µs) while frozen */
   workerUsFrozen: number;
   /** cgroup.events' frozen line while frozen and after the thaw */
   frozenWhileFrozen: number;
   frozenAfterThaw: number;
 }
+
+/** descriptors the guest queues right before the freeze */
+const BURST = 64;
 
 function must(r: number | string, what: string): void {
   if (typeof r === 'number' && r < 0) throw new KwqError('scenario vm-freeze', `${what} returned -${errnoName(-r)}`);
@@ -58,6 +63,10 @@ async function runOne(release: '6.1' | '6.12', ms: number, iodepth: number): Pro
     k.advance(ms);
     const iosBefore = job.completed;
     // freeze with works queued: the guest keeps iodepth requests in flight
+    // the guest has just queued a burst and kicked (a vCPU's last act before it is
+    // frozen): those works wait in the device when cgroup.freeze is written
+    if (q.post(BURST)) q.notify();
+    const deviceAtFreeze = q.deviceCompleted;
     must(k.writeFile(k.init, `${VM}/cgroup.freeze`, '1'), 'cgroup.freeze 1');
     let workerNs = 0;
     const off = k.trace.on('sched_slice', (e) => {
@@ -66,6 +75,7 @@ async function runOne(release: '6.1' | '6.12', ms: number, iodepth: number): Pro
     k.advance(ms);
     off();
     const iosFrozen = job.completed - iosBefore;
+    const deviceFrozen = q.deviceCompleted - deviceAtFreeze;
     const frozenWhileFrozen = frozen(k);
     must(k.writeFile(k.init, `${VM}/cgroup.freeze`, '0'), 'cgroup.freeze 0');
     k.advance(ms);
@@ -73,7 +83,7 @@ async function runOne(release: '6.1' | '6.12', ms: number, iodepth: number): Pro
     const frozenAfterThaw = frozen(k);
     job.stop();
     return {
-      release, workerIsKthread: (worker.flags & PF_KTHREAD) !== 0, iosBefore, iosFrozen, iosAfter,
+      release, workerIsKthread: (worker.flags & PF_KTHREAD) !== 0, iosBefore, iosFrozen, deviceFrozen, iosAfter,
       workerUsFrozen: Math.round(workerNs / 1000), frozenWhileFrozen, frozenAfterThaw,
     };
   } finally {
@@ -95,11 +105,12 @@ export const scenario: Scenario = {
     const runs = [await runOne('6.1', ms, iodepth), await runOne('6.12', ms, iodepth)];
     const lines = [
       'design: the cgroup v2 freezer traps user threads (PF_USER_WORKER included) and never kthreads',
-      `setting: fio (iodepth ${iodepth}) over vhost in ${VM}; ${ms} ms running, ${ms} ms with cgroup.freeze 1, ${ms} ms thawed`,
-      'release  worker   IOs before  IOs reaped frozen  worker cpu frozen  frozen (while / after thaw)  IOs after',
+      `setting: fio (iodepth ${iodepth}) over vhost in ${VM}; ${ms} ms running, then a burst of ${BURST} queued and kicked, ` +
+        `${ms} ms with cgroup.freeze 1, ${ms} ms thawed`,
+      'release  worker   IOs before  IOs reaped frozen  completed by the device frozen  worker cpu frozen  frozen (while / after thaw)  IOs after',
       ...runs.map((r) =>
         `${r.release.padEnd(8)} ${(r.workerIsKthread ? 'kthread' : 'thread').padEnd(8)} ${String(r.iosBefore).padStart(10)}  ` +
-        `${String(r.iosFrozen).padStart(10)}  ${`${(r.workerUsFrozen / 1000).toFixed(3)} ms`.padStart(17)}  ` +
+        `${String(r.iosFrozen).padStart(17)}  ${String(r.deviceFrozen).padStart(30)}  ${`${(r.workerUsFrozen / 1000).toFixed(3)} ms`.padStart(17)}  ` +
         `${`${r.frozenWhileFrozen} / ${r.frozenAfterThaw}`.padStart(27)}  ${String(r.iosAfter).padStart(9)}`),
       'outcome: 6.1\'s kthread drains what the guest had queued while the cgroup is "frozen" (and cgroup.events never says ' +
         'frozen 1); 6.12\'s vhost_task drains nothing until the thaw, and the cgroup reports frozen 1',

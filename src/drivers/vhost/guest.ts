@@ -213,6 +213,15 @@ export class VirtioQueue {
     return n;
   }
 
+  /**
+   * Descriptors the device has put on the used ring so far, reaped by the guest or not
+   * (what the worker completed: a frozen guest reaps nothing while a kthread worker may
+   * still complete). The threads runtime's shared ring reports what was reaped.
+   */
+  get deviceCompleted(): number {
+    return this.shared !== null ? this.completed : this.ring.usedIdx;
+  }
+
   /** Descriptors posted and not yet completed (in flight in the device). May include reaped-but-not-seen ones: none. */
   get inflight(): number {
     return this.posted - this.completed;
