@@ -14,6 +14,13 @@
  * group has run exactly P ms (its quota per period, no more, no less), and cpu.stat
  * counts nr_periods and nr_throttled = P in every group. The machine's uncontended CAS
  * (Atomics.compareExchange) is printed beside, as in the other sections.
+ *
+ * Warm-up: the first virtual seconds after boot are not the steady state. The throttle
+ * path runs for the first time (V8 tiers its code up while it runs), and virtual ns
+ * pass the small-integer range (2^30 ns, 1.07 s), which used to change the
+ * representation of every timer's and cgroup's ns fields mid-run (src/runtime/sim.ts,
+ * DOUBLE_FIELD). The measured periods come after WARMUP periods; the cold figure (the
+ * warm-up periods, from boot) is reported beside, not hidden.
  */
 import { Kernel, type Task } from '../src/index.js';
 import type { SimThread } from '../src/runtime/sim-thread.js';
@@ -22,6 +29,8 @@ import type { BenchScript, Figure } from './types.js';
 const GROUPS = 1000;
 const PERIOD_US = 1_000_000;
 const QUOTA_US = 1000;
+/** periods run before the measured ones (quick: 2) */
+const WARMUP = 5;
 
 interface Setup {
   k: Kernel;
@@ -48,11 +57,15 @@ function stat(k: Kernel, i: number): Record<string, number> {
 
 const cgroupCpu: BenchScript = async ({ quick }) => {
   const periods = quick ? 3 : 10;
+  const warmup = quick ? 2 : WARMUP;
   const figures: Figure[] = [];
 
   const lim = await setup(true);
   // start just before a period boundary so that every measured period is whole
   lim.k.advance(PERIOD_US / 1000 - 1);
+  const tw = performance.now();
+  lim.k.advance((warmup * PERIOD_US) / 1000);
+  const coldWallUs = (performance.now() - tw) * 1000;
   lim.used.fill(0);
   const t0 = performance.now();
   lim.k.advance((periods * PERIOD_US) / 1000);
@@ -65,10 +78,12 @@ const cgroupCpu: BenchScript = async ({ quick }) => {
     if (ms < periods || ms > periods + 1 || s.nr_throttled !== s.nr_periods || s.nr_periods! < periods) exact = false;
   }
   const ev0 = (lim.k.rt as unknown as { eventsFired: number }).eventsFired;
+  for (let i = 0; i < GROUPS; i++) if (stat(lim.k, i).nr_periods! < periods + warmup) exact = false;
   lim.k.shutdown();
 
   const free = await setup(false);
   free.k.advance(PERIOD_US / 1000 - 1);
+  free.k.advance((warmup * PERIOD_US) / 1000);
   const t1 = performance.now();
   free.k.advance((periods * PERIOD_US) / 1000);
   const freeWallUs = (performance.now() - t1) * 1000;
@@ -83,7 +98,13 @@ const cgroupCpu: BenchScript = async ({ quick }) => {
     name: `sim, ${GROUPS} cgroups throttled every period (cpu.max ${QUOTA_US} ${PERIOD_US})`,
     value: limWallUs / periods,
     unit: 'µs/period',
-    notes: { 'ns per cgroup-period': Math.round((limWallUs * 1000) / periods / GROUPS), periods, events: ev0, 'exactly-once': exact ? 'ok' : 'FAILED', 'uncontended CAS ns': Number(casNs.toFixed(2)) },
+    notes: { 'ns per cgroup-period': Math.round((limWallUs * 1000) / periods / GROUPS), periods, 'after warm-up periods': warmup, events: ev0, 'exactly-once': exact ? 'ok' : 'FAILED', 'uncontended CAS ns': Number(casNs.toFixed(2)) },
+  });
+  figures.push({
+    name: `sim, the same, cold: the first ${warmup} periods after boot`,
+    value: coldWallUs / warmup,
+    unit: 'µs/period',
+    notes: { 'ns per cgroup-period': Math.round((coldWallUs * 1000) / warmup / GROUPS) },
   });
   figures.push({ name: `sim, the same ${GROUPS} busy threads, no limit`, value: freeWallUs / periods, unit: 'µs/virtual s' });
   return {

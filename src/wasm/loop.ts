@@ -75,6 +75,8 @@ export interface LoopExports {
   loop_find_worker(lo: number, idLo: number, idHi: number): number;
   loop_find_worker_batch(lo: number, keys: number, n: number, out: number): number;
   loop_workers_snapshot(lo: number, out: number, cap: number): number;
+  rb_first(root: number): number;
+  rb_next(node: number): number;
   loop_work_init(work: number, lo: number): void;
   loop_wq_init(wq: number, nrKworkers: number): number;
   __queue_work(wq: number, work: number): number;
@@ -88,7 +90,7 @@ export interface LoopExports {
 const EXPORTS: readonly (keyof LoopExports)[] = [
   'loop_device_size', 'loop_worker_size', 'loop_cmd_size', 'loop_wq_size', 'loop_device_init', 'loop_set_fail_pct',
   'loop_queue_work', 'loop_queue_work_batch', 'loop_process_one', 'loop_process_batch', 'loop_free_idle_workers',
-  'loop_find_worker', 'loop_find_worker_batch', 'loop_workers_snapshot', 'loop_work_init', 'loop_wq_init',
+  'loop_find_worker', 'loop_find_worker_batch', 'loop_workers_snapshot', 'rb_first', 'rb_next', 'loop_work_init', 'loop_wq_init',
   '__queue_work', 'loop_queue_work_on', 'loop_wq_pick', 'loop_wq_done', 'loop_wq_stop', 'loop_wq_idle',
 ];
 
@@ -334,13 +336,27 @@ export class LoopDispatch {
     }
   }
 
-  /** The live workers in tree (cgroup id) order. */
+  /**
+   * The live workers in tree (cgroup id) order: one Wasm call into the scratch slot
+   * when they fit it, else the in-order walk (rb_first, rb_next) made from here under
+   * lo_work_lock, taken with the spin_lock protocol of assembly/spinlock.ts.
+   */
   workers(): number[] {
     const e = this.le.engine;
     const { out, outCap } = e.scratch;
     const n = this.le.x.loop_workers_snapshot(this.lo, out, outCap);
-    if (n > outCap) throw new KwqError('LoopDispatch.workers', `${n} workers do not fit the scratch slot (${outCap})`);
-    return Array.from(this.le.u32.subarray(out >>> 2, (out >>> 2) + n));
+    if (n <= outCap) return Array.from(this.le.u32.subarray(out >>> 2, (out >>> 2) + n));
+    const lock = (this.lo + LO.LOCK) >>> 2;
+    const i32 = e.i32;
+    while (Atomics.compareExchange(i32, lock, 0, 1) !== 0) { /* spin_lock: held only for a list or tree step */ }
+    try {
+      const r: number[] = [];
+      const x = this.le.x;
+      for (let w = x.rb_first(this.lo + LO.TREE) >>> 0; w !== 0; w = x.rb_next(w) >>> 0) r.push(w);
+      return r;
+    } finally {
+      Atomics.store(i32, lock, 0); // spin_unlock
+    }
   }
 
   /** The idle list, oldest first. May be stale while other threads run. */

@@ -24,6 +24,21 @@
  *
  * The model issues at once (no plugging, no merging, no dispatch queue), so the
  * request is traced as issued when it is allocated.
+ *
+ * Tags (BlkMqTags): a request needs one of the hardware queue's `queue_depth` tags
+ * before the driver's queue_rq sees it. blk_mq_get_tag without BLK_MQ_REQ_NOWAIT
+ * sleeps on the sbitmap_queue's wait list until blk_mq_put_tag frees one:
+ *
+ *   blkMqGetTag(tags, issue, bio, off, len)
+ *     a tag free ─► issue(bio, off, len) now
+ *     none free  ─► wait list (FIFO); from top-level sim code the submitter blocks
+ *                   (k.waitFor) until a completion hands it a tag, elsewhere (a timer,
+ *                   a kworker, the threads runtime's main thread) the request waits
+ *                   on the list and is issued by the completion that frees the tag
+ *   blkMqPutTag(tags)  the tag goes to the oldest waiter, whose request is issued then
+ *
+ * Divergence: a submitter inside the simulation (a timer's writeback, a kworker of a
+ * stacked device) does not stall itself: its request waits, its context goes on.
  */
 import { bioEndio, type Bio } from '../../kernel/vfs/blkdev.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -65,6 +80,110 @@ export function blkMqEndRequest(k: Kernel, bio: Bio, status: number): void {
   if (split.remaining <= 0) throw new KwqError('blk_mq_end_request', 'a request of this bio completed twice');
   if (status < 0 && split.status === 0) split.status = status;
   if (--split.remaining === 0) bioEndio(k, bio, split.status);
+}
+
+/** BLK_MQ_MAX_DEPTH: blk_mq_alloc_tag_set reduces a larger queue_depth to this */
+export const BLK_MQ_MAX_DEPTH = 10240;
+
+/** A request that found no free tag (sbq_wait on the tags' wait list). */
+class TagWaiter {
+  issued = false;
+  constructor(
+    readonly issue: (bio: Bio, offset: number, len: number) => void,
+    readonly bio: Bio,
+    readonly offset: number,
+    readonly len: number,
+  ) {}
+}
+
+/**
+ * struct blk_mq_tags of a single hardware queue (nr_hw_queues 1, no reserved tags):
+ * `depth` tags, how many are held, and the submitters waiting for one.
+ */
+export class BlkMqTags {
+  /** tags held by requests in flight */
+  nrInUse = 0;
+  /** requests waiting for a tag, oldest first (from `waitHead` on) */
+  private readonly waiters: TagWaiter[] = [];
+  private waitHead = 0;
+  /** blkMqPutTag is handing tags to waiters (a request it issues may end at once) */
+  private waking = false;
+  /** requests that had to wait for a tag (measured) */
+  nrWaited = 0;
+  readonly depth: number;
+  constructor(depth: number) {
+    if (!Number.isInteger(depth) || depth < 1) throw new KwqError('blk_mq_alloc_tag_set', `bad queue depth ${depth}`);
+    this.depth = Math.min(depth, BLK_MQ_MAX_DEPTH);
+  }
+  /** requests on the wait list */
+  get nrWaiting(): number {
+    return this.waiters.length - this.waitHead;
+  }
+  /** @internal blkMqGetTag's slow path */
+  wait(w: TagWaiter): void {
+    this.waiters.push(w);
+    this.nrWaited++;
+  }
+  /** @internal the oldest waiter, taken off the list */
+  next(): TagWaiter | null {
+    if (this.waitHead === this.waiters.length) return null;
+    const w = this.waiters[this.waitHead]!;
+    this.waiters[this.waitHead++] = undefined as unknown as TagWaiter;
+    if (this.waitHead === this.waiters.length) {
+      this.waiters.length = 0;
+      this.waitHead = 0;
+    }
+    return w;
+  }
+  /** @internal */
+  beginWake(): boolean {
+    if (this.waking) return false;
+    this.waking = true;
+    return true;
+  }
+  /** @internal */
+  endWake(): void {
+    this.waking = false;
+  }
+}
+
+/**
+ * blk_mq_get_tag for a request of `bio` ([offset, +len)), then the driver's queue_rq
+ * (`issue`). Without a free tag the request waits (see the header); from top-level
+ * code in sim the call returns once the request got its tag and was issued.
+ */
+export function blkMqGetTag(k: Kernel, tags: BlkMqTags, issue: (bio: Bio, offset: number, len: number) => void, bio: Bio, offset: number, len: number): void {
+  if (tags.nrInUse < tags.depth && tags.nrWaiting === 0) {
+    tags.nrInUse++;
+    issue(bio, offset, len);
+    return;
+  }
+  const w = new TagWaiter(issue, bio, offset, len);
+  tags.wait(w);
+  // io_schedule() in blk_mq_get_tag: the submitter sleeps until a tag is freed to it
+  k.waitFor(() => w.issued);
+}
+
+/**
+ * blk_mq_put_tag: the request's tag is free; the oldest waiters get the free tags and
+ * their requests are issued, in FIFO order.
+ */
+export function blkMqPutTag(tags: BlkMqTags): void {
+  if (tags.nrInUse <= 0) throw new KwqError('blk_mq_put_tag', 'a tag was freed that was not held');
+  tags.nrInUse--;
+  // a request issued here may end at once (and put its tag): the outer loop goes on
+  if (tags.nrWaiting === 0 || !tags.beginWake()) return;
+  try {
+    while (tags.nrInUse < tags.depth) {
+      const w = tags.next();
+      if (w === null) break;
+      tags.nrInUse++;
+      w.issued = true;
+      w.issue(w.bio, w.offset, w.len);
+    }
+  } finally {
+    tags.endWake();
+  }
 }
 
 /** the nice-derived priority of a nice-0 SCHED_NORMAL task (BE/4), for bios with no current task */

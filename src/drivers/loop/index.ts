@@ -59,6 +59,8 @@ export interface LoopInfo {
   };
   /** the reaper timer's expiry in jiffies, or null when it is not pending */
   timerExpires: number | null;
+  /** the tag set: queue depth (loop.hw_queue_depth), tags held, requests waiting for one now and in all */
+  tags: { depth: number; inUse: number; waiting: number; waited: number };
 }
 
 function device(k: Kernel, n: number, where: string): LoopDevice {
@@ -85,6 +87,7 @@ export function loopInfo(k: Kernel, n: number): LoopInfo {
     })),
     stats: { ...lo.stats },
     timerExpires: lo.timer.pending ? lo.timer.expires : null,
+    tags: { depth: lo.tags.depth, inUse: lo.tags.nrInUse, waiting: lo.tags.nrWaiting, waited: lo.tags.nrWaited },
   };
 }
 

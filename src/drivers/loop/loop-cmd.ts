@@ -14,13 +14,17 @@
  *   | rq                          |  the request's issuer, io_context and ioprio
  *   +-----------------------------+  (blk-mq.ts blkMqRqInit; reused with the cmd)
  *
- * Commands are pooled per device: queueing one allocates nothing in steady state.
+ * Commands are pooled per device: queueing one allocates nothing in steady state. A
+ * command is taken only by a request holding one of the device's tags, so a device
+ * holds at most its queue depth of them; loop_add reserves that many in the kernel's
+ * arena (loop-control.ts), so taking one cannot find the arena full.
  */
 import type { Bio } from '../../kernel/vfs/blkdev.js';
 import type { BioOp } from '../../kernel/blk-cgroup.js';
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
 import type { KernelLoop } from './worker-tree.js';
 import { IoIssue } from '../block/blk-ioc.js';
+import { KwqError } from '../../kernel/error.js';
 
 export class LoopCmd {
   bio: Bio | null = null;
@@ -51,12 +55,16 @@ export class LoopCmd {
 export class CmdPool {
   private readonly free: LoopCmd[] = [];
   constructor(private readonly kl: KernelLoop) {}
+  /** commands made (Wasm loop_cmds taken from the arena) */
+  private made = 0;
   get(): LoopCmd {
     const c = this.free.pop();
     if (c !== undefined) return c;
     const nc = new LoopCmd();
-    nc.wasm = this.kl.le.cmdAlloc(); // throws a KwqError naming kwq.loop_cmd_max when full
+    // cannot throw: loop_add reserved the device's queue depth of commands
+    nc.wasm = this.kl.le.cmdAlloc();
     this.kl.cmds[this.kl.le.cmdIndex(nc.wasm)] = nc;
+    this.made++;
     return nc;
   }
   put(c: LoopCmd): void {
@@ -64,5 +72,15 @@ export class CmdPool {
     c.blkcgCss = null;
     c.memcgCss = null;
     this.free.push(c);
+  }
+  /** give every command back to the arena (blk_mq_free_tag_set); all must be free */
+  release(): void {
+    if (this.free.length !== this.made) throw new KwqError('blk_mq_free_tag_set', `${this.made - this.free.length} loop command(s) still in use`);
+    for (const c of this.free) {
+      this.kl.cmds[this.kl.le.cmdIndex(c.wasm)] = null;
+      this.kl.le.cmdFree(c.wasm);
+    }
+    this.free.length = 0;
+    this.made = 0;
   }
 }

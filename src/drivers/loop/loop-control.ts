@@ -4,10 +4,15 @@
  *
  *   loop.max_loop=N              devices made at init (default 8, the kernel's
  *                                CONFIG_BLK_DEV_LOOP_MIN_COUNT)
+ *   loop.hw_queue_depth=N        tags of each device's one hardware queue (default 128,
+ *                                LOOP_DEFAULT_HW_Q_DEPTH; >= 1, blk-mq caps it at 10240):
+ *                                requests in flight per device; more wait for a tag
  *   kwq.loop_workers=per-cgroup|kworker   the design of new devices (default per-cgroup)
  *   kwq.loop_worker_max=N        loop_worker arena capacity per kernel (default 65536; address space, not RAM)
  *   kwq.loop_worker_fail=P       percent of worker allocations that fail (fault injection)
- *   kwq.loop_cmd_max=N           loop_cmd arena capacity per kernel: requests in flight (default 1M; address space, not RAM)
+ *   kwq.loop_cmd_max=N           loop_cmd arena capacity per kernel (default 1M; address space, not RAM):
+ *                                each loop_add reserves its queue depth of commands (its
+ *                                tag set's pdus), -ENOMEM when they do not fit
  *   kwq.loop_idle_timeout_ms=N   LOOP_IDLE_WORKER_TIMEOUT (default 60000: the kernel's 60 * HZ);
  *                                shorter only to watch reaping on wall-clock time
  *   kwq.loop_kthreads=N          runtime 'threads': kworker threads of a per-cgroup device's
@@ -29,7 +34,7 @@
  * taken number -EEXIST; LOOP_CTL_REMOVE of -1 -EINVAL, of a missing device -ENODEV, of a
  * bound or open one -EBUSY.
  */
-import { EEXIST, EINVAL, ENODEV, ENOSYS, EBUSY, EFAULT, EPERM } from '../../kernel/errno.js';
+import { EEXIST, EINVAL, ENODEV, ENOMEM, ENOSYS, EBUSY, EFAULT, EPERM } from '../../kernel/errno.js';
 import { CAP_SYS_ADMIN } from '../../kernel/cred.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -38,6 +43,7 @@ import { registerChrdev } from '../../kernel/vfs/chrdev.js';
 import { registerBlkdev, unregisterBlkdev } from '../../kernel/vfs/blkdev.js';
 import { blkSysfsAdd, blkSysfsDel } from '../block/blk-sysfs.js';
 import { blkQueueExit } from '../block/blk-ioc-queue.js';
+import { BLK_MQ_MAX_DEPTH } from '../block/blk-mq.js';
 import { kernelKthreadsIfAny } from './loop-kthreads.js';
 import type { File, FileOperations } from '../../kernel/vfs/file.js';
 import type { Task } from '../../kernel/task.js';
@@ -54,12 +60,16 @@ import {
 /** MINORMASK: the largest minor a gendisk may have (device_add_disk's range check) */
 const MINORMASK = (1 << 20) - 1;
 
-/** The loop driver's per-kernel state: loop_index_idr. */
+/** The loop driver's per-kernel state: loop_index_idr, hw_queue_depth. */
 export class LoopDriver {
   readonly devices = new Map<number, LoopDevice>();
+  /** loop_cmds the devices' tag sets hold in the kernel's arena (kwq.loop_cmd_max) */
+  cmdsReserved = 0;
   constructor(
     readonly k: Kernel,
     public defaultDesign: LoopDesign,
+    /** the hw_queue_depth module parameter: each new device's tag_set.queue_depth */
+    readonly hwQueueDepth: number,
   ) {}
 }
 
@@ -158,11 +168,17 @@ export function loopAdd(d: LoopDriver, i: number): number {
     while (d.devices.has(n)) n++;
     if (n > MINORMASK) return -EINVAL;
   }
+  // blk_mq_alloc_tag_set: the tags' requests and their pdus (loop_cmd) are allocated
+  // here, depth of them (BLK_MQ_MAX_DEPTH at most); the model reserves them in the
+  // kernel's loop_cmd arena, so a request holding a tag always finds its command
+  const depth = Math.min(d.hwQueueDepth, BLK_MQ_MAX_DEPTH);
+  if (d.cmdsReserved + depth > (k.kwqSwitch('loop_cmd_max') as number)) return -ENOMEM;
   const bdev = registerBlkdev(k, {
     name: `loop${n}`, major: LOOP_MAJOR, minor: n, sizeBytes: 0,
     ops: { submitBio: loopSubmitBio, fops: loFops() },
   });
-  const lo = new LoopDevice(k, n, bdev, d.defaultDesign);
+  const lo = new LoopDevice(k, n, bdev, d.defaultDesign, depth);
+  d.cmdsReserved += lo.tags.depth;
   bdev.data = lo;
   blkSysfsAdd(k, bdev.name, lo.q, {
     size: () => `${Math.floor(lo.bdev.sizeBytes / 512)}\n`, // get_capacity, in 512-byte sectors
@@ -190,6 +206,8 @@ export function loopControlRemove(d: LoopDriver, idx: number): number {
   d.devices.delete(idx);
   loopFreeDisk(lo);
   blkQueueExit(d.k, lo.q); // the disk's release: its icqs go and its queue id is freed
+  lo.freeTagSet(); // blk_mq_free_tag_set
+  d.cmdsReserved -= lo.tags.depth;
   return 0;
 }
 
@@ -233,7 +251,7 @@ registerKwqSwitch('loop_worker_max', {
 });
 registerKwqSwitch('loop_cmd_max', {
   type: 'uint', default: 1 << 20, min: 1, max: 1 << 22,
-  description: 'capacity of the loop_cmd arena per kernel: loop requests in flight at once (more is an error naming this switch)',
+  description: 'capacity of the loop_cmd arena per kernel: each loop device reserves loop.hw_queue_depth commands at loop_add (-ENOMEM when they do not fit)',
 });
 registerKwqSwitch('loop_idle_timeout_ms', {
   type: 'uint', default: 60_000, min: 1, max: 3_600_000,
@@ -252,9 +270,11 @@ registerModule({
   name: 'loop',
   params: {
     max_loop: { type: 'uint', default: 8, max: 1 << 20, description: 'loop devices made at init (CONFIG_BLK_DEV_LOOP_MIN_COUNT)' },
+    // loop_set_hw_queue_depth: kstrtoint, then "if (qd < 1) return -EINVAL"
+    hw_queue_depth: { type: 'uint', default: 128, min: 1, max: 0x7fff_ffff, description: 'queue depth of each hardware queue (LOOP_DEFAULT_HW_Q_DEPTH 128; blk-mq caps it at 10240)' },
   },
   init(k, params) {
-    const d = new LoopDriver(k, k.kwqSwitch('loop_workers') as LoopDesign);
+    const d = new LoopDriver(k, k.kwqSwitch('loop_workers') as LoopDesign, params['hw_queue_depth'] as number);
     // the driver's tracepoints: a worker made (loop_queue_work) or freed (reaper, teardown)
     k.trace.define('loop_worker_alloc');
     k.trace.define('loop_worker_free');

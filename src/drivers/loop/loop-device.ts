@@ -14,6 +14,8 @@
  *                         LOOP_CLR_FD; lo_free_disk frees it).
  *
  *   submit_bio(/dev/loopN) ─► blkMqSubmitBio: requests of <= LOOP_MAX_REQUEST_BYTES
+ *     └─► blkMqGetTag: one of lo->tag_set's hw_queue_depth tags (a submitter without
+ *         one waits for a completion to free it; blk-mq.ts)
  *     └─► loopQueueRq: Lo_bound? use_aio? blkcg_css / memcg_css (css_get)
  *           └─► loopQueueWork ══► Wasm loop_queue_work (assembly/loop.ts), one call,
  *               under lo_work_lock: root queue, or the cgroup's worker (rbtree lookup,
@@ -61,7 +63,7 @@ import { evictClean } from '../../kernel/vfs/filemap.js';
 import { fput, getFile, O_DIRECT, type File } from '../../kernel/vfs/file.js';
 import { shmemCanDirectIo } from '../../kernel/vfs/tmpfs.js';
 import { isBlk, isReg } from '../../kernel/vfs/inode.js';
-import { blkMqEndRequest, blkMqRqDone, blkMqRqInit, blkMqSubmitBio } from '../block/blk-mq.js';
+import { BlkMqTags, blkMqEndRequest, blkMqGetTag, blkMqPutTag, blkMqRqDone, blkMqRqInit, blkMqSubmitBio } from '../block/blk-mq.js';
 import { blkAllocQueue, type RequestQueue } from '../block/blk-ioc-queue.js';
 import { bioSetIoprio } from '../block/bio-ioprio.js';
 import { blkSysfsGroup } from '../block/blk-sysfs.js';
@@ -151,8 +153,16 @@ export class LoopDevice {
   clrPending = false;
   readonly stats = new LoopStats();
 
-  /** loop_queue_rq bound to this device, made once (no closure per bio) */
+  /** blk_mq_get_tag + loop_queue_rq bound to this device, made once (no closure per bio) */
   readonly queueRqFn: (bio: Bio, pos: number, len: number) => void;
+  /** loop_queue_rq bound to this device (what a request does once it has its tag) */
+  private readonly issueFn: (bio: Bio, pos: number, len: number) => void;
+  /**
+   * lo->tag_set's tags: queue_depth = the hw_queue_depth module parameter, one hardware
+   * queue. Each tag has its loop_cmd (the pdu) once used, so the device never holds
+   * more than `depth` commands.
+   */
+  readonly tags: BlkMqTags;
   /**
    * lo->lo_queue: no elevator by default (loop's tag set has BLK_MQ_F_NO_SCHED_BY_DEFAULT),
    * switchable through /sys/block/loopN/queue/scheduler
@@ -164,10 +174,13 @@ export class LoopDevice {
     readonly number: number,
     readonly bdev: BlockDevice,
     design: LoopDesign,
+    queueDepth: number,
   ) {
     this.design = design;
     this.q = blkAllocQueue(k, `loop${number}`, 'none');
-    this.queueRqFn = (bio, pos, len) => loopQueueRq(this, bio, pos, len);
+    this.tags = new BlkMqTags(queueDepth);
+    this.issueFn = (bio, pos, len) => loopQueueRq(this, bio, pos, len);
+    this.queueRqFn = (bio, pos, len) => blkMqGetTag(k, this.tags, this.issueFn, bio, pos, len);
     this.timer = new TimerList(() => loopFreeIdleWorkers(this, false), TIMER_DEFERRABLE);
   }
 
@@ -179,6 +192,13 @@ export class LoopDevice {
   /** the device's command pool */
   get pool(): CmdPool {
     return (this.poolCache ??= new CmdPool(this.kl));
+  }
+
+  /** loop_remove's blk_mq_free_tag_set: the commands go back to the kernel's arena (nothing may be in flight) */
+  freeTagSet(): void {
+    if (this.inflight > 0 || this.tags.nrInUse > 0) throw new KwqError('blk_mq_free_tag_set', `${this.name}: ${this.inflight} command(s) still in flight`);
+    this.poolCache?.release();
+    this.poolCache = null;
   }
 
   get name(): string {
@@ -317,6 +337,7 @@ function loopQueueRq(lo: LoopDevice, bio: Bio, pos: number, len: number): void {
   const k = lo.k;
   if (lo.state !== Lo_bound) {
     blkMqEndRequest(k, bio, -EIO); // BLK_STS_IOERR
+    blkMqPutTag(lo.tags);
     return;
   }
   const cmd = lo.pool.get();
@@ -555,6 +576,8 @@ function loopCompleteCmd(lo: LoopDevice, cmd: LoopCmd): void {
   blkMqRqDone(k, lo.q, cmd.rq);
   lo.pool.put(cmd);
   blkMqEndRequest(k, bio, ret);
+  // blk_mq_free_request: the tag goes to the oldest submitter waiting for one
+  blkMqPutTag(lo.tags);
   if (lo.clrPending && lo.inflight === 0) finishClrFd(lo);
 }
 

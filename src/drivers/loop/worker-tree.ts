@@ -13,7 +13,8 @@
  * Sizes are fixed per kernel: `kwq.loop_worker_max` workers (default 4096: a full
  * arena makes the allocation fail and the command go to the root queue, as the
  * kernel's GFP_NOWAIT kzalloc failure does, section 6.4) and `kwq.loop_cmd_max`
- * commands in flight (default 16384; more is a KwqError naming the switch).
+ * commands (default 1M): each loop_add reserves its tag set's depth of them
+ * (loop.hw_queue_depth), so a request holding a tag always finds its command.
  *
  * Divergence (docs/divergences.md, "rbtree key and order"): the kernel keys the tree by
  * the css pointer compared as a signed long with the comparison inverted; kwq keys by

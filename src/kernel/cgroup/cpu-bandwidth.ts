@@ -35,7 +35,7 @@
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
 import { SimEvent } from '../../runtime/clock.js';
-import type { SimRuntime, BandwidthHook } from '../../runtime/sim.js';
+import { DOUBLE_FIELD, type SimRuntime, type BandwidthHook } from '../../runtime/sim.js';
 import type { SimThread } from '../../runtime/sim-thread.js';
 import type { Cgroup } from './cgroup.js';
 import type { CpuCgroup } from './cpu.js';
@@ -46,6 +46,8 @@ class PeriodTimer extends SimEvent {
     readonly cg: Cgroup,
   ) {
     super();
+    this.time = DOUBLE_FIELD; // expiries are virtual ns, past 2^30 after 1 s (see DOUBLE_FIELD)
+    this.time = 0;
   }
   fire(): void {
     this.bw.periodTimerFire(this);
