@@ -19,7 +19,8 @@
  * Model addition: each event carries `completedNs`, the time of its completion, so a
  * caller reaping in batches still measures each request's latency exactly.
  */
-import { EAGAIN, EBADF, EINTR, EINVAL, ENOSPC, EPERM } from '../../kernel/errno.js';
+import { EAGAIN, EBADF, EFAULT, EINTR, EINVAL, ENOSPC, EPERM } from '../../kernel/errno.js';
+import { FAULT, getUser, userArray } from '../../kernel/uaccess.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
@@ -78,9 +79,28 @@ export function ioSetup(k: Kernel, task: Task, nrEvents: number): AioContext | n
   return r;
 }
 
-function complete(k: Kernel, ctx: AioContext, iocb: Iocb, res: number, submittedNs: number): void {
+function complete(k: Kernel, ctx: AioContext, iocb: Iocb, obj: Iocb, res: number, submittedNs: number): void {
   ctx.inflight--;
-  ctx.ring.push({ data: iocb.aio_data ?? 0, obj: iocb, res, res2: 0, submittedNs, completedNs: k.now });
+  ctx.ring.push({ data: iocb.aio_data ?? 0, obj, res, res2: 0, submittedNs, completedNs: k.now });
+}
+
+const IOCB_FIELDS = ['aio_lio_opcode', 'aio_fildes', 'aio_nbytes', 'aio_offset', 'aio_data', 'aio_flags', 'aio_reqprio'] as const;
+
+/**
+ * copy_from_user(&iocb, user_iocb): the kernel's copy, or FAULT (-EFAULT) for an object
+ * that cannot be read (src/kernel/uaccess.ts) or a field that is no number (a C struct
+ * holds integers; absent optional fields read 0). Ranges are checked later, as the kernel does.
+ */
+function copyIocb(user: unknown): Iocb | typeof FAULT {
+  const c: Record<string, number> = {};
+  for (const key of IOCB_FIELDS) {
+    const v = getUser(user, key);
+    if (v === FAULT) return FAULT;
+    if (v === undefined && (key === 'aio_data' || key === 'aio_flags' || key === 'aio_reqprio')) continue;
+    if (typeof v !== 'number') return FAULT;
+    c[key] = v;
+  }
+  return c as unknown as Iocb;
 }
 
 /** io_submit(ctx, iocbs): how many were submitted, or -errno if none was. */
@@ -88,9 +108,13 @@ export function ioSubmit(k: Kernel, task: Task, ctx: AioContext, iocbs: Iocb[]):
   if (!(ctx instanceof AioContext)) throw new KwqError('io_submit', 'ctx is not an AioContext from ioSetup()');
   if (ctx.owner.groupLeader !== task.groupLeader) return k.syscall('io_submit', task, () => -EINVAL);
   return k.syscall('io_submit', task, () => {
+    const list = userArray(iocbs);
+    if (list === FAULT) return -EFAULT;
     let n = 0;
-    for (const iocb of iocbs) {
-      const r = submitOne(k, task, ctx, iocb);
+    for (const user of list) {
+      // io_submit_one: copy_from_user first (-EFAULT), then the checks below
+      const iocb = copyIocb(user);
+      const r = iocb === FAULT ? -EFAULT : submitOne(k, task, ctx, iocb, user as Iocb);
       if (r < 0) return n > 0 ? n : r;
       n++;
       if (!task.alive) break;
@@ -99,19 +123,22 @@ export function ioSubmit(k: Kernel, task: Task, ctx: AioContext, iocbs: Iocb[]):
   }) as number;
 }
 
-function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
+/** io_submit_one after copy_from_user: `iocb` is the kernel's copy, `obj` the caller's (returned in the event). */
+function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb, obj: Iocb): number {
+  // "prevent overflows" before aio_get_req's -EAGAIN
+  if (!Number.isSafeInteger(iocb.aio_nbytes) || iocb.aio_nbytes < 0 || !Number.isSafeInteger(iocb.aio_offset) || iocb.aio_offset < 0) return -EINVAL;
   if (ctx.inflight + ctx.ring.length >= ctx.maxEvents) return -EAGAIN;
-  const file = k.fileOf(task, iocb.aio_fildes);
+  // fdget of an fd that is no int is no file
+  const file = Number.isInteger(iocb.aio_fildes) ? k.fileOf(task, iocb.aio_fildes) : null;
   if (file === null) return -EBADF;
   const op = iocb.aio_lio_opcode;
   if (op !== IOCB_CMD_PREAD && op !== IOCB_CMD_PWRITE && op !== IOCB_CMD_FSYNC) return -EINVAL;
-  if (!Number.isSafeInteger(iocb.aio_nbytes) || iocb.aio_nbytes < 0 || !Number.isSafeInteger(iocb.aio_offset) || iocb.aio_offset < 0) return -EINVAL;
   let kiIoprio = 0;
   if (op !== IOCB_CMD_FSYNC) {
     // aio_prep_rw, before aio_read/aio_write check the file mode
     if ((iocb.aio_flags ?? 0) & IOCB_FLAG_IOPRIO) {
       const prio = iocb.aio_reqprio ?? 0;
-      if (!Number.isInteger(prio)) throw new KwqError('io_submit', `aio_reqprio must be an integer, got ${prio}`);
+      if (!Number.isInteger(prio)) return -EINVAL; // a __u16 field holds no fraction: ioprio_check_cap's -EINVAL
       const cap = ioprioCheckCap(task, prio);
       if (cap < 0) return cap;
       kiIoprio = prio & 0xffff;
@@ -126,7 +153,7 @@ function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
     const bdev = file.inode.iPrivate as BlockDevice;
     const len = Math.max(0, Math.min(iocb.aio_nbytes, bdev.sizeBytes - iocb.aio_offset));
     if (len === 0) {
-      complete(k, ctx, iocb, op === IOCB_CMD_PWRITE && iocb.aio_nbytes > 0 ? -ENOSPC : 0, t0);
+      complete(k, ctx, iocb, obj, op === IOCB_CMD_PWRITE && iocb.aio_nbytes > 0 ? -ENOSPC : 0, t0);
       return 0;
     }
     if (op === IOCB_CMD_PWRITE && bdev.readOnly) {
@@ -135,13 +162,13 @@ function submitOne(k: Kernel, task: Task, ctx: AioContext, iocb: Iocb): number {
     }
     const bio = newBio(op === IOCB_CMD_PWRITE ? 'write' : 'read', iocb.aio_offset, len, blkcgOf(k, task), task);
     if (kiIoprio !== 0) bioSetIoprio(bio, kiIoprio); // __blkdev_direct_IO: bio->bi_ioprio = iocb->ki_ioprio
-    bio.endIo = (kk, b) => complete(kk, ctx, iocb, b.status < 0 ? b.status : len, t0);
+    bio.endIo = (kk, b) => complete(kk, ctx, iocb, obj, b.status < 0 ? b.status : len, t0);
     submitBio(k, bdev, bio);
     return 0;
   }
   // the kernel's buffered AIO (and fsync) run synchronously in io_submit
   const r = op === IOCB_CMD_FSYNC ? k.vfsFsync(file, task) : op === IOCB_CMD_PWRITE ? k.vfsWrite(file, task, iocb.aio_nbytes, iocb.aio_offset) : k.vfsRead(file, task, iocb.aio_nbytes, iocb.aio_offset);
-  complete(k, ctx, iocb, r, t0);
+  complete(k, ctx, iocb, obj, r, t0);
   return 0;
 }
 

@@ -37,6 +37,7 @@
  *   - The sizes of KVM's kernel objects are round figures (kvm.ts, kvm-vcpu.ts).
  *   - Only x86's default VM type (0) exists; only the kvm-vfio device exists.
  */
+import { copyToUser, getUser, isUserStruct } from '../../kernel/uaccess.js';
 import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, EIO, EMFILE, ENODEV, ENOMEM, ENOSPC, ENOTTY, ENXIO, EPERM } from '../../kernel/errno.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -89,7 +90,7 @@ function argNonZero(arg: unknown): boolean {
 
 /** A __u32/__u64 struct field, or null if missing or not an integer (a bad user pointer: -EFAULT). */
 function u64Field(o: Record<string, unknown>, name: string): bigint | null {
-  const v = o[name];
+  const v = getUser(o, name); // FAULT (an accessor, a throwing Proxy) is no integer: null
   if (typeof v === 'bigint') return v >= 0n && v < 1n << 64n ? v : null;
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   return null;
@@ -98,9 +99,7 @@ function u32Field(o: Record<string, unknown>, name: string): number | null {
   const v = u64Field(o, name);
   return v !== null && v < 1n << 32n ? Number(v) : null;
 }
-function isStruct(arg: unknown): arg is Record<string, unknown> {
-  return typeof arg === 'object' && arg !== null && !Array.isArray(arg);
-}
+const isStruct = isUserStruct;
 
 // ---- anon-inode files -----------------------------------------------------------------
 
@@ -363,8 +362,11 @@ function kvmIoctlCreateDevice(k: Kernel, kvm: Kvm, task: Task, arg: unknown): nu
   const dev = new KvmDevice(type, o);
   kvmGetKvm(kvm);
   kvm.devices.push(dev);
-  arg['fd'] = anonInodeGetfd(k, task, 'kvm-vfio', kvmDeviceFops, { kvm, dev });
-  return 0;
+  const fd = anonInodeGetfd(k, task, 'kvm-vfio', kvmDeviceFops, { kvm, dev });
+  // kvm_vm_ioctl: copy_to_user(argp, &cd) after the device and its fd exist; when it
+  // faults (a frozen or read-only struct) the call is -EFAULT and the fd stays
+  // installed, as in the kernel
+  return copyToUser(arg, { fd }) ? 0 : -EFAULT;
 }
 
 // ---- device fd ----------------------------------------------------------------------------

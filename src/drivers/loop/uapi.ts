@@ -28,6 +28,8 @@
  * a bad user pointer (-EFAULT).
  */
 
+import { copyToUser, FAULT, getUser, isUserStruct, userArray, userHas, userKeys } from '../../kernel/uaccess.js';
+
 export const LO_NAME_SIZE = 64;
 export const LO_KEY_SIZE = 32;
 
@@ -130,46 +132,64 @@ function u32(v: unknown): number | null {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : null;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A user struct (not an array: a C struct is no list): its own field names, or null (-EFAULT). */
+function structKeys(arg: unknown): string[] | null {
+  if (!isUserStruct(arg)) return null;
+  const keys = userKeys(arg);
+  return keys === FAULT ? null : keys;
 }
 
 /** copy_from_user of a struct loop_info64: the kernel's copy, or null for a bad "pointer" (-EFAULT). */
 export function readInfo64(arg: unknown): KInfo64 | null {
-  if (!isPlainObject(arg)) return null;
-  for (const key of Object.keys(arg)) if (!INFO_KEYS.has(key)) return null;
-  for (const key of U64_KEYS) if (u64(arg[key]) === null) return null;
-  for (const key of U32_KEYS) if (u32(arg[key]) === null) return null;
+  const keys = structKeys(arg);
+  if (keys === null) return null;
+  for (const key of keys) if (!INFO_KEYS.has(key)) return null;
+  // one read of each field (getUser: no accessor, no throwing Proxy), then checks on the copies
+  const f: Record<string, unknown> = {};
+  for (const key of INFO_KEYS) {
+    const v = getUser(arg, key);
+    if (v === FAULT) return null;
+    f[key] = v;
+  }
+  for (const key of U64_KEYS) if (u64(f[key]) === null) return null;
+  for (const key of U32_KEYS) if (u32(f[key]) === null) return null;
   for (const [key, size] of STR_KEYS) {
-    const v = arg[key];
+    const v = f[key];
     // a C char[N]: at most N bytes; the kernel NUL-terminates lo_file_name itself
     if (v !== undefined && (typeof v !== 'string' || Buffer.byteLength(v) > size)) return null;
   }
-  const init = arg['lo_init'];
-  if (init !== undefined && (!Array.isArray(init) || init.length !== 2 || u64(init[0]) === null || u64(init[1]) === null)) return null;
+  if (f['lo_init'] !== undefined) {
+    const init = userArray(f['lo_init'], 3);
+    if (init === FAULT || !Array.isArray(f['lo_init']) || init.length !== 2 || u64(init[0]) === null || u64(init[1]) === null) return null;
+  }
   return {
-    lo_offset: u64(arg['lo_offset'])!,
-    lo_sizelimit: u64(arg['lo_sizelimit'])!,
-    lo_encrypt_type: u32(arg['lo_encrypt_type'])!,
-    lo_encrypt_key_size: u32(arg['lo_encrypt_key_size'])!,
-    lo_flags: u32(arg['lo_flags'])!,
+    lo_offset: u64(f['lo_offset'])!,
+    lo_sizelimit: u64(f['lo_sizelimit'])!,
+    lo_encrypt_type: u32(f['lo_encrypt_type'])!,
+    lo_encrypt_key_size: u32(f['lo_encrypt_key_size'])!,
+    lo_flags: u32(f['lo_flags'])!,
     // memcpy(lo->lo_file_name, info->lo_file_name, LO_NAME_SIZE); lo_file_name[LO_NAME_SIZE-1] = 0
-    lo_file_name: ((arg['lo_file_name'] as string | undefined) ?? '').slice(0, LO_NAME_SIZE - 1),
+    lo_file_name: ((f['lo_file_name'] as string | undefined) ?? '').slice(0, LO_NAME_SIZE - 1),
   };
 }
 
 /** copy_from_user of a struct loop_config, or null (-EFAULT). */
 export function readConfig(arg: unknown): KConfig | null {
-  if (!isPlainObject(arg)) return null;
-  for (const key of Object.keys(arg)) if (!['fd', 'block_size', 'info', '__reserved'].includes(key)) return null;
-  if (!('fd' in arg)) return null; // {} is no loop_config
-  const fd = u32(arg['fd']);
-  const bs = u32(arg['block_size']);
+  const keys = structKeys(arg);
+  if (keys === null) return null;
+  for (const key of keys) if (!['fd', 'block_size', 'info', '__reserved'].includes(key)) return null;
+  if (userHas(arg, 'fd') !== true) return null; // {} is no loop_config
+  const fd = u32(getUser(arg, 'fd'));
+  const bs = u32(getUser(arg, 'block_size'));
   if (fd === null || bs === null) return null;
-  const info = arg['info'] === undefined ? readInfo64({}) : readInfo64(arg['info']);
+  const infoArg = getUser(arg, 'info');
+  const info = infoArg === undefined ? readInfo64({}) : readInfo64(infoArg);
   if (info === null) return null;
-  const res = arg['__reserved'];
-  if (res !== undefined && (!Array.isArray(res) || res.length > 8 || res.some((r) => u64(r) === null))) return null;
+  const resArg = getUser(arg, '__reserved');
+  if (resArg !== undefined) {
+    const res = userArray(resArg, 9);
+    if (res === FAULT || !Array.isArray(resArg) || res.length > 8 || res.some((r) => u64(r) === null)) return null;
+  }
   return { fd, block_size: bs, info };
 }
 
@@ -187,12 +207,12 @@ export interface OutInfo64 {
 
 /** copy_to_user into the caller's object: false if it is not one (-EFAULT). The rest is zeroed (memset). */
 export function writeInfo64(arg: unknown, v: OutInfo64): boolean {
-  if (!isPlainObject(arg)) return false;
-  Object.assign(arg, {
+  if (!isUserStruct(arg)) return false;
+  // all or nothing (src/kernel/uaccess.ts): a frozen, sealed or read-only struct is -EFAULT, untouched
+  return copyToUser(arg, {
     ...v,
     lo_encrypt_type: 0, lo_encrypt_key_size: 0, lo_crypt_name: '', lo_encrypt_key: '', lo_init: [0, 0],
   });
-  return true;
 }
 
 /** new_encode_dev / huge_encode_dev of "MAJ:MIN" (what stat's st_dev/st_rdev hold). */

@@ -24,6 +24,7 @@
  *   + vhost_fork_from_owner (6.17+)  either, per device (SET_FORK_FROM_OWNER, the
  *                                    module parameter); any failure -ENOMEM
  */
+import { getUser, isUserObject, userArray } from '../../kernel/uaccess.js';
 import { E2BIG, EBADF, EBUSY, EFAULT, EINVAL, ENOIOCTLCMD, ENOMEM, EOPNOTSUPP, EPERM } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { MmStruct } from '../../kernel/mm.js';
@@ -243,7 +244,7 @@ export function vhostDevIoctl(dev: VhostDev, task: Task, request: number, arg: u
     case VHOST_SET_MEM_TABLE:
       return vhostSetMemory(dev, arg);
     case VHOST_SET_LOG_BASE: {
-      const v = toU64(typeof arg === 'object' && arg !== null && 'value' in arg ? (arg as { value: unknown }).value : arg);
+      const v = toU64(isUserObject(arg) ? getUser(arg, 'value') : arg);
       if (v === FAULT) return -EFAULT;
       dev.logBase = v;
       return 0;
@@ -276,16 +277,14 @@ function vhostSetMemory(dev: VhostDev, arg: unknown): number {
   if (nregions === FAULT || padding === FAULT) return -EFAULT;
   if (padding !== 0) return -EOPNOTSUPP;
   if (nregions > (dev.k.moduleParams('vhost').max_mem_regions as number)) return -E2BIG; // max_mem_regions (default VHOST_MAX_MEM_REGIONS)
-  const regs = (arg as { regions?: unknown }).regions;
-  if (nregions > 0 && (!Array.isArray(regs) || regs.length < nregions)) return -EFAULT;
+  const regs = nregions > 0 ? userArray(getUser(arg, 'regions'), nregions) : [];
+  if (regs === FAULT || regs.length < nregions) return -EFAULT;
   const out: VhostMemRegion[] = [];
   for (let i = 0; i < nregions; i++) {
-    const g = (regs as unknown[])[i];
-    if (typeof g !== 'object' || g === null) return -EFAULT;
-    const r = g as Record<string, unknown>;
-    const gpa = toU64(r.guest_phys_addr);
-    const size = toU64(r.memory_size);
-    const uaddr = toU64(r.userspace_addr);
+    const r = regs[i];
+    const gpa = toU64(getUser(r, 'guest_phys_addr'));
+    const size = toU64(getUser(r, 'memory_size'));
+    const uaddr = toU64(getUser(r, 'userspace_addr'));
     if (gpa === FAULT || size === FAULT || uaddr === FAULT) return -EFAULT;
     // vhost_iotlb_add_range: last < start for a zero size, or a range past 2^64
     if (size === 0n || gpa + size - 1n >= 1n << 64n || uaddr + size - 1n >= 1n << 64n) return -EFAULT;

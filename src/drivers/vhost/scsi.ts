@@ -29,6 +29,7 @@
  * measured by oracle/scripts/vhost-scsi-workers.json) for an empty one; it sets the backend
  * of every io vq. CLEAR_ENDPOINT with another WWPN than the one set is -EINVAL.
  */
+import { getUser } from '../../kernel/uaccess.js';
 import { ENODEV, EFAULT, EINVAL, ENOIOCTLCMD, EOPNOTSUPP } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
@@ -71,7 +72,7 @@ function readTarget(arg: unknown): VhostScsiTarget | typeof FAULT {
   const abi = readU32(arg, 'abi_version');
   const tpgt = readU32(arg, 'vhost_tpgt');
   const reserved = readU32(arg, 'reserved');
-  const wwpn = (arg as { vhost_wwpn?: unknown } | null)?.vhost_wwpn;
+  const wwpn = getUser(arg, 'vhost_wwpn');
   if (abi === FAULT || tpgt === FAULT || reserved === FAULT || typeof wwpn !== 'string' || wwpn.length >= 224) return FAULT;
   return { abi_version: abi, vhost_wwpn: wwpn, vhost_tpgt: tpgt & 0xffff, reserved: reserved & 0xffff };
 }

@@ -31,6 +31,7 @@
  */
 import { _IO, _IOR, _IOW, _IOWR } from '../../kernel/ioctl.js';
 import type { Kernel } from '../../kernel/kernel.js';
+import { copyToUser, FAULT, getUser, isUserObject, userHas } from '../../kernel/uaccess.js';
 
 export const VHOST_VIRTIO = 0xaf;
 
@@ -136,17 +137,12 @@ export const vhostVringWorker = (index: number, worker_id = 0): VhostVringWorker
 export const vhostVringFile = (index: number, fd: number): VhostVringFile => ({ index, fd });
 export const vhostVringState = (index: number, num = 0): VhostVringState => ({ index, num });
 
-/** The "user buffer" failed: what the kernel reports as -EFAULT. */
-export const FAULT = Symbol('EFAULT');
-
-function isObj(arg: unknown): arg is Record<string, unknown> {
-  return typeof arg === 'object' && arg !== null;
-}
+/** The "user buffer" failed: what the kernel reports as -EFAULT (src/kernel/uaccess.ts). */
+export { FAULT };
 
 /** copy_from_user of one 32-bit field: its bits as an unsigned number, or FAULT. */
 export function readU32(arg: unknown, field: string): number | typeof FAULT {
-  if (!isObj(arg)) return FAULT;
-  const v = arg[field];
+  const v = getUser(arg, field);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x8000_0000 || v > 0xffff_ffff) return FAULT;
   return v >>> 0;
 }
@@ -170,23 +166,32 @@ export function toU64(v: unknown): bigint | typeof FAULT {
  * without that field is the wrong shape: FAULT.
  */
 export function firstU32(arg: unknown, field?: string): number | typeof FAULT {
-  if (field !== undefined && isObj(arg)) return field in arg ? readU32(arg, field) : FAULT;
+  if (field !== undefined && isUserObject(arg)) return userHas(arg, field) === true ? readU32(arg, field) : FAULT;
   if (typeof arg === 'number') return Number.isInteger(arg) && arg >= -0x8000_0000 && arg <= 0xffff_ffff ? arg >>> 0 : FAULT;
   if (typeof arg === 'bigint') return Number(BigInt.asUintN(32, arg));
-  if (!isObj(arg)) return FAULT;
-  for (const f of ['index', 'worker_id', 'value', 'nregions']) if (f in arg) return f === 'value' ? firstU32(arg[f]) : readU32(arg, f);
+  if (!isUserObject(arg)) return FAULT;
+  for (const f of ['index', 'worker_id', 'value', 'nregions']) {
+    const has = userHas(arg, f);
+    if (has === FAULT) return FAULT;
+    if (!has) continue;
+    if (f !== 'value') return readU32(arg, f);
+    const v = getUser(arg, f);
+    return v === FAULT ? FAULT : firstU32(v);
+  }
   return FAULT;
 }
 
-/** copy_to_user of fields into `arg`: false (-EFAULT) if arg is no writable object. Writes all or nothing. */
+/** A scalar _IOR box `{ value }` (or a scalar _IOW that may come boxed): its value, or FAULT. */
+export function boxValue(arg: unknown): unknown {
+  return getUser(arg, 'value');
+}
+
+/**
+ * copy_to_user of fields into `arg` (src/kernel/uaccess.ts copyToUser): false (-EFAULT)
+ * if arg is no writable object; writes all or nothing.
+ */
 export function writeFields(arg: unknown, fields: Record<string, number | bigint>): boolean {
-  if (!isObj(arg) || !Object.isExtensible(arg)) return false;
-  for (const k of Object.keys(fields)) {
-    const d = Object.getOwnPropertyDescriptor(arg, k);
-    if (d !== undefined && (!d.writable || d.set !== undefined || d.get !== undefined)) return false;
-  }
-  Object.assign(arg, fields);
-  return true;
+  return copyToUser(arg, fields);
 }
 
 /** A scalar _IOW __u8 (get_user of one byte): 0..255, or FAULT. */

@@ -9,6 +9,7 @@
  *   vq.backend  private_data: the driver's backend (a tap socket, a SCSI target, ...)
  *   vq.ring     the guest-visible ring state (vring.ts)
  */
+import { getUser } from '../../kernel/uaccess.js';
 import { EBADF, EBUSY, EFAULT, EINVAL, ENOBUFS, ENODEV, ENOIOCTLCMD, EOPNOTSUPP } from '../../kernel/errno.js';
 import type { Task } from '../../kernel/task.js';
 import { eventfdCtxFileget, eventfdSignal, type EventfdCtx } from '../../kernel/vfs/eventfd.js';
@@ -197,12 +198,11 @@ export function vhostVringIoctl(dev: VhostDev, task: Task, request: number, arg:
       vq.ring.num = num;
       return 0;
     }
-    const a = arg as Record<string, unknown>;
     const flags = readU32(arg, 'flags');
-    const desc = toU64(a.desc_user_addr);
-    const used = toU64(a.used_user_addr);
-    const avail = toU64(a.avail_user_addr);
-    const log = toU64(a.log_guest_addr);
+    const desc = toU64(getUser(arg, 'desc_user_addr'));
+    const used = toU64(getUser(arg, 'used_user_addr'));
+    const avail = toU64(getUser(arg, 'avail_user_addr'));
+    const log = toU64(getUser(arg, 'log_guest_addr'));
     if (flags === FAULT || desc === FAULT || used === FAULT || avail === FAULT || log === FAULT) return -EFAULT;
     if (flags & ~1) return -EOPNOTSUPP; // only VHOST_VRING_F_LOG
     // alignment (vring_desc 16, used 4, avail 2 bytes)
