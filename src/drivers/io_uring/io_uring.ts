@@ -30,6 +30,7 @@
  * under IOCB_NOWAIT (FMODE_NOWAIT, FMODE_BUF_WASYNC differ by release and fs); the model
  * punts the ones with a blocking part in its cost model (IoUringCosts).
  */
+import { copyToUser, FAULT, getUser, isUserStruct, userArray } from '../../kernel/uaccess.js';
 import { EBADF, EFAULT, EINVAL, EINTR, ENOMEM, EOPNOTSUPP } from '../../kernel/errno.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -490,9 +491,19 @@ const roundPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)
 /** io_uring_setup(entries, params): the fd or -errno; fills params. */
 export function ioUringSetup(k: Kernel, task: Task, entries: number, params: IoUringParams | undefined): number {
   return k.syscall('io_uring_setup', task, () => {
-    if (params === null || typeof params !== 'object') return -EFAULT;
+    if (!isUserStruct(params)) return -EFAULT;
     if (!Number.isInteger(entries) || entries < 0) return -EINVAL;
-    const flags = (params.flags ?? 0) >>> 0;
+    // copy_from_user of struct io_uring_params: u32 fields, a field that is none is a bad pointer
+    const u32 = (key: string): number | typeof FAULT => {
+      const v = getUser(params, key);
+      if (v === FAULT) return FAULT;
+      if (v === undefined) return 0;
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff ? v : FAULT;
+    };
+    const flagsIn = u32('flags');
+    const cqIn = u32('cq_entries');
+    if (flagsIn === FAULT || cqIn === FAULT) return -EFAULT;
+    const flags = flagsIn >>> 0;
     if (flags & IORING_SETUP_SQPOLL) return -EINVAL; // not modelled (docs/divergences.md)
     if (flags & ~(IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | 0x3f00)) return -EINVAL;
     if (entries === 0) return -EINVAL;
@@ -503,8 +514,8 @@ export function ioUringSetup(k: Kernel, task: Task, entries: number, params: IoU
     const sq = roundPow2(entries);
     let cq = 2 * sq;
     if (flags & IORING_SETUP_CQSIZE) {
-      const want = params.cq_entries ?? 0;
-      if (!Number.isInteger(want) || want === 0) return -EINVAL;
+      const want = cqIn;
+      if (want === 0) return -EINVAL;
       let c = want;
       if (c > IORING_MAX_CQ_ENTRIES) {
         if (!(flags & IORING_SETUP_CLAMP)) return -EINVAL;
@@ -521,6 +532,16 @@ export function ioUringSetup(k: Kernel, task: Task, entries: number, params: IoU
     const u = s.ie.u32;
     u[(ring + RING.CQ_MASK) >> 2] = cq - 1;
     u[(ring + RING.CQ_ENTRIES) >> 2] = cq;
+    // io_uring_create copies the params out before the file and fd exist: a fault undoes the ring
+    const out = {
+      sq_entries: sq, cq_entries: cq, features: ioUringFeatures(k),
+      sq_off: { head: RING.SQ_HEAD, tail: RING.SQ_TAIL, ring_mask: RING.SQ_MASK, ring_entries: RING.SQ_ENTRIES, flags: RING.SQ_FLAGS, dropped: RING.SQ_DROPPED, array: RING.SQ_ARRAY },
+      cq_off: { head: RING.CQ_HEAD, tail: RING.CQ_TAIL, ring_mask: RING.CQ_MASK, ring_entries: RING.CQ_ENTRIES, overflow: RING.CQ_OVERFLOW, cqes: s.ie.cqe(ring, 0) - ring, flags: RING.CQ_FLAGS },
+    };
+    if (!copyToUser(params, out)) {
+      s.ie.ringFree(ring);
+      return -EFAULT;
+    }
     const ctx = new IoRingCtx(s, ring, sq, cq, flags, task);
     // io_uring_install_fd -> io_uring_add_tctx_node: the caller's io_uring_task and io_wq
     const wq = s.addTctxNode(task, ctx);
@@ -537,11 +558,6 @@ export function ioUringSetup(k: Kernel, task: Task, entries: number, params: IoU
       fput(k, file);
       return fd;
     }
-    params.sq_entries = sq;
-    params.cq_entries = cq;
-    params.features = ioUringFeatures(k);
-    params.sq_off = { head: RING.SQ_HEAD, tail: RING.SQ_TAIL, ring_mask: RING.SQ_MASK, ring_entries: RING.SQ_ENTRIES, flags: RING.SQ_FLAGS, dropped: RING.SQ_DROPPED, array: RING.SQ_ARRAY };
-    params.cq_off = { head: RING.CQ_HEAD, tail: RING.CQ_TAIL, ring_mask: RING.CQ_MASK, ring_entries: RING.CQ_ENTRIES, overflow: RING.CQ_OVERFLOW, cqes: s.ie.cqe(ring, 0) - ring, flags: RING.CQ_FLAGS };
     return fd;
   });
 }
@@ -595,10 +611,10 @@ export function ioUringRegister(k: Kernel, task: Task, fd: number, opcode: numbe
     if (typeof ctx === 'number') return ctx;
     if (opcode !== IORING_REGISTER_IOWQ_MAX_WORKERS) return -EINVAL;
     if (nrArgs !== 2) return -EINVAL;
-    if (!Array.isArray(arg) && !(arg instanceof Uint32Array)) return -EFAULT;
-    const a = arg as number[];
-    if (a.length < 2) return -EFAULT;
-    const want = [a[0]!, a[1]!];
+    // copy_from_user of the u32[2]
+    const got = arg instanceof Uint32Array ? [...arg] : userArray(arg, 2);
+    if (got === FAULT || got.length < 2) return -EFAULT;
+    const want = [got[0] as number, got[1] as number];
     for (const v of want) if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) return -EFAULT;
     for (const v of want) if (v > 0x7fff_ffff) return -EINVAL;
     // io_register_iowq_max_workers: the ring remembers what was asked (0 keeps a value)
@@ -606,8 +622,8 @@ export function ioUringRegister(k: Kernel, task: Task, fd: number, opcode: numbe
     ctx.iowqLimitsSet = true;
     const wq = ctx.s.tctx.get(task);
     const prev = wq === undefined ? [0, 0] : ioWqMaxWorkers(task, wq, want);
-    a[0] = prev[0]!;
-    a[1] = prev[1]!;
+    // copy_to_user of the previous values (after the limits are set, as the kernel orders it)
+    if (!copyToUser(arg, { 0: prev[0]!, 1: prev[1]! })) return -EFAULT;
     // then every task of the ring's tctx_list gets the ring's limits (clamped by the caller's RLIMIT_NPROC)
     for (const user of ctx.tctxList) {
       const w = ctx.s.tctx.get(user);
