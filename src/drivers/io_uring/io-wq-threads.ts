@@ -44,6 +44,7 @@ import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { PendingStops } from '../../runtime/pending-stops.js';
 import { takeCpuDelta, threadCpuNs } from '../../runtime/thread-cpu.js';
+import { threadHandshake } from '../../runtime/thread-handshake.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
@@ -121,27 +122,9 @@ export class IoWorkerThread {
   ) {
     this.ring = new Int32Array(sab);
     this.cg = set.k.cgroupOf(task, 'cpu');
-    let rr!: () => void;
-    let rj!: (e: Error) => void;
-    this.ready = new Promise<void>((res, rej) => { rr = res; rj = rej; });
-    this.ready.catch(() => undefined);
-    w.on('message', (m: { type: string; tid?: number; report?: IoWorkerThreadReport; message?: string }) => {
-      if (m.type === 'ready') {
-        this.tid = m.tid;
-        this.lastNs = threadCpuNs(m.tid);
-        rr();
-      } else if (m.type === 'done') {
-        this.report = m.report!;
-      } else if (m.type === 'error') {
-        set.errors.push(`${task.comm}: ${m.message ?? 'failed'}`);
-        rj(new Error(m.message));
-      }
-    });
-    w.on('error', (e) => {
-      set.errors.push(`${task.comm}: ${e.message}`);
-      rj(e);
-    });
-    this.exited = new Promise<number>((res) => w.on('exit', (code) => { rj(new Error('exited')); res(code); }));
+    const h = threadHandshake(w, this, (line) => set.errors.push(`${task.comm}: ${line}`));
+    this.ready = h.ready;
+    this.exited = h.exited;
   }
 
   /** (inspection) the ring's counters, written by the thread. May be stale. */

@@ -51,6 +51,7 @@ import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { PendingStops } from '../../runtime/pending-stops.js';
 import { takeCpuDelta, threadCpuNs } from '../../runtime/thread-cpu.js';
+import { threadHandshake } from '../../runtime/thread-handshake.js';
 import { ENOMEM } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
@@ -131,27 +132,9 @@ export class LoopKthread {
   ) {
     this.base = ringBase(me);
     this.cg = set.k.cgroupOf(task, 'cpu');
-    let rr!: () => void;
-    let rj!: (e: Error) => void;
-    this.ready = new Promise<void>((res, rej) => { rr = res; rj = rej; });
-    this.ready.catch(() => undefined);
-    w.on('message', (m: { type: string; tid?: number; report?: LoopKthreadReport; message?: string }) => {
-      if (m.type === 'ready') {
-        this.tid = m.tid;
-        this.lastNs = threadCpuNs(m.tid);
-        rr();
-      } else if (m.type === 'done') {
-        this.report = m.report!;
-      } else if (m.type === 'error') {
-        set.reg.errors.push(`${task.comm}: ${m.message ?? 'failed'}`);
-        rj(new Error(m.message));
-      }
-    });
-    w.on('error', (e) => {
-      set.reg.errors.push(`${task.comm}: ${e.message}`);
-      rj(e);
-    });
-    this.exited = new Promise<number>((res) => w.on('exit', (code) => { rj(new Error('exited')); res(code); }));
+    const h = threadHandshake(w, this, (line) => set.reg.errors.push(`${task.comm}: ${line}`));
+    this.ready = h.ready;
+    this.exited = h.exited;
   }
 
   /** The backing bio of `cmd` completed (its bi_end_io, on the main thread): go on with the request. */
