@@ -17,10 +17,10 @@
  * enforces cpu.max per period (kernel/sched/fair.c's CFS bandwidth: cpu-bandwidth.ts).
  */
 import {
-  Kernel, O_RDWR, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO, VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, PF_KTHREAD,
-  VirtioQueue, FioJob, errnoName, KwqError, type Task,
+  Kernel, PF_KTHREAD, FioJob, errnoName, KwqError, type Task,
 } from '../src/index.js';
 import type { Scenario, ScenarioResult } from './types.js';
+import { startVmGuest } from './vm-guest.js';
 
 const CG = '/sys/fs/cgroup';
 const VM = `${CG}/machine.slice/vm1`;
@@ -94,18 +94,7 @@ async function runOne(release: '6.1' | '6.12', percent: number, emulatorPercent:
     must(k.mkdir(root, `${CG}/machine.slice`), 'mkdir machine.slice');
     must(k.writeFile(root, `${CG}/cgroup.subtree_control`, '+cpu'), '+cpu in the root');
     must(k.writeFile(root, `${CG}/machine.slice/cgroup.subtree_control`, '+cpu'), '+cpu in machine.slice');
-    const qemu = k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: '/machine.slice/vm1' });
-    const fd = k.open(qemu, '/dev/vhost-scsi', O_RDWR);
-    must(fd, 'open /dev/vhost-scsi');
-    must(k.ioctl(qemu, fd, VHOST_SET_OWNER), 'VHOST_SET_OWNER');
-    must(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, { nregions: 0, padding: 0 }), 'VHOST_SET_MEM_TABLE');
-    must(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000002', vhost_tpgt: 1, reserved: 0 }), 'SET_ENDPOINT');
-    const worker = k.tasks().find((t) => t.comm === `vhost-${qemu.pid}`);
-    if (worker === undefined) throw new KwqError('scenario vm-cpu-max', 'no vhost worker task');
-    const q = VirtioQueue.attach(k, qemu, fd, VHOST_SCSI_VQ_IO);
-    if (typeof q === 'number') throw new KwqError('scenario vm-cpu-max', `VirtioQueue.attach returned ${q}`);
-    const job = FioJob.start(k, qemu, q, { iodepth: 32, comm: 'CPU 0/KVM' });
-    if (typeof job === 'number') throw new KwqError('scenario vm-cpu-max', `FioJob.start returned ${job}`);
+    const { qemu, worker, job } = startVmGuest(k, 'vm-cpu-max', 32);
     must(k.writeFile(root, `${VM}/cpu.max`, `${Math.round((PERIOD_US * percent) / 100)} ${PERIOD_US}`), 'vm1/cpu.max');
     const before = phase(k, worker, job, ms);
     // libvirt places the emulator: +cpu below vm1 (a threaded controller: allowed beside the tasks in vm1),

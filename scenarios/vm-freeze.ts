@@ -9,10 +9,10 @@
  * as it was until the thaw, and cgroup.events says frozen 1.
  */
 import {
-  Kernel, O_RDWR, VHOST_SCSI_SET_ENDPOINT, VHOST_SCSI_VQ_IO, VHOST_SET_MEM_TABLE, VHOST_SET_OWNER, PF_KTHREAD,
-  VirtioQueue, FioJob, errnoName, KwqError,
+  Kernel, PF_KTHREAD, errnoName, KwqError,
 } from '../src/index.js';
 import type { Scenario, ScenarioResult } from './types.js';
+import { startVmGuest } from './vm-guest.js';
 
 const VM = '/sys/fs/cgroup/machine.slice/vm1';
 
@@ -48,18 +48,7 @@ function frozen(k: Kernel): number {
 async function runOne(release: '6.1' | '6.12', ms: number, iodepth: number): Promise<VmFreezeRun> {
   const k = await Kernel.boot({ release, cgroup: 'v2', ncpus: 2, runtime: 'sim' });
   try {
-    const qemu = k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: '/machine.slice/vm1' });
-    const fd = k.open(qemu, '/dev/vhost-scsi', O_RDWR);
-    must(fd, 'open /dev/vhost-scsi');
-    must(k.ioctl(qemu, fd, VHOST_SET_OWNER), 'VHOST_SET_OWNER');
-    must(k.ioctl(qemu, fd, VHOST_SET_MEM_TABLE, { nregions: 0, padding: 0 }), 'VHOST_SET_MEM_TABLE');
-    must(k.ioctl(qemu, fd, VHOST_SCSI_SET_ENDPOINT, { abi_version: 1, vhost_wwpn: 'naa.5001405000000002', vhost_tpgt: 1, reserved: 0 }), 'SET_ENDPOINT');
-    const worker = k.tasks().find((t) => t.comm === `vhost-${qemu.pid}`);
-    if (worker === undefined) throw new KwqError('scenario vm-freeze', 'no vhost worker task');
-    const q = VirtioQueue.attach(k, qemu, fd, VHOST_SCSI_VQ_IO);
-    if (typeof q === 'number') throw new KwqError('scenario vm-freeze', `VirtioQueue.attach returned ${q}`);
-    const job = FioJob.start(k, qemu, q, { iodepth, comm: 'CPU 0/KVM' });
-    if (typeof job === 'number') throw new KwqError('scenario vm-freeze', `FioJob.start returned ${job}`);
+    const { worker, q, job } = startVmGuest(k, 'vm-freeze', iodepth);
     k.advance(ms);
     const iosBefore = job.completed;
     // freeze with works queued: the guest keeps iodepth requests in flight
