@@ -86,13 +86,17 @@ const FD_FIELDS = new Set(['fd', 'addr']);
 /** How a small number in an fd field becomes one of the caller's fds (world.ts passes it; identity by default). */
 export type FdMap = (v: unknown) => unknown;
 
-/** Build an object of `fields` from the pool (field i takes pool[i % n]); strings for char[] fields. */
+/**
+ * Build an object of `fields` from the pool (field i takes pool[i % n]); a primitive in a
+ * char[] field becomes a string, an object stays one (a frozen or revoked one is the
+ * hostile user buffer the kernel's copy must fault on; String() of a revoked Proxy throws).
+ */
 function fill(fields: readonly Field[], pool: Val[], at: { i: number }, fd: FdMap): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const f of fields) {
     if (typeof f === 'string') {
       const v = materializeVal(pool[at.i++ % pool.length]);
-      o[f] = STRING_FIELDS.has(f) ? (typeof v === 'string' ? v : v === undefined ? undefined : `s${String(v)}`) : FD_FIELDS.has(f) ? fd(v) : v;
+      o[f] = STRING_FIELDS.has(f) ? (typeof v === 'string' || v === undefined || (typeof v === 'object' && v !== null) ? v : `s${String(v)}`) : FD_FIELDS.has(f) ? fd(v) : v;
     } else if (f.array !== undefined) {
       o[f.name] = Array.from({ length: f.array }, () => fill(f.fields, pool, at, fd));
     } else {

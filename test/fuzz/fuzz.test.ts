@@ -7,7 +7,7 @@
  * `npm run fuzz -- --calls N --seed S` runs it for as long as asked.
  */
 import { describe, expect, test } from 'vitest';
-import { EFAULT, Kernel, KVM_CHECK_EXTENSION } from 'kwq';
+import { EFAULT, EMFILE, Kernel, KVM_CHECK_EXTENSION } from 'kwq';
 import { formatFailure, runFuzz } from './fuzz.js';
 
 describe('whole-kernel fuzzer', () => {
@@ -73,5 +73,25 @@ describe('defects the fuzzer found in io_uring (regression tests)', () => {
     const t = k.spawn({ comm: 'app' });
     const fd = k.io_uring_setup(t, 8, {});
     expect(k.io_uring_register(t, fd, 19, Object.freeze([0, 0]), 2)).toBe(-EFAULT);
+  });
+});
+
+describe('defects of the fuzzer itself that long runs found (regression tests)', () => {
+  test('io_uring_setup at RLIMIT_NOFILE 0: -EMFILE after writing the params, as io_uring_create does, is no violation (seed 7)', async () => {
+    const r = await runFuzz({ runtime: 'sim', seed: 7, calls: 1, steps: 200, path: '23:1:1:2:2:6:7:7:7:10:10:10:10:10:4:4:4:4' });
+    expect(formatFailure(r)).toBe('');
+    const k = await Kernel.boot({ seed: 1 });
+    const t = k.spawn({ comm: 'app' });
+    expect(k.setrlimit(t, 'RLIMIT_NOFILE', [0, 0])).toBe(0);
+    const p: Record<string, unknown> = {};
+    expect(k.io_uring_setup(t, 1, p)).toBe(-EMFILE);
+    expect(p['sq_entries']).toBe(1); // copied out before io_uring_install_fd failed
+  });
+
+  test('a revoked Proxy in a char[] field reaches the kernel instead of throwing inside the fuzzer (seed 20261207)', async () => {
+    const r = await runFuzz({
+      runtime: 'sim', seed: 20261207, calls: 1, steps: 200, path: '1090:3:0:2:6:7:7:13:13:15:14:15:20:26:27:27:17:17:19:19:12:12:12:12',
+    });
+    expect(formatFailure(r)).toBe('');
   });
 });

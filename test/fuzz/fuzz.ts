@@ -122,7 +122,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     const counterexample = details.counterexample![0];
     const err = details.errorInstance;
     failure = {
-      message: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      message: err instanceof Error ? (process.env["KWQ_FUZZ_STACK"] === "1" && !(err.name === "Violation") ? String(err.stack) : `${err.name}: ${err.message}`) : String(err),
       path: details.counterexamplePath ?? '',
       counterexample,
       shrinks: details.numShrinks,
