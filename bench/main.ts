@@ -5,6 +5,7 @@
  * (`npm run bench -- --quick --json out.json` builds first.)
  */
 import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import os from 'node:os';
 import type { BenchScript, BenchSection } from './types.js';
 import llist from './llist.js';
@@ -18,22 +19,35 @@ import ioWq from './io-wq.js';
 import scale from './scale.js';
 import cgroupCpu from './cgroup-cpu.js';
 
-function parseArgs(argv: string[]): { quick: boolean; json?: string; only?: string[] } {
-  const out: { quick: boolean; json?: string; only?: string[] } = { quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--quick') out.quick = true;
-    else if (a === '--json') { out.json = argv[++i]; if (!out.json) throw new Error('bench: --json needs a FILE'); }
-    else if (a === '--only') out.only = (argv[++i] ?? '').split(',');
-    else throw new Error(`bench: unknown argument ${a} (allowed: --quick, --json FILE, --only NAME[,NAME])`);
+/** The options, by node:util parseArgs; a bad one is a one-line error and exit code 2. */
+function options(argv: string[]): { quick: boolean; json?: string; only?: string[] } {
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean' } },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write('usage: npm run bench -- [--quick] [--json FILE] [--only NAME[,NAME]]\n');
+    process.exit(0);
   }
-  return out;
+  return {
+    quick: values.quick ?? false,
+    ...(values.json !== undefined ? { json: values.json } : {}),
+    ...(values.only !== undefined ? { only: values.only.split(',') } : {}),
+  };
 }
 
 const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: ReturnType<typeof options>;
+  try {
+    args = options(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const sections: [string, BenchScript][] = [
     ['io-wq', ioWq],
     ['llist', llist],
@@ -49,7 +63,11 @@ async function main(): Promise<void> {
   if (args.only) {
     const known = sections.map(([n]) => n);
     const unknown = args.only.filter((n) => !known.includes(n));
-    if (unknown.length) throw new Error(`bench: --only ${unknown.join(',')}: no such section (sections: ${known.join(', ')})`);
+    if (unknown.length) {
+      process.stderr.write(`bench: --only ${unknown.join(',')}: no such section (sections: ${known.join(', ')})\n`);
+      process.exitCode = 2;
+      return;
+    }
   }
   const results: (BenchSection & { section: string })[] = [];
   const t0 = performance.now();
