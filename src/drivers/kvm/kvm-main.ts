@@ -41,7 +41,7 @@ import { copyToUser, getUser, isUserStruct } from '../../kernel/uaccess.js';
 import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, EIO, EMFILE, ENODEV, ENOMEM, ENOSPC, ENOTTY, ENXIO, EPERM } from '../../kernel/errno.js';
 import { KwqError } from '../../kernel/error.js';
 import type { Kernel } from '../../kernel/kernel.js';
-import { _IOC_TYPE } from '../../kernel/ioctl.js';
+import { _IOC_TYPE, ioctlArg } from '../../kernel/ioctl.js';
 import { chargeAnon, kfreeAccount, kmallocAccount, PAGE_SIZE, type KmemObj } from '../../kernel/memcontrol.js';
 import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
 import { RLIMIT_NOFILE } from '../../kernel/rlimit.js';
@@ -74,14 +74,6 @@ const TASK_SIZE = (1n << 47n) - 4096n;
 const FAULT_CHUNK = 512;
 
 // ---- argument decoding --------------------------------------------------------------
-
-/** An `unsigned long arg` given as a number (or bigint); undefined is 0. */
-function ulongArg(where: string, arg: unknown): bigint {
-  if (arg === undefined) return 0n;
-  if (typeof arg === 'bigint') return BigInt.asUintN(64, arg);
-  if (typeof arg === 'number' && Number.isSafeInteger(arg)) return BigInt.asUintN(64, BigInt(arg));
-  throw new KwqError(where, `the argument must be an integer (an unsigned long), got ${typeof arg === 'object' ? 'an object' : String(arg)}`);
-}
 
 /** `if (arg) -EINVAL`: any argument that is not zero (a pointer too) is refused. */
 function argNonZero(arg: unknown): boolean {
@@ -163,9 +155,9 @@ function kvmDevIoctl(k: Kernel, _file: File, task: Task, request: number, arg: u
     case KVM_GET_API_VERSION:
       return argNonZero(arg) ? -EINVAL : KVM_API_VERSION;
     case KVM_CREATE_VM:
-      return kvmDevIoctlCreateVm(k, task, ulongArg('ioctl(KVM_CREATE_VM)', arg));
+      return kvmDevIoctlCreateVm(k, task, ioctlArg('ioctl(KVM_CREATE_VM)', arg));
     case KVM_CHECK_EXTENSION:
-      return kvmCheckExtension(k, null, ulongArg('ioctl(KVM_CHECK_EXTENSION)', arg));
+      return kvmCheckExtension(k, null, ioctlArg('ioctl(KVM_CHECK_EXTENSION)', arg));
     case KVM_GET_VCPU_MMAP_SIZE:
       // the kvm_run page, x86's pio data page, the coalesced MMIO ring
       return argNonZero(arg) ? -EINVAL : 3 * PAGE_SIZE;
@@ -207,11 +199,11 @@ function kvmVmIoctl(k: Kernel, file: File, task: Task, request: number, arg: unk
   if (task.mm !== kvm.mm || kvm.vmDead) return -EIO;
   switch (request) {
     case KVM_CREATE_VCPU:
-      return kvmVmIoctlCreateVcpu(k, kvm, task, ulongArg('ioctl(KVM_CREATE_VCPU)', arg));
+      return kvmVmIoctlCreateVcpu(k, kvm, task, ioctlArg('ioctl(KVM_CREATE_VCPU)', arg));
     case KVM_SET_USER_MEMORY_REGION:
       return kvmVmIoctlSetMemoryRegion(k, kvm, task, arg);
     case KVM_CHECK_EXTENSION:
-      return kvmCheckExtension(k, kvm, ulongArg('ioctl(KVM_CHECK_EXTENSION)', arg));
+      return kvmCheckExtension(k, kvm, ioctlArg('ioctl(KVM_CHECK_EXTENSION)', arg));
     case KVM_CREATE_DEVICE:
       return kvmIoctlCreateDevice(k, kvm, task, arg);
     default:

@@ -37,6 +37,7 @@
 import { EEXIST, EINVAL, ENODEV, ENOMEM, ENOSYS, EBUSY, EFAULT, EPERM } from '../../kernel/errno.js';
 import { CAP_SYS_ADMIN } from '../../kernel/cred.js';
 import { KwqError } from '../../kernel/error.js';
+import { ioctlArg, ioctlIntArg } from '../../kernel/ioctl.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { registerKwqSwitch, registerModule } from '../../kernel/module.js';
 import { registerChrdev } from '../../kernel/vfs/chrdev.js';
@@ -87,16 +88,6 @@ export function loopDevice(k: Kernel, n: number): LoopDevice | null {
   return loopDriver(k).devices.get(n) ?? null;
 }
 
-/**
- * The loop ioctls that take a value (LOOP_SET_FD's fd, LOOP_CTL_*'s index) get it in
- * the argument itself, not through a pointer: there is no bad-pointer case, so a
- * missing or non-integer value is a misuse of the library.
- */
-function intArg(where: string, arg: unknown): number {
-  if (typeof arg !== 'number' || !Number.isInteger(arg)) throw new KwqError(where, `the argument must be an integer (a long), got ${typeof arg === 'number' ? arg : typeof arg}`);
-  // (int)parm
-  return arg | 0;
-}
 
 // ---- /dev/loopN -------------------------------------------------------------------------
 
@@ -122,7 +113,7 @@ function blkLo(bdev: unknown): LoopDevice {
 function loIoctl(lo: LoopDevice, file: File, task: Task, request: number, arg: unknown): number {
   switch (request) {
     case LOOP_SET_FD: {
-      const fd = intArg('ioctl(LOOP_SET_FD)', arg);
+      const fd = ioctlIntArg('ioctl(LOOP_SET_FD)', arg);
       const cfg = readConfig({ fd: fd >>> 0 })!;
       return loopConfigure(lo, task, file, cfg);
     }
@@ -138,16 +129,17 @@ function loIoctl(lo: LoopDevice, file: File, task: Task, request: number, arg: u
     case LOOP_GET_STATUS64:
       return loopGetStatus(lo, arg);
     case LOOP_CHANGE_FD:
-      return loopChangeFd(lo, task, intArg('ioctl(LOOP_CHANGE_FD)', arg));
+      return loopChangeFd(lo, task, ioctlIntArg('ioctl(LOOP_CHANGE_FD)', arg));
     case LOOP_SET_CAPACITY:
     case LOOP_SET_DIRECT_IO:
     case LOOP_SET_BLOCK_SIZE: {
       // "if (!(mode & FMODE_WRITE) && !capable(CAP_SYS_ADMIN)) return -EPERM", then lo_simple_ioctl
       if (!file.writable && !task.cred.capable(CAP_SYS_ADMIN)) return -EPERM;
       if (request === LOOP_SET_CAPACITY) return loopSetCapacity(lo);
-      // the argument is an unsigned long
-      const v = arg === undefined ? 0 : intArg('ioctl', arg);
-      return request === LOOP_SET_DIRECT_IO ? loopSetDio(lo, v) : loopSetBlockSize(lo, task, v >>> 0);
+      // the argument is an unsigned long: loop_set_dio tests !!arg, blk_validate_block_size
+      // compares all of it (a size past 2^53 is as invalid as any past PAGE_SIZE)
+      const v = ioctlArg(request === LOOP_SET_DIRECT_IO ? 'ioctl(LOOP_SET_DIRECT_IO)' : 'ioctl(LOOP_SET_BLOCK_SIZE)', arg);
+      return request === LOOP_SET_DIRECT_IO ? loopSetDio(lo, v !== 0n ? 1 : 0) : loopSetBlockSize(lo, task, Number(v > 0xffffffffn ? 0xffffffffn : v));
     }
     default:
       return -EINVAL; // lo_simple_ioctl
@@ -226,9 +218,9 @@ const loopCtlFops: FileOperations = {
     const d = loopDriver(k);
     switch (request) {
       case LOOP_CTL_ADD:
-        return loopAdd(d, intArg('ioctl(LOOP_CTL_ADD)', arg));
+        return loopAdd(d, ioctlIntArg('ioctl(LOOP_CTL_ADD)', arg));
       case LOOP_CTL_REMOVE:
-        return loopControlRemove(d, intArg('ioctl(LOOP_CTL_REMOVE)', arg));
+        return loopControlRemove(d, ioctlIntArg('ioctl(LOOP_CTL_REMOVE)', arg));
       case LOOP_CTL_GET_FREE:
         return loopControlGetFree(d);
       default:
