@@ -188,6 +188,31 @@ export class IoWorker implements ThreadBody, IoWqWorker {
     this.next = next;
   }
 
+  /**
+   * io_wq_exit_start found this worker inside do_work. Linux's exiting task waits in
+   * io_uring_cancel_generic until its inflight requests are done, so the op the worker
+   * sleeps in (a bio it waits for) completes with its result and puts its file; the works
+   * chained after it on the same hash then run with IO_WQ_WORK_CANCEL set
+   * (io_worker_handle_work's do_kill), which io_wq_submit_work fails with -ECANCELED.
+   * Without this a request in its blocking part at exit never completed: its file (a
+   * block device stays open), its work and its io_kiocb leaked (the fuzzer, seed 20261207).
+   */
+  settleAtExit(): void {
+    if (this.blocked !== 0) {
+      const w = this.blocked;
+      this.blocked = 0;
+      this.finish(w);
+    }
+    const wq = this.wq;
+    for (let w = this.next; w !== 0; ) {
+      const next = wq.h.workDone(w);
+      wq.info.cancelled++;
+      wq.fn.cancel(w);
+      w = next;
+    }
+    this.next = 0;
+  }
+
   /** schedule_timeout(WORKER_IDLE_TIMEOUT) returned 0: exit unless the last worker */
   private idleTimeout(): void {
     if (!this.free || this.task === null || !this.task.alive) return;
@@ -357,7 +382,11 @@ export class IoWq {
     this.exiting = true;
     this.h.exitStart();
     for (const acct of [IO_WQ_ACCT_BOUND, 1]) for (const w of this.h.cancelPending(acct)) { this.info.cancelled++; this.fn.cancel(w); }
-    for (const worker of this.workers) if (worker !== null) this.workerGone(worker, false);
+    for (const worker of this.workers) {
+      if (worker === null) continue;
+      if (worker instanceof IoWorker) worker.settleAtExit(); // the threads runtime's workers settle in their thread
+      this.workerGone(worker, false);
+    }
   }
 
   /** Live workers (tasks alive). */
