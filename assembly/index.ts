@@ -23,7 +23,7 @@ export {
   vhost_worker_has_work, vhost_worker_run, vhost_worker_loop, vhost_worker_stats,
   vhost_work_queue_batch_ordered, vhost_worker_queue_each_ordered, vhost_work_wait_idle, vhost_worker_spin, vhost_worker_set_spin_floor,
 } from './vhost';
-export { rb_root_init, rb_empty_root, rb_clear_node, rb_empty_node, rb_link_node, rb_insert_color, rb_erase, rb_replace_node, rb_first, rb_last, rb_next, rb_prev, rb_find_u64, rb_find_add_u64, rb_insert_batch_u64, rb_find_batch_u64, rb_erase_batch } from './rbtree';
+export { rb_root_init, rb_empty_root, rb_clear_node, rb_empty_node, rb_link_node, rb_insert_color, rb_erase, rb_replace_node, rb_first, rb_last, rb_next, rb_prev, rb_find_u64, rb_find_add_u64, rb_insert_batch_u64, rb_find_batch_u64, rb_erase_batch, rb_nodes_check } from './rbtree';
 export { loop_wq_size, loop_work_init, loop_wq_init, __queue_work, loop_queue_work_on, loop_wq_pick, loop_wq_done, loop_wq_stop, loop_wq_idle } from './loop-wq';
 export { loop_device_size, loop_worker_size, loop_cmd_size, loop_device_init, loop_set_fail_pct, loop_queue_work, loop_queue_work_batch, loop_process_one, loop_process_batch, loop_free_idle_workers, loop_find_worker, loop_find_worker_batch, loop_workers_snapshot } from './loop';
 export { vhost_vq_size, vhost_vq_init, vhost_vq_set_base, vhost_vq_handle, vhost_vq_complete, vhost_vq_post, vhost_vq_kick, vhost_vq_reap } from './vhost_vq';

@@ -17,7 +17,17 @@
  *    device: host ns per work.
  * Every work counts its runs; after each point every count must equal the rounds
  * run (exactly once). Each point runs at least MIN_ITEMS items and MIN_MS of host
- * time after one warm-up round; the figure is the median of 3 blocks.
+ * time after its warm-up; the figure is the median of 3 blocks, and the notes carry
+ * the same blocks' process CPU time per item (user + system), which preemption on a
+ * shared machine does not inflate. Warm-up (warmUp()): one round, a full GC (the
+ * setup's garbage), rounds for MIN_MS, another full GC. With one warm-up round (before
+ * issue 10's fix) the first blocks of a point ran 3-20x its steady cost (the JIT's
+ * tiers for x = 1, the first rounds over 1,000 new devices for x = 1000): the 16-vq
+ * curve read 129 -> 1,374 ns (10.6x) where the steady state was 37 -> 60-70 ns.
+ *
+ * One point: KWQ_BENCH_SCALE=CURVE[@X,X...] with CURVE loop, vhost1, vhost4, vhost16 or
+ * processes (e.g. `KWQ_BENCH_SCALE=vhost16@1,1000 node --expose-gc dist/bench/main.js
+ * --only scale --quick`), to profile a point (node --cpu-prof) or compare two.
  * Floor (issue 10): the cost per item at 10,000 cgroups or 1,000 devices (or
  * processes) within 1.3x of the cost at 1.
  *
@@ -47,6 +57,38 @@ interface Point {
   exactlyOnce: boolean;
   /** the blocks' ns/item, min..max */
   spread: [number, number];
+  /** the median block's process CPU time per item (user + system, ns): what preemption on a shared machine does not inflate */
+  cpuNsPerItem: number;
+}
+
+/**
+ * Before a point's timed blocks: `round` once (creates what a first round creates),
+ * a full GC (bench/main.ts runs node with --expose-gc; without it none), rounds for
+ * `ms`, a full GC again. So the blocks time the rounds' own cost, GC of what they
+ * allocate included, not the setup's garbage or the JIT's first tiers.
+ */
+function warmUp(round: () => void, ms: number): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  round();
+  gc?.();
+  const t0 = performance.now();
+  for (let i = 0; i < 3 || performance.now() - t0 < ms; i++) round();
+  gc?.();
+}
+
+/** process CPU time (user + system), ms */
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** KWQ_BENCH_SCALE=CURVE[@X,...]: run only that curve (and only those x). */
+function selected(curve: string, xs: number[]): number[] {
+  const sel = process.env['KWQ_BENCH_SCALE'];
+  if (sel === undefined || sel === '') return xs;
+  const [name, at] = sel.split('@');
+  if (name !== curve) return [];
+  return at === undefined ? xs : at.split(',').map(Number);
 }
 
 const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
@@ -82,19 +124,22 @@ async function vhostPoint(opts: { devices: number; perDev: number; processes: bo
       k.runUntilIdle();
       rounds++;
     };
-    round(); // warm-up
+    warmUp(round, opts.minMs);
     const perRound = runs.length;
     const blocks: number[] = [];
+    const cpu: number[] = [];
     for (let b = 0; b < 3; b++) {
       const t0 = performance.now();
+      const c0 = cpuMs();
       let items = 0;
       while (items < opts.minItems / 3 || performance.now() - t0 < opts.minMs / 3) {
         round();
         items += perRound;
       }
       blocks.push(((performance.now() - t0) * 1e6) / items);
+      cpu.push(((cpuMs() - c0) * 1e6) / items);
     }
-    return { x: opts.devices, nsPerItem: median(blocks), items: rounds * perRound, exactlyOnce: runs.every((r) => r === rounds), spread: [Math.min(...blocks), Math.max(...blocks)] };
+    return { x: opts.devices, nsPerItem: median(blocks), items: rounds * perRound, exactlyOnce: runs.every((r) => r === rounds), spread: [Math.min(...blocks), Math.max(...blocks)], cpuNsPerItem: median(cpu) };
   } finally {
     k.shutdown();
   }
@@ -144,10 +189,12 @@ async function loopPoint(ncg: number, minItems: number, minMs: number): Promise<
       return got;
     };
     for (const j of jobs) submit(j, QD);
-    round(); // warm-up: every worker created
+    warmUp(() => void round(), minMs); // the first round creates every worker
     const blocks: number[] = [];
+    const cpu: number[] = [];
     for (let b = 0; b < 3; b++) {
       const t0 = performance.now();
+      const c0 = cpuMs();
       let items = 0;
       while (items < minItems / 3 || performance.now() - t0 < minMs / 3) {
         const got = round();
@@ -155,12 +202,13 @@ async function loopPoint(ncg: number, minItems: number, minMs: number): Promise<
         items += got;
       }
       blocks.push(((performance.now() - t0) * 1e6) / items);
+      cpu.push(((cpuMs() - c0) * 1e6) / items);
     }
     k.runUntilIdle();
     for (const j of jobs) done += (ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[]).length;
     // every request submitted completed once (its event reaped once); loopInfo's per-worker
     // snapshot does not fit a scratch slot past ~2000 workers, so it is not asked here
-    return { x: ncg, nsPerItem: median(blocks), items: done, exactlyOnce: done === submitted, spread: [Math.min(...blocks), Math.max(...blocks)] };
+    return { x: ncg, nsPerItem: median(blocks), items: done, exactlyOnce: done === submitted, spread: [Math.min(...blocks), Math.max(...blocks)], cpuNsPerItem: median(cpu) };
   } finally {
     k.shutdown();
   }
@@ -173,7 +221,8 @@ function curve(name: string, unit: string, points: Point[], xName: string): Figu
     unit,
     notes: {
       series: name, x: p.x, 'vs x=1': Number((p.nsPerItem / points[0]!.nsPerItem).toFixed(3)), items: p.items,
-      'min..max of blocks': `${p.spread[0].toFixed(1)}..${p.spread[1].toFixed(1)}`, 'exactly-once': p.exactlyOnce ? 'ok' : 'FAILED',
+      'min..max of blocks': `${p.spread[0].toFixed(1)}..${p.spread[1].toFixed(1)}`, 'cpu ns/item': Number(p.cpuNsPerItem.toFixed(1)),
+      'cpu vs x=1': Number((p.cpuNsPerItem / points[0]!.cpuNsPerItem).toFixed(3)), 'exactly-once': p.exactlyOnce ? 'ok' : 'FAILED',
     },
   }));
 }
@@ -217,37 +266,42 @@ const scaleBench: BenchScript = async ({ quick }) => {
   const figures: Figure[] = [];
   const ratios: Ratio[] = [];
   const flat = (name: string, pts: Point[]): void => {
+    if (pts.length < 2) return; // KWQ_BENCH_SCALE ran one point or none
     const r = pts[pts.length - 1]!.nsPerItem / pts[0]!.nsPerItem;
     ratios.push({ name: `${name}: ns/item at x=${pts[pts.length - 1]!.x} vs x=1 (lower is better)`, value: r, floor: FLOOR, pass: r <= FLOOR });
+    // the same on process CPU time (no floor: the floor is the issue's, on the figure above)
+    ratios.push({ name: `${name}: process CPU ns/item at x=${pts[pts.length - 1]!.x} vs x=1`, value: pts[pts.length - 1]!.cpuNsPerItem / pts[0]!.cpuNsPerItem });
   };
 
   // loop: issuing cgroups on one device
   // quick stops at 1,000: setting up 10,000 cgroups (spawn + mkdir each) takes ~2 minutes here
-  const cgs = quick ? [1, 100, 1000] : [1, 10, 100, 1000, 10_000];
+  const cgs = selected('loop', quick ? [1, 100, 1000] : [1, 10, 100, 1000, 10_000]);
   const loopPts: Point[] = [];
   for (const n of cgs) {
     const t0 = performance.now();
     loopPts.push(await loopPoint(n, minItems / 4, minMs));
     process.stderr.write(`scale: loop ${n} cgroups in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
-  figures.push(...curve('loop0 4K O_DIRECT writes, per-cgroup (sim)', 'ns/request', loopPts, 'cgroups'));
+  if (loopPts.length) figures.push(...curve('loop0 4K O_DIRECT writes, per-cgroup (sim)', 'ns/request', loopPts, 'cgroups'));
   flat('loop cgroups', loopPts);
 
   // vhost: devices x io vqs, one process
   const devs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
   for (const vqs of quick ? [1, 16] : [1, 4, 16]) {
     const pts: Point[] = [];
-    for (const d of devs) pts.push(await vhostPoint({ devices: d, perDev: vqs, processes: false, minItems, minMs }));
-    figures.push(...curve(`vhost-scsi devices, ${vqs} io vq(s) each, one worker each (sim)`, 'ns/work', pts, 'devices'));
+    for (const d of selected(`vhost${vqs}`, devs)) pts.push(await vhostPoint({ devices: d, perDev: vqs, processes: false, minItems, minMs }));
+    if (pts.length) figures.push(...curve(`vhost-scsi devices, ${vqs} io vq(s) each, one worker each (sim)`, 'ns/work', pts, 'devices'));
     flat(`vhost-scsi devices, ${vqs} io vq(s)`, pts);
   }
 
   // processes: one vhost-net device and vhost_task each
   const procs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
   const procPts: Point[] = [];
-  for (const p of procs) procPts.push(await vhostPoint({ devices: p, perDev: 16, processes: true, minItems, minMs }));
-  figures.push(...curve('qemu processes, each its own cgroup + vhost-net + vhost_task, 16 works a round (sim)', 'ns/work', procPts, 'processes'));
+  for (const p of selected('processes', procs)) procPts.push(await vhostPoint({ devices: p, perDev: 16, processes: true, minItems, minMs }));
+  if (procPts.length) figures.push(...curve('qemu processes, each its own cgroup + vhost-net + vhost_task, 16 works a round (sim)', 'ns/work', procPts, 'processes'));
   flat('processes', procPts);
+
+  if (process.env['KWQ_BENCH_SCALE']) return { title: `scale: KWQ_BENCH_SCALE=${process.env['KWQ_BENCH_SCALE']}`, figures, ratios };
 
   // startup
   for (const runtime of ['sim', 'threads'] as const) {

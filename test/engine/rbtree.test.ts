@@ -311,6 +311,40 @@ describe('rbtree (wasm): misuse throws KwqError and changes nothing', () => {
     expect(() => tree.findAdd(0)).toThrow(KwqError);
     expect(() => tree.eraseBatch(Uint32Array.of(node(0)), 2)).toThrow(/n = 2/);
   });
+
+  it('a batch of several scratch chunks with a bad offset in the last chunk changes nothing', () => {
+    // 64 scratch bytes: 16 nodes a chunk; the bad offset sits in the third chunk
+    const { tree, node } = setup({ scratchBytes: 64 });
+    const n = 40;
+    const nodes = Uint32Array.from({ length: n }, (_, i) => node(i));
+    for (let i = 0; i < n; i++) tree.setKey(node(i), BigInt(i + 1));
+    const bad = nodes.slice();
+    bad[37] = node(37) + 2;
+    expect(() => tree.insertBatch(bad)).toThrow(/nodes\[37\]/);
+    expect(tree.empty).toBe(true);
+    expect(tree.insertBatch(nodes)).toBe(n);
+    bad[37] = 0;
+    expect(() => tree.eraseBatch(bad)).toThrow(/nodes\[37\] = 0/);
+    expect(tree.validate().count).toBe(n);
+    tree.eraseBatch(nodes);
+    expect(tree.empty).toBe(true);
+  });
+
+  it('Wasm checks offsets at the edges of the memory exactly as nodeOk() does', () => {
+    // keyOff -8: a node needs node - 8 >= 0 and node + 12 <= the memory's end
+    const { tree } = setup({ keyOff: -8 });
+    const last = MEM_BYTES - 12;
+    tree.setKey(8, 5n);
+    tree.setKey(last, 7n);
+    expect(() => tree.insertBatch(Uint32Array.of(8, 4))).toThrow(/nodes\[1\] = 4/);
+    expect(() => tree.insertBatch(Uint32Array.of(8, last + 4))).toThrow(/nodes\[1\]/);
+    expect(() => tree.insertBatch(Uint32Array.of(8, 0xffff_fffc))).toThrow(/nodes\[1\]/);
+    expect(tree.empty).toBe(true);
+    expect(tree.insertBatch(Uint32Array.of(8, last))).toBe(2);
+    expect(tree.validate().count).toBe(2);
+    tree.eraseBatch(Uint32Array.of(last, 8));
+    expect(tree.empty).toBe(true);
+  });
 });
 
 describe('rbValidate catches each broken invariant', () => {
