@@ -6,18 +6,24 @@
  *
  * - 'submitter' (loop_queue_rq on some CPU): waits at the start gate, then issues
  *   `count` commands for its cgroups (round-robin over `keys`): takes free loop_cmds
- *   from the arena in batches (arena_alloc_batch: blk-mq's tag allocation; with none
- *   free it yields, as a submitter waits for a tag), stamps each with its submitter id
- *   and sequence number, and queues the batch with one loop_queue_work_batch call,
- *   which also puts newly pending works on the workqueue (__queue_work) and wakes a
- *   kworker.
+ *   from the arena in batches (arena_alloc_batch: blk-mq's tag allocation), stamps
+ *   each with its submitter id and sequence number, and queues the batch with one
+ *   loop_queue_work_batch call, which also puts newly pending works on the workqueue
+ *   (__queue_work) and wakes a kworker. With no loop_cmd free it sleeps until a
+ *   kworker frees some, as blk_mq_get_tag sleeps on the sbitmap wait queue until
+ *   blk_mq_put_tag wakes it (block/blk-mq-tag.c; lib/sbitmap.c sbitmap_queue_wake_up,
+ *   6.12): the TAGS words of loop-kworker-layout.js, one wake per freed batch. (It
+ *   polled on a 50 us timer before; on the shared 2-vCPU machine those wake-ups took
+ *   the kworkers' CPU and cut the throughput 10-40x.)
  * - 'kworker' (a kworker of the unbound workqueue lo->workqueue): loop_wq_pick (its
  *   scheduled list, then the worklist; sleeps when there is nothing), then
  *   loop_process_batch until the work's list is empty (it goes idle in Wasm when not
- *   pending), "handles" each command, frees the commands (arena_free_batch), and
- *   loop_wq_done. Handling a command is the checks below plus an optional busy loop
- *   of `cmdCostNs`: no backing file, no kernel model (that stays on the kernel's
- *   thread; see loop-threads.ts).
+ *   pending), "handles" each command, frees the commands (arena_free_batch; wakes
+ *   the tag waiters, if any), and loop_wq_done. Handling a command is the checks
+ *   below plus an optional busy loop of `cmdCostNs`: no backing file, no kernel
+ *   model (that stays on the kernel's thread; see loop-threads.ts).
+ *
+ * Each report carries the thread's CPU and run-queue ms (/proc/thread-self/schedstat).
  *
  * The checks, each against shared state the dispatch does not use:
  *   active[work]   Atomics.add on entry must return 0: one work never runs on two
@@ -31,7 +37,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachKwq } from '../wasm/thread.js';
-import { LC, LO, LW, WORK } from './loop-kworker-layout.js';
+import { cpuSince, schedstat } from './thread-self.js';
+import { LC, LO, LW, TAGS, WORK } from './loop-kworker-layout.js';
 
 
 /** @param {any} msg */
@@ -55,12 +62,19 @@ function main() {
   const gate = ctx.syncIndex(d.gate);
   post({ type: 'ready' });
   while (Atomics.load(i32, gate) === 0) Atomics.wait(i32, gate, 0); // pairs with the main thread's store + notify
+  const s0 = schedstat();
+  /** @param {Record<string, unknown>} report */
+  const done = (report) => {
+    // this thread's CPU time and its time runnable but waiting for a CPU (undefined off Linux)
+    const cpu = cpuSince(s0, schedstat());
+    post({ type: 'done', report: { ...report, cpuMs: cpu?.ms, runQueueMs: cpu?.queueMs } });
+  };
   if (d.role === 'submitter') {
-    post({ type: 'done', report: submit(ctx, d, cmds) });
+    done(submit(ctx, d, cmds));
     return;
   }
   if (d.role === 'kworker') {
-    post({ type: 'done', report: kworker(ctx, d, cmds, workers) });
+    done(kworker(ctx, d, cmds, workers));
     return;
   }
   throw new Error(`loop-kworker: unknown role ${JSON.stringify(d.role)}`);
@@ -82,16 +96,26 @@ function submit(ctx, d, cmds) {
   let calls = 0;
   let tagWaits = 0;
   let queuedWorks = 0;
+  let tagWaitMs = 0;
+  const tags = new Int32Array(d.tags);
   const t0 = performance.now();
   while (seq < d.count) {
     const want = Math.min(batch, d.count - seq);
-    const got = x.arena_alloc_batch(cmds.header, at, want); // blk-mq tags: lock-free pops
+    let got = x.arena_alloc_batch(cmds.header, at, want); // blk-mq tags: lock-free pops
     if (got === 0) {
-      // every command is in flight: wait for a kworker to free some (a tag wait)
+      // every command is in flight: sleep until a kworker frees a batch (a tag wait:
+      // blk_mq_get_tag's sbitmap wait queue, woken by blk_mq_put_tag)
       tagWaits++;
-      const me = ctx.slotOffset >>> 2; // this thread's own scratch word: nobody notifies it
-      Atomics.wait(ctx.i32, me, Atomics.load(ctx.i32, me), 0.05); // a 50 us sleep: pairs with nothing
-      continue;
+      const tw = performance.now();
+      Atomics.add(tags, TAGS.WAITERS, 1); // pairs with the kworkers' load after arena_free_batch
+      const woken = Atomics.load(tags, TAGS.WAKE);
+      // try again after saying so: a free that came before the add is seen here, one
+      // after it bumps TAGS.WAKE (seq-cst on both sides)
+      got = x.arena_alloc_batch(cmds.header, at, want);
+      if (got === 0) Atomics.wait(tags, TAGS.WAKE, woken, 5); // pairs with the kworkers' add + notify; 5 ms cap
+      Atomics.sub(tags, TAGS.WAITERS, 1);
+      tagWaitMs += performance.now() - tw;
+      if (got === 0) continue;
     }
     for (let i = 0; i < got; i++) {
       const c = u32[atIdx + i];
@@ -105,7 +129,7 @@ function submit(ctx, d, cmds) {
     seq += got;
     calls++;
   }
-  return { role: 'submitter', id: d.id, queued: seq, calls, tagWaits, queuedWorks, ms: performance.now() - t0, canaryOk: ctx.checkCanary() };
+  return { role: 'submitter', id: d.id, queued: seq, calls, tagWaits, tagWaitMs, queuedWorks, ms: performance.now() - t0, canaryOk: ctx.checkCanary() };
 }
 
 /**
@@ -135,7 +159,9 @@ function kworker(ctx, d, cmds, workers) {
   let fifoBroken = 0;
   let dupes = 0;
   let idled = 0;
+  let tagWakes = 0;
   let sink = 0;
+  const tags = new Int32Array(d.tags);
   for (;;) {
     const w = x.loop_wq_pick(d.wq, d.me, d.spin) >>> 0;
     if (w === 0) break; // stopped
@@ -165,12 +191,18 @@ function kworker(ctx, d, cmds, workers) {
       }
       handled += n;
       x.arena_free_batch(cmds.header, out, n); // the tags go back (blk_mq_free_request)
+      // sbitmap_queue_wake_up: wake the submitters waiting for a tag, once per freed batch
+      if (Atomics.load(tags, TAGS.WAITERS) !== 0) { // pairs with the submitter's add before its retry
+        Atomics.add(tags, TAGS.WAKE, 1); // pairs with the submitter's load + wait
+        Atomics.notify(tags, TAGS.WAKE);
+        tagWakes++;
+      }
       Atomics.add(handledTotal, 0, n); // pairs with the main thread's drain check
     }
     Atomics.sub(active, row, 1); // pairs with the Atomics.add on entry (this or another kworker's)
     x.loop_wq_done(d.wq, d.me, w);
   }
-  return { role: 'kworker', me: d.me, executions, handled, batches, reentered, fifoBroken, dupes, idled, sink, canaryOk: ctx.checkCanary() };
+  return { role: 'kworker', me: d.me, executions, handled, batches, reentered, fifoBroken, dupes, idled, tagWakes, sink, canaryOk: ctx.checkCanary() };
 }
 
 try {

@@ -21,10 +21,18 @@
  * runs its kworkers on threads too (src/drivers/loop/loop-kthreads.ts, the same Wasm
  * workqueue and FIFO step) with the kernel-model part of each command on the main
  * thread; this harness is the dispatch alone, with submitters on threads as well.
+ *
+ * Waiting, so that a 2-CPU machine shared with other work spends its time on the
+ * dispatch (measured: bench/stress.ts, docs/performance.md "reliability runs"):
+ * a submitter with every loop_cmd in flight sleeps until a kworker frees a batch
+ * (Atomics.wait/notify on the TAGS words, blk-mq's tag wait), rather than polling
+ * on a 50 us timer, which cost 10-40x in throughput; the reaper does not enter
+ * lo_work_lock while the word shows it held (a preempted holder would make it spin).
  */
 import { Worker } from 'node:worker_threads';
 import { KwqError } from '../kernel/error.js';
-import { LoopEngine, WQ } from '../wasm/loop.js';
+import { LoopEngine, LO, WQ } from '../wasm/loop.js';
+import { TAGS } from './loop-kworker-layout.js';
 
 export interface LoopThreadsOptions {
   /** submitter threads (each one "cgroup"-set: cgroup ids are spread round-robin over them) */
@@ -53,7 +61,7 @@ export interface LoopThreadsOptions {
   cmdCostNs?: number;
   /** idle reaper on the main thread every `reapEveryMs` with this timeout (ms); default: no reaper */
   reap?: { everyMs: number; timeoutMs: number };
-  /** kworker idle spin (read-only checks before sleeping; default 20_000) */
+  /** kworker idle spin in loop_wq_pick once it counts itself idle (read-only checks of `wake` before sleeping, ~1.7 ns each here; default 20_000) */
   spin?: number;
   /** give up after this many ms (default 60_000) */
   timeoutMs?: number;
@@ -66,11 +74,15 @@ export interface LoopThreadsReport {
   ms: number;
   requestsPerSec: number;
   /** wall ns per command over the whole run, per thread that worked (ms * threads / count) */
-  submitters: { id: number; queued: number; calls: number; tagWaits: number; queuedWorks: number; ms: number }[];
-  kworkers: { me: number; executions: number; handled: number; batches: number; reentered: number; fifoBroken: number; dupes: number; idled: number }[];
+  /** cpuMs / runQueueMs: the thread's CPU time and time runnable without a CPU (/proc schedstat; undefined off Linux) */
+  submitters: { id: number; queued: number; calls: number; tagWaits: number; tagWaitMs: number; queuedWorks: number; ms: number; cpuMs?: number; runQueueMs?: number }[];
+  /** tagWakes: freed batches after which it woke submitters waiting for a tag */
+  kworkers: { me: number; executions: number; handled: number; batches: number; reentered: number; fifoBroken: number; dupes: number; idled: number; tagWakes: number; cpuMs?: number; runQueueMs?: number }[];
   dispatch: { queued: number; rootQueued: number; allocFailures: number; workersCreated: number; queueNoop: number; rescued: number; workersFreed: number; nrWorkers: number };
   workqueue: { queued: number; executed: number; collisions: number };
   reaperRuns: number;
+  /** 20 us sleeps of the reaper waiting for lo_work_lock to look free */
+  reaperNaps: number;
 }
 
 const ENTRY = new URL('./loop-kworker.js', import.meta.url);
@@ -103,6 +115,7 @@ export async function runLoopThreads(o: LoopThreadsOptions): Promise<LoopThreads
   new Int32Array(lastSeq).fill(-1);
   const seen = new SharedArrayBuffer(count);
   const handled = new SharedArrayBuffer(64);
+  const tags = new SharedArrayBuffer(4 * TAGS.WORDS); // the tag-wait words (loop-kworker-layout.js)
   const per = Array.from({ length: S }, (_, s) => Math.floor(count / S) + (s < count % S ? 1 : 0));
   const seqBase = per.map((_, s) => per.slice(0, s).reduce((a, b) => a + b, 0));
   const design = o.design ?? 'per-cgroup';
@@ -118,7 +131,7 @@ export async function runLoopThreads(o: LoopThreadsOptions): Promise<LoopThreads
   let slot = 1;
   const spawn = (data: Record<string, unknown>): void => {
     const execArgv = process.execArgv.some((a) => a.startsWith('--input-type')) ? [] : undefined;
-    const w = new Worker(ENTRY, { execArgv, workerData: { ...data, slot: slot++, engine: transferable, gate, lo: d.lo, wq } });
+    const w = new Worker(ENTRY, { execArgv, workerData: { ...data, slot: slot++, engine: transferable, gate, lo: d.lo, wq, tags } });
     let rr!: () => void;
     let rj!: (e: Error) => void;
     const ready = new Promise<void>((res, rej) => { rr = res; rj = rej; });
@@ -138,6 +151,7 @@ export async function runLoopThreads(o: LoopThreadsOptions): Promise<LoopThreads
   for (let me = 0; me < K; me++) spawn({ role: 'kworker', me, spin, batch, active, lastSeq, seen, handled, seqBase, cmdCostNs: o.cmdCostNs ?? 0 });
   for (let s = 0; s < S; s++) spawn({ role: 'submitter', id: s, keys: keysOf(s), count: per[s], batch });
   let reaperRuns = 0;
+  let reaperNaps = 0;
   let reaper: NodeJS.Timeout | undefined;
   try {
     await Promise.all(threads.map((t) => t.ready));
@@ -147,8 +161,24 @@ export async function runLoopThreads(o: LoopThreadsOptions): Promise<LoopThreads
     le.engine.sync.notify(gate);
     if (o.reap) {
       const { everyMs, timeoutMs: idleMs } = o.reap;
+      const i32 = le.engine.i32;
+      const lock = (d.lo + LO.LOCK) >>> 2;
+      const nap = new Int32Array(new SharedArrayBuffer(4));
       reaper = setInterval(() => {
         reaperRuns++;
+        // lo_work_lock is a spinlock (assembly/spinlock.ts): going in while its holder
+        // (a submitter or kworker) waits in the run queue spins the main thread until the
+        // holder runs again, on a CPU the holder needs (profiled: the main thread spent most
+        // of its time in loop_free_idle_workers). Wait for the word to look free: a short
+        // read-only spin, then 20 us sleeps, at most ~1 ms in all. Racy (may be stale):
+        // loop_free_idle_workers's spin_lock decides.
+        const until = performance.now() + 1;
+        for (let i = 0; Atomics.load(i32, lock) !== 0; i++) { // pairs with spin_lock's cmpxchg / spin_unlock's store
+          if (i < 1_000) continue;
+          if (performance.now() > until) break;
+          reaperNaps++;
+          Atomics.wait(nap, 0, 0, 0.02); // pairs with nothing: a sleep
+        }
         d.freeIdleWorkers(performance.now(), idleMs, false, () => undefined); // no css to put: no kernel model here
       }, everyMs);
     }
@@ -190,14 +220,18 @@ export async function runLoopThreads(o: LoopThreadsOptions): Promise<LoopThreads
     if (wqStats.queued !== wqStats.executed) problems.push(`works queued ${wqStats.queued} but executed ${wqStats.executed} (each queued work runs once)`);
     return {
       ok: problems.length === 0, problems, count, ms, requestsPerSec: count / (ms / 1000),
-      submitters: subReports.map((r) => ({ id: r['id'] as number, queued: r['queued'] as number, calls: r['calls'] as number, tagWaits: r['tagWaits'] as number, queuedWorks: r['queuedWorks'] as number, ms: r['ms'] as number })),
+      submitters: subReports.map((r) => ({ id: r['id'] as number, queued: r['queued'] as number, calls: r['calls'] as number, tagWaits: r['tagWaits'] as number, tagWaitMs: r['tagWaitMs'] as number, queuedWorks: r['queuedWorks'] as number, ms: r['ms'] as number,
+        cpuMs: r['cpuMs'] as number | undefined, runQueueMs: r['runQueueMs'] as number | undefined,
+      })),
       kworkers: kwReports.map((r) => ({
         me: r['me'] as number, executions: r['executions'] as number, handled: r['handled'] as number, batches: r['batches'] as number,
         reentered: r['reentered'] as number, fifoBroken: r['fifoBroken'] as number, dupes: r['dupes'] as number, idled: r['idled'] as number,
+        tagWakes: r['tagWakes'] as number, cpuMs: r['cpuMs'] as number | undefined, runQueueMs: r['runQueueMs'] as number | undefined,
       })),
       dispatch: { queued: st.queued, rootQueued: st.rootQueued, allocFailures: st.allocFailures, workersCreated: st.workersCreated, queueNoop: st.queueNoop, rescued: st.rescued, workersFreed: st.workersFreed, nrWorkers: st.nrWorkers },
       workqueue: wqStats,
       reaperRuns,
+      reaperNaps,
     };
   } finally {
     if (reaper) clearInterval(reaper);

@@ -40,6 +40,8 @@ describe('loop dispatch on real threads', () => {
     expect(r.dispatch.workersCreated - r.dispatch.workersFreed).toBe(r.dispatch.nrWorkers);
     // both kworkers executed works (different works run in parallel on an unbound queue)
     for (const k of r.kworkers) expect(k.executions).toBeGreaterThan(0);
+    // a submitter that slept for a free loop_cmd was woken by a kworker's free (the tag wait)
+    if (r.submitters.some((s) => s.tagWaits > 0)) expect(r.kworkers.reduce((a, k) => a + k.tagWakes, 0)).toBeGreaterThan(0);
   }, 60_000);
 
   test('allocation failures (arena of 3 workers, 30 % injected) go to the root list and lose nothing', async () => {
