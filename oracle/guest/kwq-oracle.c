@@ -563,6 +563,43 @@ static void op_thread(struct ctx *x, struct cmd *c, struct buf *o)
 	put_ret(o, tid < 0 ? -errno : tid);
 }
 
+/* busy: `threads` raw clone(2) threads of the task's process that spin in user space until
+ * the process dies (a CPU hog for the cpu controller's scripts); they serve no commands. */
+#define SPIN_STACK 16384
+static int spin_main(void *p)
+{
+	(void)p;
+	for (;;)
+		__asm__ __volatile__("" ::: "memory");
+	return 0;
+}
+
+static void op_busy(struct ctx *x, struct cmd *c, struct buf *o)
+{
+	int64_t n;
+	(void)x;
+	if (argi(c, "threads", &n) != 1 || n < 1 || n > 64) {
+		fail(o, "bad-arg", "threads");
+		return;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		long st = RS(SYS_mmap, 0, SPIN_STACK, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (st < 0 && st >= -4095) {
+			put_ret(o, st);
+			return;
+		}
+		long tid = clone(spin_main, (char *)st + SPIN_STACK,
+				 CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+					 CLONE_SYSVSEM, NULL);
+		if (tid < 0) {
+			put_ret(o, -errno);
+			return;
+		}
+	}
+	put_ret(o, n);
+}
+
 static void op_exit(struct ctx *x, struct cmd *c, struct buf *o)
 {
 	int64_t code = 0;
@@ -1107,7 +1144,7 @@ static void run_sysop(const struct sysop *s, struct cmd *c, struct buf *o)
 }
 
 static const struct { const char *name; opfn *fn; } taskops[] = {
-	{ "fork", op_fork }, { "thread", op_thread }, { "exit", op_exit }, { "wait", op_wait },
+	{ "fork", op_fork }, { "thread", op_thread }, { "busy", op_busy }, { "exit", op_exit }, { "wait", op_wait },
 	{ "read", op_read }, { "write", op_write }, { "pread", op_pread }, { "pwrite", op_pwrite },
 	{ "setrlimit", op_setrlimit }, { "getrlimit", op_getrlimit }, { "readfile", op_readfile },
 	{ "writefile", op_writefile }, { "ls", op_ls }, { "ioctl", op_ioctl }, { "touch", op_touch },

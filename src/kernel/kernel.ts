@@ -36,7 +36,7 @@ import { handleCaughtSignals, sendSigProcess, type SigDisposition } from './sign
 import { formatParam, moduleParamsIn, parseCmdline, registeredModules, type ParamValue } from './module.js';
 import { DEFAULT_RELEASE, parseFeature, parseRelease, RELEASES, type Feature, type Release } from './release.js';
 import { Tracer, type Tracepoint } from './trace.js';
-import { Cgroup, CgroupRoot, CONTROLLERS, type Controller } from './cgroup/cgroup.js';
+import { Cgroup, CgroupRoot, CONTROLLERS, DFL_CONTROLLERS, type Controller } from './cgroup/cgroup.js';
 import { cgroupAttach, cgroupAttachTaskAll, cgroupMkdir, newCgroup } from './cgroup/cgroup-core.js';
 import { cgroupFiles, cgroupfsFill } from './cgroup/cgroupfs.js';
 import { taskFrozen } from './cgroup/freezer.js';
@@ -1282,7 +1282,7 @@ export class Kernel {
           const made = cgroupMkdir(this, cg, parts[i]!);
           if (typeof made === 'number') throw new KwqError(where, `cannot create cgroup ${parts.slice(0, i + 1).join('/')}: ${made}`);
           n = made;
-          if (r.v2 && i < parts.length - 1) for (const c of CONTROLLERS) if (cg.subtreeControl.has(c)) n.subtreeControl.add(c);
+          if (r.v2 && i < parts.length - 1) for (const c of DFL_CONTROLLERS) if (cg.subtreeControl.has(c)) n.subtreeControl.add(c);
         }
         cg = n;
       }

@@ -27,12 +27,15 @@
  *   6.6   cgroup: cpu.stat.local (throttled_usec of this level)            cpu_stat_local
  *   6.6   tmpfs files can be opened O_DIRECT (FMODE_CAN_ODIRECT)           tmpfs_direct_io
  *   6.7   KVM: CONFIG_KVM_MAX_NR_VCPUS (Debian: 4096 vCPUs, 16384 ids)      kvm_max_nr_vcpus_config
+ *   6.7   cpuset: cpus.exclusive, remote partitions                     cpuset_cpus_exclusive
+ *   6.8   cpuset: the root's cpuset.cpus.isolated                       cpuset_cpus_isolated
  *   6.8   no io_context: effective ioprio IOPRIO_DEFAULT (until 6.17)       ioprio_default_without_ioc
  *   6.9   KVM: a TDP MMU root needs no MMU page quota (no memslot: no ENOSPC) kvm_tdp_root_without_quota
  *   6.11  LOOP_CLR_FD always defers the teardown to the last close          loop_clr_fd_autoclear
  *         io-wq gives up on a worker it cannot create after 3 retries      io_wq_worker_init_limit
  *         (+y: in 6.1.y, measured on 6.1.192)
  *         cgroup.stat: nr_subsys_<ss> / nr_dying_subsys_<ss>               cgroup_stat_nr_subsys
+ *         misc: misc.peak (and the root's misc.current), misc.events.local  misc_peak, misc_events_local
  *   6.12  cpu.weight reads are clamped to 1..10000 (sched_ext's helpers)    cpu_weight_read_clamped
  *   6.13  cpu.stat: nice_usec (+y: in 6.12.y, measured on 6.12.118)        cpu_stat_nice_usec
  *   6.13  KVM: the NX huge page recovery worker is a vhost_task           kvm_nx_recovery_vhost_task
@@ -308,6 +311,24 @@ const FEATURE_LIST = [
     verified: true,
   },
   {
+    name: 'cpuset_cpus_exclusive',
+    since: '6.7',
+    commit: { id: 'e2ffe502ba45', subject: 'cgroup/cpuset: Add cpuset.cpus.exclusive for v2' },
+    also: [
+      { id: '0c7f293efc87', subject: 'cgroup/cpuset: Add cpuset.cpus.exclusive.effective for v2' },
+      { id: '181c8e091aae', subject: 'cgroup/cpuset: Introduce remote partition' },
+    ],
+    summary:
+      'a non-root cpuset has cpuset.cpus.exclusive and cpuset.cpus.exclusive.effective; a partition takes its ' +
+      'effective exclusive CPUs (update_parent_effective_cpumask), may be remote (its parent a member), and the ' +
+      'partition errors name cpuset.cpus.exclusive ("cpuset.cpus and cpuset.cpus.exclusive are empty"). Without it ' +
+      'a partition takes cpuset.cpus into the parent\'s subparts_cpus (v6.1 update_parent_subparts_cpumask).',
+    where: 'kernel/cgroup/cpuset.ts (the 6.1 and the 6.7 engines), kernel/cgroup/cgroupfs.ts (the files)',
+    source: 'the pull "cgroup changes for v6.7" (tags/cgroup-for-6.7, Tejun Heo) listing the three; later Fixes: tags ' +
+      'naming e2ffe502ba45; the oracle: cgroup-controllers (6.12.118 has the files and the wording, 6.1.192 not)',
+    verified: true,
+  },
+  {
     name: 'memcg_stat_thp_swpout',
     since: '6.7',
     commit: { id: '811244a501b9', subject: 'mm: memcg: add THP swap out info for anonymous reclaim' },
@@ -329,6 +350,15 @@ const FEATURE_LIST = [
       'one (be/4 in the model); ioprio_get(PGRP/USER) and bios see it. 6.17 restored the nice-derived value.',
     where: 'drivers/block/ioprio.ts getTaskIoprio',
     source: 'docs/divergences.md; both ids in the block tree (for-6.8/block, block-6.17) and the 6.12.y stable review',
+    verified: true,
+  },
+  {
+    name: 'cpuset_cpus_isolated',
+    since: '6.8',
+    commit: { id: '877c737db935', subject: 'cgroup/cpuset: Expose cpuset.cpus.isolated' },
+    summary: 'the root cgroup has cpuset.cpus.isolated (the CPUs of isolated partitions). Without it the file does not exist.',
+    where: 'kernel/cgroup/cgroupfs.ts (cpuset.cpus.isolated), kernel/cgroup/cpuset.ts cpusetShow',
+    source: 'the patch (Waiman Long, Nov 2023) and the cgroup for-6.8 branch log listing 877c737db935; the oracle: cgroup-files, cgroup-controllers',
     verified: true,
   },
   {
@@ -424,6 +454,28 @@ const FEATURE_LIST = [
       'it the file does not exist.',
     where: 'kernel/cgroup/cgroupfs.ts (pids.events.local)',
     source: 'Tejun Heo\'s "Applied 1-5 to cgroup/for-6.11" mail, the cgroup for-next push listing 3f26a885a068, and the for-6.11 pull shortlog; the oracle: cgroup-files',
+    verified: true,
+  },
+  {
+    name: 'misc_peak',
+    since: '6.11',
+    commit: { id: '1028f391d5f9', subject: 'cgroup/misc: Introduce misc.peak' },
+    summary:
+      'every cgroup with the misc controller, the root included, has misc.peak, and the root has misc.current too. ' +
+      'Without it neither exists on the root and misc.peak nowhere.',
+    where: 'kernel/cgroup/cgroupfs.ts (misc.peak, misc.current), kernel/cgroup/misc.ts',
+    // misc.current on the root: measured (6.12.118 has it, 6.1.192 not) and put with misc.peak, which came in the
+    // same pull; the commit that dropped its CFTYPE_NOT_ON_ROOT was not read
+    source: 'the pull "cgroup changes for v6.11" (tags/cgroup-for-6.11) listing it; the v5 patch thread; the oracle: cgroup-files, cgroup-controllers',
+    verified: true,
+  },
+  {
+    name: 'misc_events_local',
+    since: '6.11',
+    commit: { id: 'eeac320e2593', subject: 'cgroup/misc: Introduce misc.events.local' },
+    summary: 'a non-root cgroup with the misc controller has misc.events.local. Without it the file does not exist.',
+    where: 'kernel/cgroup/cgroupfs.ts (misc.events.local), kernel/cgroup/misc.ts',
+    source: 'the pull "cgroup changes for v6.11" and the cgroup for-next log listing eeac320e2593; the oracle: cgroup-controllers',
     verified: true,
   },
   {

@@ -120,6 +120,18 @@ function runStep(c: Ctx, s: Step, i: number): StepRecord {
       if (s.op === 'thread') c.threads.add(s.as!);
       return { ...rec, ret: `$${s.as}` };
     }
+    case 'busy': {
+      // threads spinning in user space until their process dies: kwq runs no user code,
+      // so each is a thread of the process that uses every slice it gets (its CPU time is
+      // system time in kwq, user time on Linux)
+      const n = g.threads as number;
+      for (let i = 0; i < n; i++) {
+        const w = k.userWorkerCreate(t, t.comm, { run(th, budget) { th.costNs += budget; return true; } }, null);
+        if (typeof w === 'number') return ret(c, rec, t, w);
+        k.wakeUpProcess(w);
+      }
+      return { ...rec, ret: n };
+    }
     case 'exit':
       k.exit(t, (g.code as number | undefined) ?? 0);
       return { ...rec, ret: 0 };

@@ -120,6 +120,7 @@ const OPS: Record<string, [Record<string, unknown>, string[]]> = {
   }, ['as']],
   fork: [{ as: name }, ['task', 'as']],
   thread: [{ as: name, comm: { type: 'string', minLength: 1, maxLength: 15 } }, ['task', 'as']],
+  busy: [{ threads: { type: 'integer', minimum: 1, maximum: 64 } }, ['task', 'threads']],
   exit: [{ code: { type: 'integer', minimum: 0, maximum: 255 } }, ['task']],
   kill: [{ target: name, sig: { oneOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { type: 'string', pattern: '^SIG[A-Z0-9]+$' }] } }, ['target', 'sig']],
   wait: [{ target: name }, ['target']],

@@ -269,6 +269,9 @@ export function compileStep(script: StepScript, i: number, s: Step): string {
     case 'thread':
       if (g.comm !== undefined) kv('comm', pctEncode(g.comm as string));
       break;
+    case 'busy':
+      kv('threads', String(g.threads));
+      break;
     case 'exit':
       kv('code', String(g.code ?? 0));
       break;

@@ -25,7 +25,20 @@ export const THREAD_DEAD = 3;
 /** runnable but held off the run queue by CFS bandwidth (throttle_cfs_rq) until the hook unthrottles it */
 export const THREAD_THROTTLED = 4;
 
-export class SimThread {
+/**
+ * What the fair class (src/kernel/cgroup/cpu-weight.ts) keys a run-queue entry by: a
+ * thread or a group's sched_entity, ordered by (vruntime, seq) in its parent's heap.
+ */
+export interface SchedEntity {
+  /** se->vruntime: ns of CPU scaled by NICE_0_LOAD / weight */
+  vruntime: number;
+  /** enqueue order: equal vruntimes run first come, first served */
+  seq: number;
+  /** index in the parent run queue's heap; -1 when not queued */
+  heapIdx: number;
+}
+
+export class SimThread implements SchedEntity {
   state = THREAD_SLEEPING;
   /** virtual ns used in the current run; the body adds to it */
   costNs = 0;
@@ -35,14 +48,26 @@ export class SimThread {
   totalNs = 0;
   /** number of times it got a CPU */
   nrRuns = 0;
-  /** intrusive run-queue link */
+  /** intrusive run-queue link (the FIFO run queue) */
   rqNext: SimThread | null = null;
+  // ---- the fair class's sched_entity (used only while a cgroup has a non-default weight) ----
+  vruntime = 0.5; // a double from the start (see DOUBLE_FIELD in sim.ts)
+  seq = 0;
+  heapIdx = -1;
+  /** the group run queue this thread is accounted in while runnable or running (opaque), else null */
+  seGroup: unknown = null;
+  /** the group run queue its vruntime belongs to (the last seGroup) */
+  seLast: unknown = null;
+  /** index in the runtime's list of throttled threads; -1 when not throttled */
+  parkIdx = -1;
   constructor(
     readonly body: ThreadBody,
     /** the kernel Task this thread is (opaque to the runtime) */
     readonly owner: unknown,
     readonly id: number,
-  ) {}
+  ) {
+    this.vruntime = 0;
+  }
   get alive(): boolean {
     return this.state !== THREAD_DEAD;
   }

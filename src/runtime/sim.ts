@@ -2,22 +2,45 @@
  * The `sim` runtime: virtual time, `ncpus` virtual CPUs, one host thread,
  * deterministic.
  *
- *   event heap (clock.ts)          run queue (FIFO, intrusive)        CPUs
+ *   event heap (clock.ts)          run queue                          CPUs
  *   timers, CPU-done events,   ->  SimThreads woken by wake_up   ->  cpu[i]: thread running
- *   callbacks, by (time, seq)      process, in wake-up order          until time + cost
+ *   callbacks, by (time, seq)      process: FIFO, or the fair         until time + cost
+ *                                  class while weights are set
  *
  * A thread that gets a CPU runs its body at the current time; the body reports the
  * virtual CPU time it used (`th.costNs`) and the CPU stays busy for that long (a
  * CpuDone event, one preallocated per CPU). While the body runs, `nowNs()` is the
  * start time plus the cost used so far, so events a batch emits carry increasing
- * times. Then the thread goes back to the tail of the run queue (it said "more", or
- * was woken meanwhile) or sleeps.
+ * times. Then the thread goes back to the run queue (it said "more", or was woken
+ * meanwhile) or sleeps.
  *
- * Model simplifications (also in docs): one global FIFO run queue, no priorities or
- * preemption inside a slice; a body's effects are visible from the start of its slice;
- * other CPUs' events inside that slice are processed after it (causality is kept per
- * event, not per nanosecond). Deferrable timers fire on time while time passes, but never
- * keep the system busy: runUntilIdle() returns when only deferrable timers remain.
+ * The run queue. While every cgroup has the default weight it is one global FIFO (the
+ * hot path: no group is looked up). When a cgroup's cpu.weight, cpu.weight.nice or
+ * cpu.idle makes its weight differ, the kernel installs its fair class (FairSched,
+ * src/kernel/cgroup/cpu-weight.ts): a hierarchical weighted-fair queue, CFS's
+ * (6.1) and EEVDF's (6.12) long-run answer. Each group is a sched_entity in its
+ * parent's queue with vruntime += ns * NICE_0_LOAD / shares; a free CPU takes the entity
+ * with the least vruntime at each level from the root down; threads of one group share
+ * it equally (nice is not modelled); an entity that wakes is placed at its queue's
+ * min_vruntime (place_entity), so sleeping banks no credit. Back to FIFO when no
+ * weight differs any more (checked when one is written).
+ *
+ * Granularity: a thread keeps its CPU for its whole slice (up to `sliceNs`, 1 ms by
+ * default; a body may overrun it) and is charged for it when the slice starts, so
+ * shares hold over many slices, not inside one; there is no wake-up preemption (a
+ * woken thread of a heavier group waits for the next free CPU), one queue spans every
+ * CPU (no per-CPU runqueues, no load balancing), and a SCHED_IDLE group is only a
+ * weight of 3.
+ *
+ * Other simplifications (also in docs): a body's effects are visible from the start of
+ * its slice; other CPUs' events inside that slice are processed after it (causality is
+ * kept per event, not per nanosecond). Deferrable timers fire on time while time passes,
+ * but never keep the system busy: runUntilIdle() returns when only deferrable timers
+ * remain.
+ *
+ * PSI: while time passes with a runnable thread off-CPU (queued, or held by CFS
+ * bandwidth), the kernel's stall hook (src/kernel/cgroup/psi.ts) is told the interval;
+ * it walks the waiting and running threads then. Nothing is done per event otherwise.
  *
  * Determinism: no host time, no Math.random; the PRNG is seeded; events at equal
  * times fire in queueing order. No allocation per event or per slice.
@@ -39,6 +62,60 @@ export interface BandwidthHook {
   runtimeFor(th: SimThread, nowNs: number): number;
   /** `th` ran `ns` from `startNs` */
   charge(th: SimThread, ns: number, startNs: number): void;
+}
+
+/** What a walk over the run queue is told: a runnable thread off-CPU, or one on a CPU. */
+export interface ThreadVisitor {
+  waiting(th: SimThread): void;
+  running(th: SimThread): void;
+}
+
+/**
+ * The fair class (src/kernel/cgroup/cpu-weight.ts): the run queue while some cgroup has
+ * a non-default weight. The runtime tells it every change of a thread's place:
+ *
+ *   enqueue     runnable: woken, unthrottled, or back after a slice (a thread the class
+ *               does not account yet is placed: place_entity)
+ *   pickNext    the thread a free CPU runs, off the queue (still accounted: running)
+ *   charge      the slice it ran (update_curr)
+ *   dequeue     it sleeps, is throttled or dies; `queued` if it was still in the queue
+ */
+export interface FairSched {
+  enqueue(th: SimThread): void;
+  pickNext(): SimThread | null;
+  charge(th: SimThread, ns: number): void;
+  dequeue(th: SimThread, queued: boolean): void;
+  /** v.waiting(th) for every queued thread */
+  visitQueued(v: ThreadVisitor): void;
+}
+
+/** PSI (src/kernel/cgroup/psi.ts): time passed from t0 to t1 with a runnable thread off-CPU */
+export interface StallHook {
+  stall(t0: number, t1: number): void;
+}
+
+/**
+ * The kernel's side of the scheduler, registered once at import time (the runtime
+ * never imports the kernel): `attach` when a runtime makes its first thread (the
+ * owner is a kernel Task: the way to its kernel), `refresh` after a cgroup's weight
+ * changed anywhere (install or drop `rt.fair`).
+ */
+export interface SchedSupport {
+  attach(rt: SimRuntime, owner: unknown): void;
+  refresh(rt: SimRuntime, owner: unknown): void;
+}
+
+let schedSupport: SchedSupport | null = null;
+/** bumped by every cpu.weight / cpu.weight.nice / cpu.idle change (each runtime compares it at dispatch) */
+let schedEpoch = 0;
+
+export function registerSchedSupport(s: SchedSupport): void {
+  schedSupport = s;
+}
+
+/** a cgroup's weight changed: every sim runtime re-checks its run queue before it next dispatches */
+export function schedTunablesChanged(): void {
+  schedEpoch++;
 }
 
 /**
@@ -100,6 +177,10 @@ export class SimRuntime implements Runtime {
   onSleep: SleepHook | null = null;
   /** CFS bandwidth enforcement; null while no cgroup has a cpu.max quota */
   bandwidth: BandwidthHook | null = null;
+  /** the fair class; null: the FIFO run queue (every weight is the default). Set with setFairSched. */
+  private fairSched: FairSched | null = null;
+  /** PSI's stall accounting (set by the kernel's SchedSupport.attach) */
+  stallHook: StallHook | null = null;
 
   /** virtual ns (a double from the start: see DOUBLE_FIELD) */
   private now = DOUBLE_FIELD;
@@ -111,8 +192,15 @@ export class SimRuntime implements Runtime {
   private nrIdleCpus: number;
   private rqHead: SimThread | null = null;
   private rqTail: SimThread | null = null;
+  /** threads in the run queue (FIFO or fair) */
+  private nrQueued = 0;
+  /** THROTTLED threads (held by CFS bandwidth), for PSI */
+  private readonly throttled: SimThread[] = [];
   private running: SimThread | null = null;
   private nextThreadId = 1;
+  /** the first thread's owner (the kernel's way in for SchedSupport), null before one */
+  private firstOwner: unknown = null;
+  private seenSchedEpoch = 0;
   private depth = 0;
   /** events fired since boot (the event-rate figure) */
   eventsFired = 0;
@@ -188,7 +276,13 @@ export class SimRuntime implements Runtime {
   // ---- threads -----------------------------------------------------------------
 
   createThread(body: ThreadBody, owner: unknown): SimThread {
-    return new SimThread(body, owner, this.nextThreadId++);
+    const th = new SimThread(body, owner, this.nextThreadId++);
+    if (this.firstOwner === null) {
+      this.firstOwner = owner;
+      this.seenSchedEpoch = schedEpoch;
+      if (schedSupport !== null) schedSupport.attach(this, owner);
+    }
+    return th;
   }
 
   wakeUpProcess(th: SimThread): boolean {
@@ -203,12 +297,16 @@ export class SimRuntime implements Runtime {
 
   killThread(th: SimThread): void {
     if (th.state === THREAD_RUNNABLE) this.unlink(th);
+    else if (th.state === THREAD_RUNNING) {
+      if (this.fairSched !== null) this.fairSched.dequeue(th, false);
+    } else if (th.state === THREAD_THROTTLED) this.unpark(th);
     th.state = THREAD_DEAD;
   }
 
   /** unthrottle_cfs_rq for one thread: a THROTTLED thread goes back on the run queue */
   unthrottle(th: SimThread): void {
     if (th.state !== THREAD_THROTTLED) return;
+    this.unpark(th);
     th.state = THREAD_RUNNABLE;
     this.enqueue(th);
   }
@@ -219,7 +317,48 @@ export class SimRuntime implements Runtime {
     this.queue(ev, Math.max(ns, this.nowNs()));
   }
 
+  /**
+   * Install the fair class (or null: back to FIFO). Queued threads move over in the
+   * order the old queue would have run them; running ones join at their next enqueue.
+   */
+  setFairSched(f: FairSched | null): void {
+    if (f === this.fairSched) return;
+    const moved: SimThread[] = [];
+    const old = this.fairSched;
+    if (old === null) {
+      for (let th = this.rqHead; th !== null; th = th.rqNext) moved.push(th);
+      for (const th of moved) th.rqNext = null;
+    } else {
+      for (let th = old.pickNext(); th !== null; th = old.pickNext()) moved.push(th);
+    }
+    this.rqHead = this.rqTail = null;
+    this.nrQueued = 0;
+    this.fairSched = f;
+    for (const th of moved) this.enqueue(th);
+  }
+
+  get fair(): FairSched | null {
+    return this.fairSched;
+  }
+
+  /** v.waiting for every queued or throttled thread, v.running for every thread on a CPU */
+  visitThreads(v: ThreadVisitor): void {
+    if (this.fairSched !== null) this.fairSched.visitQueued(v);
+    else for (let th = this.rqHead; th !== null; th = th.rqNext) v.waiting(th);
+    const thr = this.throttled;
+    for (let i = 0; i < thr.length; i++) v.waiting(thr[i]!);
+    for (let i = 0; i < this.done.length; i++) {
+      const th = this.done[i]!.thread;
+      if (th !== null && th.state === THREAD_RUNNING) v.running(th);
+    }
+  }
+
   private enqueue(th: SimThread): void {
+    this.nrQueued++;
+    if (this.fairSched !== null) {
+      this.fairSched.enqueue(th);
+      return;
+    }
     th.rqNext = null;
     if (this.rqTail === null) this.rqHead = th;
     else this.rqTail.rqNext = th;
@@ -227,6 +366,11 @@ export class SimRuntime implements Runtime {
   }
 
   private unlink(th: SimThread): void {
+    if (this.fairSched !== null) {
+      this.fairSched.dequeue(th, true);
+      this.nrQueued--;
+      return;
+    }
     let prev: SimThread | null = null;
     for (let cur = this.rqHead; cur !== null; prev = cur, cur = cur.rqNext) {
       if (cur !== th) continue;
@@ -234,23 +378,57 @@ export class SimRuntime implements Runtime {
       else prev.rqNext = cur.rqNext;
       if (this.rqTail === cur) this.rqTail = prev;
       cur.rqNext = null;
+      this.nrQueued--;
       return;
     }
   }
 
+  private park(th: SimThread): void {
+    th.parkIdx = this.throttled.length;
+    this.throttled.push(th);
+  }
+
+  private unpark(th: SimThread): void {
+    const a = this.throttled;
+    const i = th.parkIdx;
+    if (i < 0) return;
+    const last = a.pop()!;
+    if (last !== th) {
+      a[i] = last;
+      last.parkIdx = i;
+    }
+    th.parkIdx = -1;
+  }
+
+  /** cpu.weight & co. changed since this runtime last looked: let the kernel re-decide the run queue */
+  private schedRefresh(): void {
+    this.seenSchedEpoch = schedEpoch;
+    if (this.firstOwner !== null && schedSupport !== null) schedSupport.refresh(this, this.firstOwner);
+  }
+
   /** Give every idle CPU a runnable thread, at the current time. */
   private dispatch(): void {
-    while (this.nrIdleCpus > 0 && this.rqHead !== null) {
-      const th = this.rqHead;
-      this.rqHead = th.rqNext;
-      if (this.rqHead === null) this.rqTail = null;
-      th.rqNext = null;
+    if (this.seenSchedEpoch !== schedEpoch) this.schedRefresh();
+    while (this.nrIdleCpus > 0 && this.nrQueued > 0) {
+      const fair = this.fairSched;
+      let th: SimThread;
+      if (fair === null) {
+        th = this.rqHead!;
+        this.rqHead = th.rqNext;
+        if (this.rqHead === null) this.rqTail = null;
+        th.rqNext = null;
+      } else {
+        th = fair.pickNext()!;
+      }
+      this.nrQueued--;
       let budget = this.sliceNs;
       const bw = this.bandwidth;
       if (bw !== null) {
         const avail = bw.runtimeFor(th, this.now);
         if (avail <= 0) {
           th.state = THREAD_THROTTLED;
+          this.park(th);
+          if (fair !== null) fair.dequeue(th, false);
           continue;
         }
         if (avail < budget) budget = avail;
@@ -275,6 +453,7 @@ export class SimRuntime implements Runtime {
       ev.thread = th;
       ev.more = more;
       if (bw !== null && cost > 0) bw.charge(th, cost, this.now);
+      if (fair !== null && cost > 0 && th.state === THREAD_RUNNING) fair.charge(th, cost);
       this.queue(ev, this.now + cost);
       if (this.onRun !== null) this.onRun(th, this.now, cost, cpu);
     }
@@ -291,6 +470,7 @@ export class SimRuntime implements Runtime {
       this.enqueue(th);
     } else {
       th.state = THREAD_SLEEPING;
+      if (this.fairSched !== null) this.fairSched.dequeue(th, false);
       if (this.onSleep !== null) this.onSleep(th);
     }
     th.wakePending = false;
@@ -308,9 +488,15 @@ export class SimRuntime implements Runtime {
   private fireNext(): void {
     const ev = this.heap.pop()!;
     if (!ev.deferrable) this.nrBusyEvents--;
-    if (ev.time > this.now) this.now = ev.time;
+    if (ev.time > this.now) this.passTime(ev.time);
     this.eventsFired++;
     ev.fire();
+  }
+
+  /** time moves on to `t`: PSI hears of the interval if a runnable thread waited through it */
+  private passTime(t: number): void {
+    if ((this.nrQueued !== 0 || this.throttled.length !== 0) && this.stallHook !== null) this.stallHook.stall(this.now, t);
+    this.now = t;
   }
 
   canBlock(): boolean {
@@ -318,7 +504,7 @@ export class SimRuntime implements Runtime {
   }
 
   get idle(): boolean {
-    return this.rqHead === null && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0;
+    return this.nrQueued === 0 && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0;
   }
 
   advance(ns: number): void {
@@ -332,7 +518,7 @@ export class SimRuntime implements Runtime {
         if (ev === undefined || ev.time > target) break;
         this.fireNext();
       }
-      this.now = target;
+      if (target > this.now) this.passTime(target);
       this.dispatch();
     } finally {
       this.depth--;
@@ -344,7 +530,7 @@ export class SimRuntime implements Runtime {
     try {
       for (let n = 0; ; n++) {
         this.dispatch();
-        if (this.rqHead === null && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0) return;
+        if (this.nrQueued === 0 && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0) return;
         if (n >= maxEvents) {
           throw new KwqError('runUntilIdle', `still busy after ${maxEvents} events (a thread that never sleeps, or a periodic non-deferrable timer?)`);
         }
@@ -363,7 +549,7 @@ export class SimRuntime implements Runtime {
         this.dispatch();
         if (done()) return true;
         if (this.heap.size === 0) return false;
-        if (this.rqHead === null && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0) return false;
+        if (this.nrQueued === 0 && this.nrIdleCpus === this.ncpus && this.nrBusyEvents === 0) return false;
         this.fireNext();
         if (done()) return true;
       }

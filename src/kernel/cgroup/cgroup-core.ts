@@ -8,7 +8,10 @@ import type { Kernel } from '../kernel.js';
 import { memcgReparent, ObjCgroup } from '../memcontrol.js';
 import type { Task } from '../task.js';
 import { PF_NO_SETAFFINITY } from '../sched.js';
-import { Cgroup, type CgroupRoot } from './cgroup.js';
+import { Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
+import { cpusetCanAttach, cpusetCssOffline, cpusetCssOnline } from './cpuset.js';
+import { HugetlbCgroup } from './hugetlb.js';
+import { MiscCg } from './misc.js';
 
 /** css_get */
 export function cssGet(cg: Cgroup): void {
@@ -59,6 +62,7 @@ export function cgroupMkdir(k: Kernel, parent: Cgroup, name: string): Cgroup | n
   }
   const cg = newCgroup(k, name, parent, parent.root);
   parent.children.set(name, cg);
+  if (cg.root.v2) for (const ss of parent.subtreeControl) cssOnline(k, cg, ss);
   // a new cgroup inherits the effective freeze counter: an empty child of a freezing cgroup is frozen
   if (cg.root.v2) cg.freezer.eFreeze = parent.freezer.eFreeze;
   const tp = k.tp.cgroupMkdir;
@@ -73,6 +77,8 @@ export function cgroupRmdir(k: Kernel, cg: Cgroup): number {
   if (cg.populated) return -EBUSY;
   for (const c of cg.children.values()) if (c.online) return -EBUSY;
   const parent = cg.parent;
+  // kill_css: every css of the cgroup goes offline (a cpuset partition gives its CPUs back)
+  for (const ss of cg.root.controllers) if (cg.hasCss(ss)) cssOffline(k, cg, ss);
   cg.online = false;
   parent.children.delete(cg.name);
   // memcg offline: reparent every charge (the model reparents page cache too; see docs/divergences)
@@ -98,6 +104,22 @@ export function cgroupRmdir(k: Kernel, cg: Cgroup): number {
   cssPut(k, cg);
   if (cg.released) k.deadCgroups.delete(cg);
   return 0;
+}
+
+// ---- css lifetime of the controllers that keep per-css state ----
+
+/** css_create + online_css for `ss` in `cg` (mkdir under a parent that enables it, or the parent enabling it) */
+export function cssOnline(k: Kernel, cg: Cgroup, ss: Controller): void {
+  if (ss === 'cpuset') cpusetCssOnline(k, cg);
+  else if (ss === 'hugetlb') cg.hugetlb = new HugetlbCgroup();
+  else if (ss === 'misc') cg.misc = new MiscCg();
+}
+
+/** kill_css -> offline_css for `ss` in `cg` (rmdir, or the parent disabling it); a later enable makes a new css */
+export function cssOffline(k: Kernel, cg: Cgroup, ss: Controller): void {
+  if (ss === 'cpuset') cpusetCssOffline(k, cg);
+  else if (ss === 'hugetlb') cg.hugetlb = null;
+  else if (ss === 'misc') cg.misc = null;
 }
 
 // ---- pids --------------------------------------------------------------------------
@@ -194,6 +216,11 @@ export function cgroupAttach(k: Kernel, task: Task, dst: Cgroup, threadgroup: bo
   if (dst.root.v2 && !threadgroup && src.domCgrp !== dst.domCgrp) return -EOPNOTSUPP;
   const v = vetDst(dst, threadgroup);
   if (v < 0) return v;
+  // cpuset_can_attach, where the cpuset css changes: none into a cpuset with no effective CPU
+  if (dst.root.v2 && src.ecss('cpuset') !== dst.ecss('cpuset')) {
+    const r = cpusetCanAttach(k, dst);
+    if (r < 0) return r;
+  }
   if (threadgroup) for (const t of [...leader.signal.threads]) cgroupMoveTask(k, t, dst);
   else cgroupMoveTask(k, task, dst);
   return 0;

@@ -18,11 +18,24 @@ import { MemCgroup } from '../memcontrol.js';
 import { BlkCgroup } from '../blk-cgroup.js';
 import { KwqError } from '../error.js';
 import { CpuCgroup } from './cpu.js';
+import type { Cpuset } from './cpuset.js';
+import type { HugetlbCgroup } from './hugetlb.js';
+import type { MiscCg } from './misc.js';
 
-export const CONTROLLERS = ['cpu', 'io', 'memory', 'pids'] as const;
-export type Controller = (typeof CONTROLLERS)[number];
-/** controllers that may be enabled in threaded subtrees (cgrp_dfl_threaded_ss_mask); the rest are domain controllers */
-export const THREADED_SS: ReadonlySet<Controller> = new Set<Controller>(['cpu', 'pids']);
+/**
+ * The v2 controllers in ssid order (include/linux/cgroup_subsys.h as Debian's 6.1 and
+ * 6.12 configs build it; perf_event, implicit on v2, is no controller one enables).
+ */
+export const DFL_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc'] as const;
+export type Controller = (typeof DFL_CONTROLLERS)[number];
+/**
+ * The controllers kwq accounts with (memcg, blkcg, cpu, pids): what systemd enables in the
+ * v2 root's subtree_control at boot, and the v1 hierarchies. cpuset, hugetlb, rdma and misc
+ * are bound to the v2 root too (CgroupRoot) and enabled by writing subtree_control.
+ */
+export const CONTROLLERS: readonly Controller[] = ['cpu', 'io', 'memory', 'pids'];
+/** controllers that may be enabled in threaded subtrees (cgrp_dfl_threaded_ss_mask: cpuset, cpu, pids; perf_event is implicit); the rest are domain controllers */
+export const THREADED_SS: ReadonlySet<Controller> = new Set<Controller>(['cpuset', 'cpu', 'pids']);
 
 /** per-cgroup cpu time (cpu.stat / cpuacct), local: reads sum the subtree */
 export class CpuStat {
@@ -50,14 +63,18 @@ export class CgroupFreezer {
 
 export class CgroupRoot {
   root!: Cgroup;
+  /** the controllers bound to the hierarchy: the v2 one has every controller (kwq mounts no v1 hierarchy beside it) */
+  readonly controllers: ReadonlySet<Controller>;
   constructor(
     /** index in task.cgroups */
     readonly hierarchyId: number,
     readonly v2: boolean,
-    readonly controllers: ReadonlySet<Controller>,
+    controllers: ReadonlySet<Controller>,
     /** where it is mounted, e.g. /sys/fs/cgroup or /sys/fs/cgroup/memory */
     readonly mountPoint: string,
-  ) {}
+  ) {
+    this.controllers = v2 ? new Set(DFL_CONTROLLERS) : controllers;
+  }
 }
 
 export class Cgroup {
@@ -80,6 +97,10 @@ export class Cgroup {
   /** the v2 freezer (freezer.ts) */
   readonly freezer = new CgroupFreezer();
   readonly pids = new PidsCgroup();
+  /** the css of the controllers kept per css (made at css_online, dropped at css_offline): cpuset.ts, hugetlb.ts, misc.ts */
+  cpuset: Cpuset | null = null;
+  hugetlb: HugetlbCgroup | null = null;
+  misc: MiscCg | null = null;
   /** cgroup.pressure (psi->enabled) */
   psiEnabled = true;
   /** cgroup.max.descendants / cgroup.max.depth */

@@ -16,8 +16,13 @@ import type { Task } from '../task.js';
 import type { File, FileOperations } from '../vfs/file.js';
 import { Inode, S_IFDIR, S_IFREG, SuperBlock, type InodeOperations } from '../vfs/inode.js';
 import { dirFileOps } from '../vfs/libfs.js';
-import { CONTROLLERS, THREADED_SS, type Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
-import { cgroupAttach, cgroupMkdir, cgroupRmdir, pidsRecount } from './cgroup-core.js';
+import { DFL_CONTROLLERS, THREADED_SS, type Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
+import { cgroupAttach, cgroupMkdir, cgroupRmdir, cssOffline, cssOnline, pidsRecount } from './cgroup-core.js';
+import { cpusetPartitionShow, cpusetPartitionWrite, cpusetShow, cpusetWriteResmask } from './cpuset.js';
+import { HSTATES, HUGETLB_FILES, hugetlbShow, hugetlbWrite } from './hugetlb.js';
+import { iocostShow, iocostWrite } from './iocost.js';
+import { miscMaxWrite, miscShow } from './misc.js';
+import { rdmaMaxWrite, rdmaShow } from './rdma.js';
 import {
   cpuExtraStat, cpuIdleShow, cpuIdleWrite, cpuLocalStat, cpuMaxBurstShow, cpuMaxBurstWrite, cpuMaxShow, cpuMaxWrite,
   cpuWeightClamped, cpuWeightNiceShow, cpuWeightNiceWrite, cpuWeightShow, cpuWeightWrite,
@@ -40,6 +45,8 @@ interface CftFile {
   store?(k: Kernel, cg: Cgroup, task: Task, text: string): number;
   notOnRoot?: boolean;
   onlyOnRoot?: boolean;
+  /** CFTYPE_NOT_ON_ROOT until this release feature (misc.current) */
+  rootSince?: Feature;
   /** the controller whose css the cgroup must have */
   ss?: Controller;
   /** the release feature that brought the file */
@@ -114,16 +121,13 @@ function bandwidthWrite(k: Kernel, cg: Cgroup, r: number): number {
 
 /**
  * The v2 subsystems of the guest kernels (Debian's 6.1 and 6.12 configs), in ssid order,
- * for cgroup.stat's per-subsystem lines. kwq models cpu, io, memory and pids; perf_event
- * is implicitly on everywhere; cpuset, hugetlb, rdma and misc exist only in the root
- * (kwq cannot enable them below it).
+ * for cgroup.stat's per-subsystem lines: the controllers and perf_event, implicitly on
+ * everywhere.
  */
 const DFL_SUBSYS = ['cpuset', 'cpu', 'io', 'memory', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc'] as const;
 
 function hasSubsysCss(c: Cgroup, ss: (typeof DFL_SUBSYS)[number]): boolean {
-  if (ss === 'perf_event') return true;
-  if ((CONTROLLERS as readonly string[]).includes(ss)) return c.hasCss(ss as Controller);
-  return c.parent === null;
+  return ss === 'perf_event' || c.hasCss(ss);
 }
 
 /** cgroup_stat_show (the nr_subsys lines since cgroup_stat_nr_subsys) */
@@ -148,21 +152,17 @@ function cgroupStatShow(k: Kernel, cg: Cgroup): string {
 
 /**
  * psi_show (kernel/sched/psi.c): "some" and "full" lines, avg10/avg60/avg300 as
- * percentages with two decimals and total in µs. The model's stall time: cpu from CFS
- * throttling (cpu-bandwidth.ts: the group's tasks runnable, none running); kwq has no
- * time spent in reclaim or waiting for I/O, so memory and io stay 0. The running
- * averages (psi_avgs_work every 2 s) are not modelled: 0.00 (docs/divergences.md).
- * A cgroup with cgroup.pressure 0 has no such files (cgroupFiles hides them: ENOENT).
+ * percentages with two decimals and total in µs, from the cgroup's PSI group
+ * (psi.ts: cpu stall from run-queue wait and CFS throttling, the running averages);
+ * kwq has no time spent in reclaim or waiting for I/O, so memory and io stay 0. The
+ * root's is psi_system: no cpu "full". A cgroup with cgroup.pressure 0 has no such
+ * files (cgroupFiles hides them: ENOENT).
  */
 function psiShow(cg: Cgroup, res: 'cpu' | 'io' | 'memory'): string {
-  let some = 0;
-  let full = 0;
-  if (res === 'cpu' && cg.hasCss('cpu')) {
-    some = cg.cpuTg.psiCpuSomeNs;
-    full = cg.cpuTg.psiCpuFullNs;
-  }
-  const line = (name: string, ns: number): string => `${name} avg10=0.00 avg60=0.00 avg300=0.00 total=${Math.floor(ns / 1000)}\n`;
-  return line('some', some) + line('full', full);
+  const psi = cg.cpuTg.psi;
+  const cpu = psi.showCpu(cg.parent === null);
+  if (res === 'cpu') return cpu;
+  return 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n';
 }
 
 /** cgroup_pressure_write: kstrtoint(strstrip(buf), 0), 0 or 1 (the root's cannot be turned off) */
@@ -288,38 +288,50 @@ function v1IoService(k: Kernel, cg: Cgroup, ios: boolean): string {
   return out + `Total ${total}\n`;
 }
 
+/**
+ * cgroup_subtree_control_write: strstrip, space-separated "+name" / "-name" (an unknown
+ * name or another prefix: -EINVAL, nothing changes); then in ssid order an enable not
+ * available here is -ENOENT (perf_event, implicit on v2, never is) and a disable a child
+ * still enables is -EBUSY; then cgroup_vet_subtree_control_enable. The children's csses
+ * come online (enable) or go offline (disable: a later enable starts afresh).
+ */
 function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): number {
-  const enable = new Set<Controller>();
-  const disable = new Set<Controller>();
-  for (const tok of text.trim().split(/\s+/).filter((s) => s !== '')) {
-    const name = tok.slice(1) as Controller;
-    if ((tok[0] !== '+' && tok[0] !== '-') || !(CONTROLLERS as readonly string[]).includes(name)) return -EINVAL;
+  const enable = new Set<Controller | 'perf_event'>();
+  const disable = new Set<Controller | 'perf_event'>();
+  for (const tok of text.trim().split(' ').filter((s) => s !== '')) {
+    const name = tok.slice(1) as Controller | 'perf_event';
+    if (!(DFL_CONTROLLERS as readonly string[]).includes(name) && name !== 'perf_event') return -EINVAL;
     if (tok[0] === '+') {
       enable.add(name);
       disable.delete(name);
-    } else {
+    } else if (tok[0] === '-') {
       disable.add(name);
       enable.delete(name);
-    }
+    } else return -EINVAL;
   }
   const avail = controllersOf(cg);
-  for (const ss of enable) {
-    if (!avail.includes(ss)) return -ENOENT;
-    if (cg.threaded && !THREADED_CONTROLLERS.has(ss)) return -ENOENT;
+  for (const ss of [...DFL_CONTROLLERS.slice(0, 4), 'perf_event', ...DFL_CONTROLLERS.slice(4)] as const) {
+    if (enable.has(ss)) {
+      if (ss !== 'perf_event' && cg.subtreeControl.has(ss)) enable.delete(ss);
+      else if (ss === 'perf_event' || !avail.includes(ss)) return -ENOENT;
+    } else if (disable.has(ss)) {
+      if (ss === 'perf_event' || !cg.subtreeControl.has(ss)) disable.delete(ss);
+      else for (const c of cg.children.values()) if (c.subtreeControl.has(ss)) return -EBUSY;
+    }
   }
-  const adding = [...enable].filter((s) => !cg.subtreeControl.has(s));
+  const adding = [...enable] as Controller[];
   const vet = vetSubtreeControlEnable(cg, adding);
   if (vet < 0) return vet;
-  for (const ss of disable) {
-    for (const c of cg.children.values()) if (c.subtreeControl.has(ss)) return -EBUSY;
+  for (const ss of adding) {
+    cg.subtreeControl.add(ss);
+    for (const c of cg.children.values()) if (c.online) cssOnline(k, c, ss);
   }
-  for (const ss of disable) {
-    if (!cg.subtreeControl.has(ss)) continue;
-    cg.subtreeControl.delete(ss);
+  for (const ss of disable as Set<Controller>) {
     // the children's css for ss go offline: their charges and stats go to this cgroup
     if (ss === 'memory') for (const c of cg.children.values()) memcgReparent(k, c.memcg);
+    for (const c of cg.children.values()) if (c.online) cssOffline(k, c, ss);
+    cg.subtreeControl.delete(ss);
   }
-  for (const ss of adding) cg.subtreeControl.add(ss);
   if (enable.has('pids') || disable.has('pids')) pidsRecount(cg);
   return 0;
 }
@@ -353,8 +365,8 @@ function printSsMask(list: readonly Controller[]): string {
 }
 
 function controllersOf(cg: Cgroup): Controller[] {
-  if (cg.parent === null) return CONTROLLERS.filter((c) => cg.root.controllers.has(c));
-  const list = CONTROLLERS.filter((c) => cg.parent!.subtreeControl.has(c));
+  if (cg.parent === null) return DFL_CONTROLLERS.filter((c) => cg.root.controllers.has(c));
+  const list = DFL_CONTROLLERS.filter((c) => cg.parent!.subtreeControl.has(c));
   return cg.threaded ? list.filter((c) => THREADED_CONTROLLERS.has(c)) : list;
 }
 
@@ -393,7 +405,7 @@ const V2_FILES: Record<string, CftFile> = {
   'cgroup.procs': { show: (_k, cg) => (cg.threaded ? -EOPNOTSUPP : pidsOf(cg, false).map((p) => `${p}\n`).join('')), store: procsWrite(true) },
   'cgroup.threads': { show: (_k, cg) => pidsOf(cg, true).map((p) => `${p}\n`).join(''), store: procsWrite(false) },
   'cgroup.controllers': { show: (_k, cg) => printSsMask(controllersOf(cg)) },
-  'cgroup.subtree_control': { show: (_k, cg) => printSsMask(CONTROLLERS.filter((c) => cg.subtreeControl.has(c))), store: subtreeControlStore },
+  'cgroup.subtree_control': { show: (_k, cg) => printSsMask(DFL_CONTROLLERS.filter((c) => cg.subtreeControl.has(c))), store: subtreeControlStore },
   'cgroup.type': { notOnRoot: true, show: (_k, cg) => cg.typeName + '\n', store: typeStore },
   'cgroup.events': { notOnRoot: true, show: (_k, cg) => `populated ${cg.populated ? 1 : 0}\nfrozen ${cgroupFrozen(cg) ? 1 : 0}\n` },
   'cgroup.freeze': { notOnRoot: true, show: (_k, cg) => `${cg.freezer.freeze ? 1 : 0}\n`, store: (k, cg, _t, text) => cgroupFreezeWrite(k, cg, text) },
@@ -487,7 +499,41 @@ const V2_FILES: Record<string, CftFile> = {
   'pids.events': { ss: 'pids', notOnRoot: true, show: (_k, cg) => `max ${cg.pids.eventsMax}\n` },
   // forks refused by this cgroup's own pids.max (the model counts only that, in eventsMax)
   'pids.events.local': { ss: 'pids', notOnRoot: true, feature: 'pids_events_local', show: (_k, cg) => `max ${cg.pids.eventsMax}\n` },
+  // cpuset (cpuset.c dfl_files; cpuset.cpus.subpartitions is CFTYPE_DEBUG: not without cgroup_debug)
+  'cpuset.cpus': { ss: 'cpuset', notOnRoot: true, show: (k, cg) => cpusetShow(k, cg, 'cpus'), store: (k, cg, _t, text) => cpusetWriteResmask(k, cg, 'cpus', text) },
+  'cpuset.mems': { ss: 'cpuset', notOnRoot: true, show: (k, cg) => cpusetShow(k, cg, 'mems'), store: (k, cg, _t, text) => cpusetWriteResmask(k, cg, 'mems', text) },
+  'cpuset.cpus.effective': { ss: 'cpuset', show: (k, cg) => cpusetShow(k, cg, 'cpus.effective') },
+  'cpuset.mems.effective': { ss: 'cpuset', show: (k, cg) => cpusetShow(k, cg, 'mems.effective') },
+  'cpuset.cpus.partition': { ss: 'cpuset', notOnRoot: true, show: (k, cg) => cpusetPartitionShow(k, cg), store: (k, cg, _t, text) => cpusetPartitionWrite(k, cg, text) },
+  'cpuset.cpus.exclusive': {
+    ss: 'cpuset', notOnRoot: true, feature: 'cpuset_cpus_exclusive', show: (k, cg) => cpusetShow(k, cg, 'cpus.exclusive'),
+    store: (k, cg, _t, text) => cpusetWriteResmask(k, cg, 'cpus.exclusive', text),
+  },
+  'cpuset.cpus.exclusive.effective': { ss: 'cpuset', notOnRoot: true, feature: 'cpuset_cpus_exclusive', show: (k, cg) => cpusetShow(k, cg, 'cpus.exclusive.effective') },
+  'cpuset.cpus.isolated': { ss: 'cpuset', onlyOnRoot: true, feature: 'cpuset_cpus_isolated', show: (k, cg) => cpusetShow(k, cg, 'cpus.isolated') },
+  // hugetlb.<size>.* (below), rdma, misc
+  'rdma.max': { ss: 'rdma', notOnRoot: true, show: () => rdmaShow(), store: (_k, _cg, _t, text) => rdmaMaxWrite(text) },
+  'rdma.current': { ss: 'rdma', notOnRoot: true, show: () => rdmaShow() },
+  'misc.max': { ss: 'misc', notOnRoot: true, show: (_k, cg) => miscShow(cg, 'max'), store: (_k, cg, _t, text) => miscMaxWrite(cg, text) },
+  'misc.current': { ss: 'misc', rootSince: 'misc_peak', show: (_k, cg) => miscShow(cg, 'current') },
+  'misc.peak': { ss: 'misc', feature: 'misc_peak', show: (_k, cg) => miscShow(cg, 'peak') },
+  'misc.capacity': { ss: 'misc', onlyOnRoot: true, show: (_k, cg) => miscShow(cg, 'capacity') },
+  'misc.events': { ss: 'misc', notOnRoot: true, show: (_k, cg) => miscShow(cg, 'events') },
+  'misc.events.local': { ss: 'misc', notOnRoot: true, feature: 'misc_events_local', show: (_k, cg) => miscShow(cg, 'events.local') },
+  // blk-iocost's root files (ioc_files: io.weight is above)
+  'io.cost.qos': { ss: 'io', onlyOnRoot: true, show: () => iocostShow(), store: (k, _cg, _t, text) => iocostWrite(k, text) },
+  'io.cost.model': { ss: 'io', onlyOnRoot: true, show: () => iocostShow(), store: (k, _cg, _t, text) => iocostWrite(k, text) },
 };
+
+// hugetlb.<size>.<file> for each hstate (hugetlb_dfl_tmpl: every one CFTYPE_NOT_ON_ROOT)
+HSTATES.forEach((h, idx) => {
+  for (const f of HUGETLB_FILES) {
+    V2_FILES[`hugetlb.${h.name}.${f}`] = {
+      ss: 'hugetlb', notOnRoot: true, show: (_k, cg) => hugetlbShow(cg, idx, f),
+      ...(f === 'max' || f === 'rsvd.max' ? { store: (_k: Kernel, cg: Cgroup, _t: Task, text: string) => hugetlbWrite(cg, idx, f, text) } : {}),
+    };
+  }
+});
 
 const V1_COMMON: Record<string, CftFile> = {
   'cgroup.procs': V2_FILES['cgroup.procs']!,
@@ -495,7 +541,8 @@ const V1_COMMON: Record<string, CftFile> = {
   'notify_on_release': { show: () => '0\n' },
 };
 
-const V1_FILES: Record<Controller, Record<string, CftFile>> = {
+/** kwq's v1 hierarchies: memory, cpu,cpuacct, blkio and pids (kernel.ts) */
+const V1_FILES: Partial<Record<Controller, Record<string, CftFile>>> = {
   memory: {
     'memory.usage_in_bytes': { show: (_k, cg) => `${cg.memcg.usage * PAGE_SIZE}\n` },
     'memory.max_usage_in_bytes': { show: (_k, cg) => `${cg.memcg.watermark * PAGE_SIZE}\n` },
@@ -544,6 +591,8 @@ export function cgroupFiles(cg: Cgroup, k?: Kernel): Map<string, CftFile> {
   if (cg.root.v2) {
     for (const [name, f] of Object.entries(V2_FILES)) {
       if (f.notOnRoot && cg.parent === null) continue;
+      if (f.onlyOnRoot && cg.parent !== null) continue;
+      if (f.rootSince !== undefined && cg.parent === null && (k === undefined || !k.has(f.rootSince))) continue;
       if (f.feature !== undefined && k !== undefined && !k.has(f.feature)) continue;
       if (f.ss && !cg.hasCss(f.ss)) continue;
       // cgroup_pressure_write(0) hides the cgroup's PSI files (cgroup_file_show(psi_files[i], false))
@@ -553,7 +602,7 @@ export function cgroupFiles(cg: Cgroup, k?: Kernel): Map<string, CftFile> {
   } else {
     for (const [name, f] of Object.entries(V1_COMMON)) out.set(name, f);
     for (const ss of cg.root.controllers) {
-      for (const [name, f] of Object.entries(V1_FILES[ss])) if (!(f.notOnRoot && cg.parent === null)) out.set(name, f);
+      for (const [name, f] of Object.entries(V1_FILES[ss] ?? {})) if (!(f.notOnRoot && cg.parent === null)) out.set(name, f);
     }
   }
   return out;

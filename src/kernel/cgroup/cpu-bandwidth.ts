@@ -22,7 +22,8 @@
  *   unthrottle                   throttled_usec += now - throttled_clock; cpu.stat.local
  *                                throttled_usec of the group and its descendants (the
  *                                time they were throttled by it, tg_unthrottle_up); the
- *                                parked threads go back on the run queue
+ *                                parked threads go back on the run queue (while parked
+ *                                they are runnable off-CPU: PSI's cpu stall, psi.ts)
  *
  * The timer's expiries are multiples of the period from boot (hrtimer_forward_now on
  * a timer that starts at 0). Model: one cfs_rq per group (Linux has one per CPU, each
@@ -116,9 +117,6 @@ class CfsBandwidth implements BandwidthHook {
     // tg_unthrottle_up: every cfs_rq below was throttled with it (cpu.stat.local)
     if (c.children.size === 0) tg.throttledSelfNs += d;
     else for (const x of c.subtree()) if (x.hasCss('cpu')) x.cpuTg.throttledSelfNs += d;
-    // PSI: the group's tasks were runnable and none ran (some and full here, some above)
-    tg.psiCpuFullNs += d;
-    for (let a: Cgroup | null = c; a !== null; a = a.parent) a.cpuTg.psiCpuSomeNs += d;
     const parked = tg.parked;
     for (let i = 0; i < parked.length; i++) this.rt.unthrottle(parked[i] as SimThread);
     parked.length = 0;

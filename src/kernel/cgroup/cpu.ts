@@ -24,11 +24,17 @@
  *
  * The stat counters (nr_periods, nr_throttled, throttled_usec, nr_bursts, burst_usec)
  * are kept here and moved by the sim runtime's bandwidth enforcement (cpu-bandwidth.ts:
- * the period timer, throttle and unthrottle).
+ * the period timer, throttle and unthrottle). The weights are applied by the sim
+ * runtime's fair class (cpu-weight.ts), told of every change (schedTunablesChanged).
+ * Every cgroup's PSI group (psi.ts) hangs here too: it exists with or without the cpu
+ * controller, as cgroup->psi does.
  */
 import { EINVAL, ERANGE } from '../errno.js';
 import type { Kernel } from '../kernel.js';
+import { schedTunablesChanged } from '../../runtime/sim.js';
 import { kstrtoll, kstrtoull, scanString, scanU64, U64_MAX } from './kstrto.js';
+import { PsiGroup } from './psi.js';
+import './cpu-weight.js'; // registers the fair class and PSI with the sim runtime
 
 const NSEC_PER_USEC = 1000n;
 /** RUNTIME_INF: (u64)~0ULL */
@@ -100,9 +106,8 @@ export class CpuCgroup {
   readonly parked: unknown[] = [];
   /** the period timer (a SimEvent owned by cpu-bandwidth.ts), made at first use */
   periodTimer: unknown = null;
-  /** PSI's cpu stall of this group's tasks (ns): some / full, from throttling */
-  psiCpuSomeNs = 0;
-  psiCpuFullNs = 0;
+  /** the cgroup's pressure stall information (cgroup->psi; the root's is psi_system) */
+  readonly psi = new PsiGroup();
 
   get hasQuota(): boolean {
     return this.quota !== RUNTIME_INF;
@@ -177,6 +182,7 @@ export function cpuWeightShow(tg: CpuCgroup, clamped: boolean): string {
 function setShares(tg: CpuCgroup, shares: bigint): number {
   if (tg.idle) return -EINVAL;
   tg.shares = shares < MIN_SHARES ? MIN_SHARES : shares > MAX_SHARES ? MAX_SHARES : shares;
+  schedTunablesChanged();
   return 0;
 }
 
@@ -223,6 +229,7 @@ export function cpuIdleWrite(tg: CpuCgroup, buf: string): number {
   tg.idle = idle;
   // idle groups have the minimum weight; leaving idle restores NICE_0_LOAD
   tg.shares = idle ? WEIGHT_IDLEPRIO : NICE_0_LOAD;
+  schedTunablesChanged();
   return 0;
 }
 

@@ -1,0 +1,191 @@
+/**
+ * PSI for cpu (src/kernel/cgroup/psi.ts, kernel/sched/psi.c): "some" and "full" stall
+ * from run-queue wait and CFS throttling, the root's missing "full", and the running
+ * averages (update_averages / calc_avgs every PSI_FREQ, calc_load with EXP_10s, EXP_60s,
+ * EXP_300s), computed without a timer.
+ */
+import { describe, expect, test } from 'vitest';
+import { Kernel, SIGKILL, type Task } from 'kwq';
+import type { SimThread } from '../../src/runtime/sim-thread.js';
+import { calcLoad, calcLoadN } from '../../src/kernel/cgroup/psi.js';
+
+const CG = '/sys/fs/cgroup';
+
+function burner(k: Kernel, owner: Task): Task {
+  const t = k.userWorkerCreate(owner, 'burn', { run(th: SimThread, budget: number) { th.costNs += budget; return true; } }, null);
+  if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
+  k.wakeUpProcess(t);
+  return t;
+}
+
+function busy(k: Kernel, cgroup: string, n: number): Task {
+  const p = k.spawn({ comm: 'busy', cgroup });
+  for (let i = 0; i < n; i++) burner(k, p);
+  return p;
+}
+
+/** cpu.pressure as { some: { avg10, avg60, avg300, total }, full: ... } */
+function pressure(k: Kernel, path: string): Record<'some' | 'full', Record<string, string>> {
+  const s = k.readFile(k.init, `${CG}${path}/cpu.pressure`);
+  if (typeof s === 'number') throw new Error(`${path}/cpu.pressure: ${s}`);
+  const out: Record<string, Record<string, string>> = {};
+  for (const line of s.trim().split('\n')) {
+    const [name, ...kv] = line.split(' ');
+    out[name!] = Object.fromEntries(kv.map((x) => x.split('=') as [string, string]));
+  }
+  return out as Record<'some' | 'full', Record<string, string>>;
+}
+
+/** LOAD_INT.LOAD_FRAC */
+function pct(x: number): string {
+  return `${x >> 11}.${String(((x & 2047) * 100) >> 11).padStart(2, '0')}`;
+}
+
+async function boot(ncpus: number): Promise<Kernel> {
+  return Kernel.boot({ release: '6.1', cgroup: 'v2', runtime: 'sim', ncpus });
+}
+
+describe('calc_load', () => {
+  test('one period at 100 %: avg10 18.11, avg60 3.27, avg300 0.68 (the kernel\'s fixed point)', () => {
+    const full = 100 * 2048;
+    expect(pct(calcLoad(0, 1677, full))).toBe('18.11');
+    expect(pct(calcLoad(0, 1981, full))).toBe('3.27');
+    expect(pct(calcLoad(0, 2034, full))).toBe('0.68');
+    // calc_load_n: fixed_power_int(exp, FSHIFT, n), 0 periods change nothing, 1 is calc_load
+    expect(calcLoadN(37100, 1677, 0, 0)).toBe(37100);
+    expect(calcLoadN(37100, 1677, 0, 1)).toBe(calcLoad(37100, 1677, 0));
+    // n idle periods in one step: fixed_power_int(1677, 11, 3) = 1124, 37100 * 1124 / 2048
+    expect(calcLoadN(37100, 1677, 0, 3)).toBe(20361);
+  });
+});
+
+describe('cpu stall from run-queue wait', () => {
+  test('two groups on one CPU wait half the time each: some and full 50 %; the root has some, no full', async () => {
+    const k = await boot(1);
+    busy(k, '/a', 1);
+    busy(k, '/b', 1);
+    k.advance(1000);
+    for (const g of ['/a', '/b']) {
+      const p = pressure(k, g);
+      expect(Number(p.some.total)).toBeCloseTo(500_000, -3);
+      expect(Number(p.full.total)).toBe(Number(p.some.total));
+    }
+    const root = pressure(k, '');
+    // one of the two always waits: the system is stalled all along, and CPU full is undefined there
+    expect(Number(root.some.total)).toBeCloseTo(1_000_000, -3);
+    expect(root.full).toEqual({ avg10: '0.00', avg60: '0.00', avg300: '0.00', total: '0' });
+  });
+
+  test('three threads of a group on two CPUs: some 50 % (one CPU has a waiter), full 0', async () => {
+    const k = await boot(2);
+    busy(k, '/a', 3);
+    k.advance(1000);
+    const p = pressure(k, '/a');
+    expect(Number(p.some.total)).toBeCloseTo(500_000, -3);
+    expect(p.full.total).toBe('0');
+  });
+
+  test('threads that never wait stall nothing', async () => {
+    const k = await boot(2);
+    busy(k, '/a', 2);
+    k.advance(1000);
+    expect(pressure(k, '/a').some.total).toBe('0');
+  });
+
+  test('a child\'s stall is its parent\'s too', async () => {
+    const k = await boot(1);
+    k.mkdir(k.init, `${CG}/p`);
+    k.writeFile(k.init, `${CG}/p/cgroup.subtree_control`, '+cpu');
+    busy(k, '/p/c', 1);
+    busy(k, '/q', 1);
+    k.advance(1000);
+    expect(pressure(k, '/p').some.total).toBe(pressure(k, '/p/c').some.total);
+  });
+
+  test('weights: the light group is stalled (full) most of the time, the heavy one little', async () => {
+    const k = await boot(2);
+    k.mkdir(k.init, `${CG}/a`);
+    k.mkdir(k.init, `${CG}/b`);
+    k.writeFile(k.init, `${CG}/a/cpu.weight`, '100');
+    k.writeFile(k.init, `${CG}/b/cpu.weight`, '300');
+    busy(k, '/a', 4);
+    busy(k, '/b', 4);
+    k.advance(1000);
+    expect(Number(pressure(k, '/a').full.total)).toBeCloseTo(750_000, -4);
+    expect(Number(pressure(k, '/b').full.total)).toBeCloseTo(250_000, -4);
+    expect(Number(pressure(k, '/a').some.total)).toBeCloseTo(1_000_000, -4);
+  });
+
+  test('cgroup.pressure 0: the group records no stall', async () => {
+    const k = await boot(1);
+    k.mkdir(k.init, `${CG}/a`);
+    expect(k.writeFile(k.init, `${CG}/a/cgroup.pressure`, '0')).toBeGreaterThan(0);
+    busy(k, '/a', 2);
+    k.advance(500);
+    k.writeFile(k.init, `${CG}/a/cgroup.pressure`, '1');
+    expect(pressure(k, '/a').some.total).toBe('0');
+  });
+});
+
+describe('running averages', () => {
+  test('a steady 100 % stall: avg10/60/300 follow calc_load once per period (2 s + 1 tick)', async () => {
+    const k = await boot(1);
+    busy(k, '/a', 2); // one thread always waits: some 100 %, full 0
+    k.advance(1000);
+    // no period has ended: the averages are still 0
+    expect(pressure(k, '/a').some.avg10).toBe('0.00');
+    k.advance(8000);
+    // the avgs work ran at 2.001, 4.003, 6.004 and 8.005 s
+    let a10 = 0;
+    let a60 = 0;
+    let a300 = 0;
+    for (let i = 0; i < 4; i++) {
+      a10 = calcLoad(a10, 1677, 100 * 2048);
+      a60 = calcLoad(a60, 1981, 100 * 2048);
+      a300 = calcLoad(a300, 2034, 100 * 2048);
+    }
+    const p = pressure(k, '/a');
+    expect(p.some).toEqual({ avg10: pct(a10), avg60: pct(a60), avg300: pct(a300), total: '9000000' });
+    expect(p.some.avg10).toBe('55.04');
+    expect(p.full).toEqual({ avg10: '0.00', avg60: '0.00', avg300: '0.00', total: '0' });
+  });
+
+  test('after the stall ends the averages decay (missed periods count as 0) and reach 0.00', async () => {
+    const k = await boot(1);
+    const p = busy(k, '/a', 2);
+    k.advance(10_000);
+    const before = Number(pressure(k, '/a').some.avg10);
+    expect(before).toBeGreaterThan(50);
+    k.kill(p, SIGKILL);
+    k.advance(20_000);
+    const mid = pressure(k, '/a').some;
+    expect(Number(mid.avg10)).toBeLessThan(before * 0.2);
+    expect(Number(mid.avg300)).toBeGreaterThan(0);
+    expect(mid.total).toBe('10000000');
+    k.advance(300_000);
+    expect(pressure(k, '/a').some.avg10).toBe('0.00');
+  });
+
+  test('no timer: the system goes idle once the stall is over', async () => {
+    const k = await boot(1);
+    const p = busy(k, '/a', 2);
+    k.advance(3000);
+    k.kill(p, SIGKILL);
+    k.runUntilIdle();
+    expect(Number(pressure(k, '/a').some.total)).toBeCloseTo(3_000_000, -3);
+  });
+
+  test('CFS throttling is stall too (the throttled thread is runnable off-CPU), counted once', async () => {
+    const k = await boot(1);
+    busy(k, '/vm', 1);
+    k.writeFile(k.init, `${CG}/vm/cpu.max`, '50000 100000');
+    k.advance(4100);
+    const p = pressure(k, '/vm');
+    const thr = Number(/throttled_usec (\d+)/.exec(k.readFile(k.init, `${CG}/vm/cpu.stat`) as string)![1]);
+    expect(Number(p.some.total)).toBe(thr);
+    expect(Number(p.full.total)).toBe(thr);
+    // about half of each period throttled: avg10 after two periods near 50 % of (1 - 0.8188^2)
+    expect(Number(p.some.avg10)).toBeGreaterThan(14);
+    expect(Number(p.some.avg10)).toBeLessThan(18);
+  });
+});
