@@ -43,7 +43,7 @@ import { taskFrozen } from './cgroup/freezer.js';
 import { chargeAnon, PAGE_SIZE, type MemCgroup, type ObjCgroup, unchargeMm } from './memcontrol.js';
 import { memparse } from './parse.js';
 import { FilesStruct } from './vfs/fdtable.js';
-import { File, fput, getFile, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, type FileOperations } from './vfs/file.js';
+import { File, fput, getFile, LOFF_END, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, rwVerifyArea, type FileOperations } from './vfs/file.js';
 import { Inode, isBlk, isDir, isReg, S_IFREG, SuperBlock } from './vfs/inode.js';
 import { dirFileOps, newDir, simpleDirOps } from './vfs/libfs.js';
 import { MntNamespace } from './vfs/mount.js';
@@ -851,12 +851,15 @@ export class Kernel {
   private rw(where: string, task: Task, fd: number, length: number, offset: number, write: boolean): number {
     this.enter(where, task);
     if (!Number.isSafeInteger(length) || length < 0) throw new KwqError(where, `bad length ${length}: expected an integer >= 0`);
-    if (!Number.isSafeInteger(offset) || offset < -1) throw new KwqError(where, `bad offset ${offset}: expected an integer >= 0`);
+    // any loff_t >= 0 (past 2^53 a double: see LOFF_END)
+    if (!Number.isInteger(offset) || offset < -1 || offset >= LOFF_END) throw new KwqError(where, `bad offset ${offset}: expected an integer in [0, 2^63)`);
     const f = this.fdget(where, task, fd);
     if (f === null) return this.leave(task, -EBADF);
     if (write ? !f.writable : !f.readable) return this.leave(task, -EBADF);
-    if (isDir(f.inode.mode)) return this.leave(task, -EISDIR);
     const pos = offset < 0 ? f.pos : offset;
+    const bad = rwVerifyArea(pos, length); // vfs_read/vfs_write: before f_op (generic_read_dir's -EISDIR)
+    if (bad < 0) return this.leave(task, bad);
+    if (isDir(f.inode.mode)) return this.leave(task, -EISDIR);
     const r = write ? this.vfsWrite(f, task, length, pos) : this.vfsRead(f, task, length, pos);
     if (offset < 0 && r > 0) f.pos += r;
     return this.leave(task, r);
@@ -888,7 +891,7 @@ export class Kernel {
 
   ftruncate(task: Task, fd: number, size: number): number {
     this.enter('ftruncate', task);
-    if (!Number.isSafeInteger(size)) throw new KwqError('ftruncate', `bad size ${size}`);
+    if (!Number.isInteger(size) || size >= LOFF_END) throw new KwqError('ftruncate', `bad size ${size}: expected an integer below 2^63`);
     const f = this.fdget('ftruncate', task, fd);
     if (f === null) return this.leave(task, -EBADF);
     if (size < 0) return this.leave(task, -EINVAL);

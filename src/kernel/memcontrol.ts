@@ -2,7 +2,7 @@
  * The memory controller (mm/memcontrol.c), page-granular.
  *
  *   memcg (one per cgroup)         charge owner (obj_cgroup)       pages
- *   +---------------------+        +----------------+              AddressSpace.owner[idx] = objcg id
+ *   +---------------------+        +----------------+              AddressSpace page owner = objcg id
  *   | usage  (hier. pages)| <----- | objcg.memcg    | <----------- MmStruct.anon / .swap (per objcg)
  *   | swapUsage (hier.)   |        +----------------+              KmemObj.objcg
  *   | max high swapMax    |
@@ -22,7 +22,7 @@
  *      else current->mm's owner's memcg, else the root memcg.
  *
  * No allocation per charged page in steady state: counters are numbers, page owners
- * live in typed arrays (vfs/filemap.ts).
+ * live in typed arrays (vfs/filemap.ts, one per 512 pages).
  */
 import { EINTR, ENOMEM } from './errno.js';
 import type { Cgroup } from './cgroup/cgroup.js';

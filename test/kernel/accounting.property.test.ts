@@ -33,10 +33,9 @@ function check(k: Kernel): void {
   const add = (cg: Cgroup, n: number): void => void pages.set(cg, (pages.get(cg) ?? 0) + n);
   for (const cg of allCgroups) {
     for (const mapping of cg.memcg.mappings.keys()) {
-      for (let i = 0; i < mapping.owner.length; i++) {
-        const id = mapping.owner[i]!;
-        if (id !== 0 && k.objcgs[id]!.memcg === cg.memcg && !(mapping.flags[i]! & 4)) add(cg, 1);
-      }
+      mapping.forEachPage((_i, id, flags) => {
+        if (k.objcgs[id]!.memcg === cg.memcg && !(flags & 4)) add(cg, 1);
+      });
     }
     for (const mm of cg.memcg.mms.keys()) for (const [oc, n] of mm.anon) if (oc.memcg === cg.memcg) add(cg, n);
   }

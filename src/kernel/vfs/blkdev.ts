@@ -144,8 +144,10 @@ function blkdevWrite(k: Kernel, file: File, task: Task, len: number, pos: number
     if (!bio.done) return n; // cannot wait here (called from inside the simulation): queued
     return bio.status < 0 ? bio.status : n;
   }
+  // page arithmetic from the offset in the page: past 2^53 `pos + n` would round
   const first = Math.floor(pos / PAGE_SIZE);
-  const last = Math.ceil((pos + n) / PAGE_SIZE);
+  const inPage = pos - first * PAGE_SIZE;
+  const last = first + Math.ceil((inPage + n) / PAGE_SIZE);
   const m = bdev.mapping;
   const done = addPages(k, m, task, first, last - first, true);
   if (m.nrDirty > 0) k.wakeFlusher();
@@ -167,7 +169,7 @@ function blkdevWrite(k: Kernel, file: File, task: Task, len: number, pos: number
     }
   }
   if (done < last - first) {
-    const bytes = Math.max(0, done * PAGE_SIZE - (pos - first * PAGE_SIZE));
+    const bytes = Math.max(0, done * PAGE_SIZE - inPage);
     return bytes > 0 ? bytes : m.lastError;
   }
   return n;
@@ -185,7 +187,7 @@ function blkdevRead(k: Kernel, file: File, task: Task, len: number, pos: number)
     return bio.done && bio.status < 0 ? bio.status : n;
   }
   const first = Math.floor(pos / PAGE_SIZE);
-  const last = Math.ceil((pos + n) / PAGE_SIZE);
+  const last = first + Math.ceil((pos - first * PAGE_SIZE + n) / PAGE_SIZE);
   const done = readPages(k, bdev.mapping, task, first, last - first);
   if (!task.alive) return -EINTR;
   if (done < last - first) return done > 0 ? done * PAGE_SIZE : bdev.mapping.lastError;
@@ -194,9 +196,15 @@ function blkdevRead(k: Kernel, file: File, task: Task, len: number, pos: number)
 
 /** blkdev_fsync: write back every dirty page, wait, then a flush bio. */
 export function blkdevFsync(k: Kernel, bdev: BlockDevice, task: Task | null): number {
-  startWriteback(k, bdev.mapping, () => true, Infinity, task);
-  k.waitFor(() => bdev.mapping.nrWriteback === 0 || (task !== null && !task.alive));
-  if (task !== null && !task.alive) return -EINTR;
+  // WB_SYNC_ALL: a page dirty again while under writeback is written once that ends
+  // (write_cache_pages waits for it; startWriteback skips it): then a second round
+  for (let round = 0; round < 2; round++) {
+    startWriteback(k, bdev.mapping, () => true, Infinity, task);
+    const skipped = bdev.mapping.wbSkipped;
+    k.waitFor(() => bdev.mapping.nrWriteback === 0 || (task !== null && !task.alive));
+    if (task !== null && !task.alive) return -EINTR;
+    if (skipped === 0) break;
+  }
   const err = bdev.wbError;
   bdev.wbError = 0;
   return err < 0 ? -EIO : 0;

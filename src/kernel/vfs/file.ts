@@ -14,6 +14,7 @@
  */
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
+import { EINVAL } from '../errno.js';
 import type { Inode } from './inode.js';
 
 export const O_ACCMODE = 0o3;
@@ -32,6 +33,32 @@ export const O_LARGEFILE = 0o100000;
 export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
+
+/**
+ * File positions are loff_t (signed 64-bit). On 64-bit every filesystem kwq models has
+ * s_maxbytes = MAX_LFS_FILESIZE = LLONG_MAX (include/linux/fs.h; shmem_fill_super, the
+ * bdev superblock). kwq's positions are JS numbers: the syscalls take integers below
+ * LOFF_END, and past 2^53 those are doubles, exact only in multiples of their ulp (1024
+ * at 2^62), so a size there is the nearest double; page indices (< 2^51) stay exact.
+ */
+export const LOFF_END = 2 ** 63; // LLONG_MAX + 1: the first integer past loff_t (LLONG_MAX itself is no double)
+/** the largest double <= LLONG_MAX: a size that would round up to LOFF_END stays here */
+export const LOFF_MAX = 2 ** 63 - 1024;
+const LLONG_MAX = (1n << 63n) - 1n;
+
+/**
+ * rw_verify_area's range check (fs/read_write.c, 6.1 and 6.12): pos + count past
+ * LLONG_MAX is -EINVAL (nothing here sets FMODE_UNSIGNED_OFFSET). On 64-bit this is
+ * the limit a write meets: generic_write_check_limits (fs/read_write.c) returns -EFBIG
+ * for pos >= s_maxbytes, and inode_newsize_ok (fs/attr.c) for a truncate past it, but
+ * with s_maxbytes = LLONG_MAX neither can be reached once pos + count <= LLONG_MAX
+ * (shmem_get_folio_gfp's index > MAX_LFS_FILESIZE >> PAGE_SHIFT likewise). RLIMIT_FSIZE,
+ * their reachable -EFBIG (with SIGXFSZ), is not modelled.
+ */
+export function rwVerifyArea(pos: number, count: number): number {
+  if (pos + count <= Number.MAX_SAFE_INTEGER) return 0;
+  return BigInt(pos) + BigInt(count) > LLONG_MAX ? -EINVAL : 0;
+}
 
 export interface FileOperations {
   open?(k: Kernel, inode: Inode, file: File, task: Task): number;

@@ -7,8 +7,8 @@ import { EINTR, EINVAL, ENOSPC } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { PAGE_SIZE } from '../memcontrol.js';
 import type { Task } from '../task.js';
-import { addPages, AddressSpace, readPages, removePages } from './filemap.js';
-import { O_DIRECT, type File, type FileOperations } from './file.js';
+import { addPages, AddressSpace, findHole, readPages, removePages } from './filemap.js';
+import { LOFF_MAX, O_DIRECT, type File, type FileOperations } from './file.js';
 import { Inode, S_IFREG, SuperBlock } from './inode.js';
 import { newDir, simpleDirOps } from './libfs.js';
 
@@ -51,29 +51,20 @@ export const shmemFileOps: FileOperations = {
     const inode = file.inode;
     const m = inode.mapping!;
     const inf = info(inode);
+    // page arithmetic from the offset in the page: past 2^53 `pos + len` would round
     const first = Math.floor(pos / PAGE_SIZE);
-    let last = Math.ceil((pos + len) / PAGE_SIZE);
-    // shmem_inode_acct_blocks: only new pages need blocks
-    m.ensure(last);
-    let holes = 0;
-    let fit = last;
-    for (let i = first; i < last; i++) {
-      if (m.owner[i] === 0) {
-        if (inf.usedBlocks + holes + 1 > inf.maxBlocks) {
-          fit = i;
-          break;
-        }
-        holes++;
-      }
-    }
+    const inPage = pos - first * PAGE_SIZE;
+    let last = first + Math.ceil((inPage + len) / PAGE_SIZE);
+    // shmem_inode_acct_blocks: only new pages need blocks; the write stops at the first that does not fit
+    const fit = findHole(m, first, last, inf.maxBlocks - inf.usedBlocks + 1);
     const noSpace = fit < last;
     last = fit;
     const before = blocksOf(m);
     const done = last > first ? addPages(k, m, task, first, last - first, false) : 0;
     inf.usedBlocks += blocksOf(m) - before;
-    const end = Math.min(pos + len, (first + done) * PAGE_SIZE);
-    const bytes = Math.max(0, end - pos);
-    if (bytes > 0 && pos + bytes > inode.size) inode.size = pos + bytes;
+    const bytes = Math.max(0, Math.min(len, done * PAGE_SIZE - inPage));
+    // (past 2^53 the size is the nearest double, kept a loff_t: kwq's positions are JS numbers)
+    if (bytes > 0 && pos + bytes > inode.size) inode.size = Math.min(pos + bytes, LOFF_MAX);
     if (!task.alive) return -EINTR;
     if (done < last - first) return bytes > 0 ? bytes : m.lastError;
     if (noSpace) return bytes > 0 ? bytes : -ENOSPC;
@@ -84,10 +75,11 @@ export const shmemFileOps: FileOperations = {
     if (pos >= inode.size || len === 0) return 0;
     const n = Math.min(len, inode.size - pos);
     const first = Math.floor(pos / PAGE_SIZE);
-    const last = Math.ceil((pos + n) / PAGE_SIZE);
+    const inPage = pos - first * PAGE_SIZE;
+    const last = first + Math.ceil((inPage + n) / PAGE_SIZE);
     const done = readPages(k, inode.mapping!, task, first, last - first);
     if (!task.alive) return -EINTR;
-    if (done < last - first) return done > 0 ? Math.max(0, Math.min(n, done * PAGE_SIZE - (pos - first * PAGE_SIZE))) : inode.mapping!.lastError;
+    if (done < last - first) return done > 0 ? Math.max(0, Math.min(n, done * PAGE_SIZE - inPage)) : inode.mapping!.lastError;
     return n;
   },
   fsync: () => 0,
@@ -98,7 +90,7 @@ export function shmemSetSize(k: Kernel, inode: Inode, size: number): number {
   const m = inode.mapping!;
   if (size < inode.size) {
     const before = blocksOf(m);
-    removePages(k, m, Math.ceil(size / PAGE_SIZE), m.span);
+    removePages(k, m, Math.ceil(size / PAGE_SIZE));
     info(inode).usedBlocks -= before - blocksOf(m);
   }
   inode.size = size;
@@ -109,7 +101,7 @@ export function shmemSetSize(k: Kernel, inode: Inode, size: number): number {
 export function shmemEvictInode(k: Kernel, inode: Inode): void {
   const m = inode.mapping!;
   const before = blocksOf(m);
-  removePages(k, m, 0, m.span);
+  removePages(k, m, 0);
   info(inode).usedBlocks -= before - blocksOf(m);
 }
 
