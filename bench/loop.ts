@@ -102,7 +102,16 @@ async function throughput(runtime: 'sim' | 'threads', design: 'kworker' | 'per-c
     for (const j of jobs) submit(j, QD);
     if (runtime === 'sim') {
       while (done < total) {
-        for (const j of jobs) reap(j, j.ctx.inflight > 0 && j === jobs[done % jobs.length] ? 1 : 0);
+        // one job waits for an event (io_getevents min_nr 1 lets virtual time pass), the
+        // rest take what is there: the first job from done % n that has I/O in flight
+        // (picking jobs[done % n] alone spun forever when that job had none left)
+        let waiter: Job | null = null;
+        for (let i = 0; i < jobs.length && waiter === null; i++) {
+          const j = jobs[(done + i) % jobs.length]!;
+          if (j.ctx.inflight > 0) waiter = j;
+        }
+        if (waiter === null) throw new Error(`loop bench: ${done} of ${total} done and nothing in flight`);
+        for (const j of jobs) reap(j, j === waiter ? 1 : 0);
       }
     } else {
       while (done < total) {
