@@ -26,6 +26,15 @@ export const THREAD_DEAD = 3;
 export const THREAD_THROTTLED = 4;
 
 /**
+ * What PSI counts a thread as (kernel/sched/psi.c task flags, the cpu part): nothing
+ * (sleeping or dead), TSK_RUNNING without TSK_ONCPU (queued or bandwidth-throttled), or
+ * TSK_RUNNING | TSK_ONCPU (on a CPU). The runtime reports each change (sim.ts StallHook).
+ */
+export const PSI_IDLE = 0;
+export const PSI_WAITING = 1;
+export const PSI_ONCPU = 2;
+
+/**
  * What the fair class (src/kernel/cgroup/cpu-weight.ts) keys a run-queue entry by: a
  * thread or a group's sched_entity, ordered by (vruntime, seq) in its parent's heap.
  */
@@ -58,8 +67,13 @@ export class SimThread implements SchedEntity {
   seGroup: unknown = null;
   /** the group run queue its vruntime belongs to (the last seGroup) */
   seLast: unknown = null;
-  /** index in the runtime's list of throttled threads; -1 when not throttled */
-  parkIdx = -1;
+  /** PSI_IDLE / PSI_WAITING / PSI_ONCPU as PSI last counted it (psi.ts) */
+  psiState = PSI_IDLE;
+  /** the group PSI counted it against (opaque: the PsiGroup of the task's cgroup then), null while PSI_IDLE */
+  psiGroup: unknown = null;
+  /** the runtime's side: the state to tell PSI at its next flush, and whether it is in the runtime's pending list */
+  psiNext = PSI_IDLE;
+  psiPending = false;
   constructor(
     readonly body: ThreadBody,
     /** the kernel Task this thread is (opaque to the runtime) */

@@ -38,9 +38,14 @@
  * but never keep the system busy: runUntilIdle() returns when only deferrable timers
  * remain.
  *
- * PSI: while time passes with a runnable thread off-CPU (queued, or held by CFS
- * bandwidth), the kernel's stall hook (src/kernel/cgroup/psi.ts) is told the interval;
- * it walks the waiting and running threads then. Nothing is done per event otherwise.
+ * PSI: each change of what a thread counts as (waiting: queued or held by CFS bandwidth;
+ * on a CPU; neither) goes to the kernel's stall hook (src/kernel/cgroup/psi.ts), as
+ * psi_task_change is called from enqueue, dequeue and the context switch; the hook
+ * updates the counts of the thread's cgroup and its ancestors (O(depth)) and folds their
+ * stall time. The changes made at one virtual time are told once per thread with their
+ * net result, before time moves on (psiFlush): stall accrues only while time passes, so
+ * that is exact, and a thread woken and dispatched at once, or requeued and dispatched
+ * again at a slice end, costs one walk or none.
  *
  * Determinism: no host time, no Math.random; the PRNG is seeded; events at equal
  * times fire in queueing order. No allocation per event or per slice.
@@ -48,7 +53,10 @@
 import { KwqError } from '../kernel/error.js';
 import { CallbackEvent, EventHeap, SimEvent, TimerList } from './clock.js';
 import type { Runtime, RuntimeOptions, RunHook, SleepHook } from './index.js';
-import { SimThread, THREAD_DEAD, THREAD_RUNNABLE, THREAD_RUNNING, THREAD_SLEEPING, THREAD_THROTTLED, type ThreadBody } from './sim-thread.js';
+import {
+  PSI_IDLE, PSI_ONCPU, PSI_WAITING, SimThread, THREAD_DEAD, THREAD_RUNNABLE, THREAD_RUNNING, THREAD_SLEEPING, THREAD_THROTTLED,
+  type ThreadBody,
+} from './sim-thread.js';
 
 /**
  * CFS bandwidth (kernel/sched/fair.c), as the kernel's cpu controller plugs it in
@@ -62,12 +70,6 @@ export interface BandwidthHook {
   runtimeFor(th: SimThread, nowNs: number): number;
   /** `th` ran `ns` from `startNs` */
   charge(th: SimThread, ns: number, startNs: number): void;
-}
-
-/** What a walk over the run queue is told: a runnable thread off-CPU, or one on a CPU. */
-export interface ThreadVisitor {
-  waiting(th: SimThread): void;
-  running(th: SimThread): void;
 }
 
 /**
@@ -85,13 +87,17 @@ export interface FairSched {
   pickNext(): SimThread | null;
   charge(th: SimThread, ns: number): void;
   dequeue(th: SimThread, queued: boolean): void;
-  /** v.waiting(th) for every queued thread */
-  visitQueued(v: ThreadVisitor): void;
 }
 
-/** PSI (src/kernel/cgroup/psi.ts): time passed from t0 to t1 with a runnable thread off-CPU */
+/**
+ * PSI (src/kernel/cgroup/psi.ts, psi_task_change): `th` counts as `state` (PSI_IDLE,
+ * PSI_WAITING or PSI_ONCPU, sim-thread.ts) from `now`, the time of the event being
+ * processed. Told once per thread and virtual time, the net of its changes then (it
+ * may be the state the hook has already: nothing to do unless the task moved cgroups),
+ * before time moves on. No allocation.
+ */
 export interface StallHook {
-  stall(t0: number, t1: number): void;
+  taskChange(th: SimThread, state: number, now: number): void;
 }
 
 /**
@@ -181,6 +187,9 @@ export class SimRuntime implements Runtime {
   private fairSched: FairSched | null = null;
   /** PSI's stall accounting (set by the kernel's SchedSupport.attach) */
   stallHook: StallHook | null = null;
+  /** threads whose PSI state changed at the current time, not yet told (the first nrPsiPending) */
+  private readonly psiPending: (SimThread | null)[] = [];
+  private nrPsiPending = 0;
 
   /** virtual ns (a double from the start: see DOUBLE_FIELD) */
   private now = DOUBLE_FIELD;
@@ -194,8 +203,6 @@ export class SimRuntime implements Runtime {
   private rqTail: SimThread | null = null;
   /** threads in the run queue (FIFO or fair) */
   private nrQueued = 0;
-  /** THROTTLED threads (held by CFS bandwidth), for PSI */
-  private readonly throttled: SimThread[] = [];
   private running: SimThread | null = null;
   private nextThreadId = 1;
   /** the first thread's owner (the kernel's way in for SchedSupport), null before one */
@@ -220,6 +227,34 @@ export class SimRuntime implements Runtime {
   nowNs(): number {
     const r = this.running;
     return r === null ? this.now : this.now + r.costNs;
+  }
+
+  /** the time of the event being processed (nowNs() without a running body's cost): what PSI's stall runs up to */
+  eventNs(): number {
+    return this.now;
+  }
+
+  /** `th` counts as `state` for PSI from now on: told at the next psiFlush */
+  private psiChange(th: SimThread, state: number): void {
+    th.psiNext = state;
+    if (th.psiPending) return;
+    th.psiPending = true;
+    this.psiPending[this.nrPsiPending++] = th;
+  }
+
+  /** tell PSI the changes made at the current time (before time moves on; before a read of PSI) */
+  psiFlush(): void {
+    const h = this.stallHook;
+    const q = this.psiPending;
+    const n = this.nrPsiPending;
+    if (n === 0 || h === null) return;
+    this.nrPsiPending = 0;
+    for (let i = 0; i < n; i++) {
+      const th = q[i]!;
+      q[i] = null;
+      th.psiPending = false;
+      h.taskChange(th, th.psiNext, this.now);
+    }
   }
 
   jiffies(): number {
@@ -289,6 +324,7 @@ export class SimRuntime implements Runtime {
     if (th.state === THREAD_SLEEPING) {
       th.state = THREAD_RUNNABLE;
       this.enqueue(th);
+      if (this.stallHook !== null) this.psiChange(th, PSI_WAITING);
       return true;
     }
     if (th.state === THREAD_RUNNING) th.wakePending = true;
@@ -299,16 +335,19 @@ export class SimRuntime implements Runtime {
     if (th.state === THREAD_RUNNABLE) this.unlink(th);
     else if (th.state === THREAD_RUNNING) {
       if (this.fairSched !== null) this.fairSched.dequeue(th, false);
-    } else if (th.state === THREAD_THROTTLED) this.unpark(th);
+    }
+    // a THROTTLED thread stays in its group's parked list: unthrottle() skips it
     th.state = THREAD_DEAD;
+    if (this.stallHook !== null) this.psiChange(th, PSI_IDLE);
   }
 
   /** unthrottle_cfs_rq for one thread: a THROTTLED thread goes back on the run queue */
   unthrottle(th: SimThread): void {
     if (th.state !== THREAD_THROTTLED) return;
-    this.unpark(th);
     th.state = THREAD_RUNNABLE;
     this.enqueue(th);
+    // still runnable off-CPU for PSI: nothing to tell unless its task moved cgroups while throttled
+    if (this.stallHook !== null) this.psiChange(th, PSI_WAITING);
   }
 
   /** queue an event the caller owns (bandwidth period timers: no allocation per period) */
@@ -341,18 +380,6 @@ export class SimRuntime implements Runtime {
     return this.fairSched;
   }
 
-  /** v.waiting for every queued or throttled thread, v.running for every thread on a CPU */
-  visitThreads(v: ThreadVisitor): void {
-    if (this.fairSched !== null) this.fairSched.visitQueued(v);
-    else for (let th = this.rqHead; th !== null; th = th.rqNext) v.waiting(th);
-    const thr = this.throttled;
-    for (let i = 0; i < thr.length; i++) v.waiting(thr[i]!);
-    for (let i = 0; i < this.done.length; i++) {
-      const th = this.done[i]!.thread;
-      if (th !== null && th.state === THREAD_RUNNING) v.running(th);
-    }
-  }
-
   private enqueue(th: SimThread): void {
     this.nrQueued++;
     if (this.fairSched !== null) {
@@ -383,23 +410,6 @@ export class SimRuntime implements Runtime {
     }
   }
 
-  private park(th: SimThread): void {
-    th.parkIdx = this.throttled.length;
-    this.throttled.push(th);
-  }
-
-  private unpark(th: SimThread): void {
-    const a = this.throttled;
-    const i = th.parkIdx;
-    if (i < 0) return;
-    const last = a.pop()!;
-    if (last !== th) {
-      a[i] = last;
-      last.parkIdx = i;
-    }
-    th.parkIdx = -1;
-  }
-
   /** cpu.weight & co. changed since this runtime last looked: let the kernel re-decide the run queue */
   private schedRefresh(): void {
     this.seenSchedEpoch = schedEpoch;
@@ -426,8 +436,8 @@ export class SimRuntime implements Runtime {
       if (bw !== null) {
         const avail = bw.runtimeFor(th, this.now);
         if (avail <= 0) {
+          // throttle_cfs_rq: the hook parked it; PSI still counts it waiting (TSK_RUNNING)
           th.state = THREAD_THROTTLED;
-          this.park(th);
           if (fair !== null) fair.dequeue(th, false);
           continue;
         }
@@ -440,6 +450,7 @@ export class SimRuntime implements Runtime {
       th.state = THREAD_RUNNING;
       th.costNs = 0;
       th.wakePending = false;
+      if (this.stallHook !== null) this.psiChange(th, PSI_ONCPU);
       this.running = th;
       let more: boolean;
       try {
@@ -468,9 +479,11 @@ export class SimRuntime implements Runtime {
     if (ev.more || th.wakePending) {
       th.state = THREAD_RUNNABLE;
       this.enqueue(th);
+      if (this.stallHook !== null) this.psiChange(th, PSI_WAITING);
     } else {
       th.state = THREAD_SLEEPING;
       if (this.fairSched !== null) this.fairSched.dequeue(th, false);
+      if (this.stallHook !== null) this.psiChange(th, PSI_IDLE);
       if (this.onSleep !== null) this.onSleep(th);
     }
     th.wakePending = false;
@@ -488,15 +501,12 @@ export class SimRuntime implements Runtime {
   private fireNext(): void {
     const ev = this.heap.pop()!;
     if (!ev.deferrable) this.nrBusyEvents--;
-    if (ev.time > this.now) this.passTime(ev.time);
+    if (ev.time > this.now) {
+      if (this.nrPsiPending !== 0) this.psiFlush();
+      this.now = ev.time;
+    }
     this.eventsFired++;
     ev.fire();
-  }
-
-  /** time moves on to `t`: PSI hears of the interval if a runnable thread waited through it */
-  private passTime(t: number): void {
-    if ((this.nrQueued !== 0 || this.throttled.length !== 0) && this.stallHook !== null) this.stallHook.stall(this.now, t);
-    this.now = t;
   }
 
   canBlock(): boolean {
@@ -518,7 +528,10 @@ export class SimRuntime implements Runtime {
         if (ev === undefined || ev.time > target) break;
         this.fireNext();
       }
-      if (target > this.now) this.passTime(target);
+      if (target > this.now) {
+        if (this.nrPsiPending !== 0) this.psiFlush();
+        this.now = target;
+      }
       this.dispatch();
     } finally {
       this.depth--;

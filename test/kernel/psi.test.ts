@@ -4,10 +4,10 @@
  * averages (update_averages / calc_avgs every PSI_FREQ, calc_load with EXP_10s, EXP_60s,
  * EXP_300s), computed without a timer.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { Kernel, SIGKILL, type Task } from 'kwq';
 import type { SimThread } from '../../src/runtime/sim-thread.js';
-import { calcLoad, calcLoadN } from '../../src/kernel/cgroup/psi.js';
+import { calcLoad, calcLoadN, PsiGroup, psiMoveTask, psiSetEnabled } from '../../src/kernel/cgroup/psi.js';
 
 const CG = '/sys/fs/cgroup';
 
@@ -127,6 +127,34 @@ describe('cpu stall from run-queue wait', () => {
   });
 });
 
+describe('a move and a cgroup.pressure write between two changes of the group', () => {
+  // two threads on one CPU: one always waits (some 100 %); slices end on whole ms, so 300.25 ms is mid-slice
+
+  test('psiSetEnabled: the stall up to the write follows the old setting, from it the new one', async () => {
+    const k = await boot(1);
+    busy(k, '/a', 2);
+    const a = k.cgroupByPath('/a')!;
+    k.advance(300.25);
+    psiSetEnabled(a, false);
+    k.advance(200.5);
+    psiSetEnabled(a, true);
+    k.advance(99.25);
+    expect(pressure(k, '/a').some.total).toBe('399500');
+  });
+
+  test('psiMoveTask (cgroup_move_task): the counts follow the task at once', async () => {
+    const k = await boot(1);
+    k.mkdir(k.init, `${CG}/b`);
+    const p = busy(k, '/a', 2);
+    k.advance(300.25);
+    expect(k.writeFile(k.init, `${CG}/b/cgroup.procs`, String(p.pid))).toBeGreaterThan(0);
+    for (const t of k.tasks()) if (t.tgid === p.pid) psiMoveTask(k, t);
+    k.advance(299.75);
+    expect(pressure(k, '/a').some.total).toBe('300250');
+    expect(pressure(k, '/b').some.total).toBe('299750');
+  });
+});
+
 describe('running averages', () => {
   test('a steady 100 % stall: avg10/60/300 follow calc_load once per period (2 s + 1 tick)', async () => {
     const k = await boot(1);
@@ -187,5 +215,48 @@ describe('running averages', () => {
     // about half of each period throttled: avg10 after two periods near 50 % of (1 - 0.8188^2)
     expect(Number(p.some.avg10)).toBeGreaterThan(14);
     expect(Number(p.some.avg10)).toBeLessThan(18);
+  });
+});
+
+describe('cost of the stall accounting (issue 10: the pass over every queued thread at each event)', () => {
+  /** n always-runnable threads of one task in /a/b/c on 2 CPUs; what advance(ms) costs PSI once they are queued */
+  async function queued(n: number, ms: number): Promise<{ folds: number; cpuMs: number; some: string }> {
+    const k = await boot(2);
+    k.mkdir(k.init, `${CG}/a`);
+    k.writeFile(k.init, `${CG}/a/cgroup.subtree_control`, '+cpu');
+    k.mkdir(k.init, `${CG}/a/b`);
+    k.writeFile(k.init, `${CG}/a/b/cgroup.subtree_control`, '+cpu');
+    busy(k, '/a/b/c', n);
+    k.advance(1);
+    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    try {
+      const c0 = process.cpuUsage();
+      k.advance(ms);
+      const c = process.cpuUsage(c0);
+      return { folds: fold.mock.calls.length, cpuMs: (c.user + c.system) / 1000, some: pressure(k, '/a/b/c').some.total! };
+    } finally {
+      fold.mockRestore();
+    }
+  }
+
+  test('regression: a slice folds the stall of the ancestors of the threads that changed, not of every queued thread', async () => {
+    const small = await queued(100, 50);
+    const large = await queued(10_000, 50);
+    // per 1 ms slice: 2 CPUs x (requeue + dispatch) x 4 groups (/a/b/c, /a/b, /a, the root)
+    expect(small.folds).toBe(50 * 2 * 2 * 4);
+    expect(large.folds).toBe(small.folds);
+    expect(small.some).toBe('51000');
+    expect(large.some).toBe('51000');
+  });
+
+  test('host CPU time of a second with 10,000 queued threads is close to that with 100 (was 100x: O(queued) per event)', async () => {
+    let best100 = Infinity;
+    let best10k = Infinity;
+    for (let i = 0; i < 3; i++) {
+      best100 = Math.min(best100, (await queued(100, 1000)).cpuMs);
+      best10k = Math.min(best10k, (await queued(10_000, 1000)).cpuMs);
+    }
+    // generous for a shared machine: the old pass took ~170 ms here where 100 threads took ~5 ms
+    expect(best10k).toBeLessThan(4 * best100 + 30);
   });
 });

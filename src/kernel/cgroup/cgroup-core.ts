@@ -12,6 +12,7 @@ import { Cgroup, type CgroupRoot, type Controller } from './cgroup.js';
 import { cpusetCanAttach, cpusetCssOffline, cpusetCssOnline } from './cpuset.js';
 import { HugetlbCgroup } from './hugetlb.js';
 import { MiscCg } from './misc.js';
+import { psiMoveTask } from './psi.js';
 
 /** css_get */
 export function cssGet(cg: Cgroup): void {
@@ -179,6 +180,7 @@ export function cgroupMoveTask(k: Kernel, task: Task, dst: Cgroup): void {
   src.tasks.delete(task);
   dst.tasks.add(task);
   task.cgroups[h] = dst;
+  if (dst.root.v2) psiMoveTask(k, task); // psi's cgroup_move_task: the thread's counts move with it now
   if (dst.root.controllers.has('pids') && src.ecss('pids') !== dst.ecss('pids')) {
     pidsUncharge(src, 1);
     pidsCharge(dst, 1);

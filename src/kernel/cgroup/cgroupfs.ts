@@ -29,6 +29,7 @@ import {
 } from './cpu.js';
 import { cgroupFreezeWrite, cgroupFrozen, cgroupKillWrite } from './freezer.js';
 import { cfsBandwidthChanged } from './cpu-bandwidth.js';
+import { psiSetEnabled } from './psi.js';
 import { kstrtoint, strstrip } from './kstrto.js';
 import { memoryNumaStatShow, memoryStatShow } from './memory-stat.js';
 
@@ -171,7 +172,7 @@ function cgroupPressureWrite(cg: Cgroup, text: string): number {
   if ('err' in r) return r.err;
   if (r.value !== 0 && r.value !== 1) return -ERANGE;
   if (cg.parent === null) return r.value === 1 ? 0 : -EINVAL;
-  cg.psiEnabled = r.value === 1;
+  psiSetEnabled(cg, r.value === 1); // the stall so far goes in at the old setting
   return 0;
 }
 

@@ -37,7 +37,7 @@
  */
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
-import { registerSchedSupport, type FairSched, type SimRuntime, type ThreadVisitor } from '../../runtime/sim.js';
+import { registerSchedSupport, type FairSched, type SimRuntime } from '../../runtime/sim.js';
 import type { SimThread, SchedEntity } from '../../runtime/sim-thread.js';
 import type { Cgroup, CgroupRoot } from './cgroup.js';
 import { attachPsi } from './psi.js';
@@ -129,8 +129,6 @@ class CfsFair implements FairSched {
   readonly root: GroupSe;
   private readonly groups = new Map<Cgroup, GroupSe>();
   private seq = 0;
-  /** a reused stack for visitQueued */
-  private readonly walk: GroupSe[] = [];
 
   constructor(
     private readonly k: Kernel,
@@ -221,20 +219,6 @@ class CfsFair implements FairSched {
     }
     deactivate(g);
     th.seGroup = null;
-  }
-
-  visitQueued(v: ThreadVisitor): void {
-    const walk = this.walk;
-    walk.length = 0;
-    walk.push(this.root);
-    while (walk.length > 0) {
-      const h = walk.pop()!.heap;
-      for (let i = 0; i < h.length; i++) {
-        const e = h[i]!;
-        if (e instanceof GroupSe) walk.push(e);
-        else v.waiting(e);
-      }
-    }
   }
 }
 
