@@ -10,18 +10,10 @@ import { Kernel, O_RDWR, VHOST_SET_OWNER, type Task } from 'kwq';
 import '../../src/drivers/vhost/index.js';
 import { VhostDev } from '../../src/drivers/vhost/dev.js';
 import { vhostWorkerQueue } from '../../src/drivers/vhost/worker.js';
-import type { SimThread } from '../../src/runtime/sim-thread.js';
+import { burner } from './burner.js';
 
 const CG = '/sys/fs/cgroup';
 
-/** a thread of `owner` that uses every ns it is given (a busy loop) */
-function burner(k: Kernel, owner: Task): { task: Task; usedNs: () => number } {
-  let used = 0;
-  const t = k.userWorkerCreate(owner, 'burn', { run(th: SimThread, budget: number) { th.costNs += budget; used += budget; return true; } }, null);
-  if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
-  k.wakeUpProcess(t);
-  return { task: t, usedNs: () => used };
-}
 
 function stat(k: Kernel, path: string, file = 'cpu.stat'): Record<string, number> {
   const s = k.readFile(k.init, `${path}/${file}`);

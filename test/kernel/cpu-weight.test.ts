@@ -8,17 +8,10 @@ import { describe, expect, test } from 'vitest';
 import { Kernel, type Task } from 'kwq';
 import type { SimThread } from '../../src/runtime/sim-thread.js';
 import type { SimRuntime } from '../../src/runtime/sim.js';
+import { burner } from './burner.js';
 
 const CG = '/sys/fs/cgroup';
 
-/** a user worker of `owner` that uses every ns it is given (a busy loop) */
-function burner(k: Kernel, owner: Task): { task: Task; usedNs: () => number } {
-  let used = 0;
-  const t = k.userWorkerCreate(owner, 'burn', { run(th: SimThread, budget: number) { th.costNs += budget; used += budget; return true; } }, null);
-  if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
-  k.wakeUpProcess(t);
-  return { task: t, usedNs: () => used };
-}
 
 /** `n` burners in a process spawned into `cgroup` */
 function group(k: Kernel, cgroup: string, n: number): () => number {

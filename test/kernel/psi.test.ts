@@ -6,17 +6,13 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import { Kernel, SIGKILL, type Task } from 'kwq';
-import type { SimThread } from '../../src/runtime/sim-thread.js';
 import { calcLoad, calcLoadN, PsiGroup, psiMoveTask, psiSetEnabled } from '../../src/kernel/cgroup/psi.js';
+import { burner as burnerOf } from './burner.js';
+
+const burner = (k: Kernel, owner: Task): Task => burnerOf(k, owner).task;
 
 const CG = '/sys/fs/cgroup';
 
-function burner(k: Kernel, owner: Task): Task {
-  const t = k.userWorkerCreate(owner, 'burn', { run(th: SimThread, budget: number) { th.costNs += budget; return true; } }, null);
-  if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
-  k.wakeUpProcess(t);
-  return t;
-}
 
 function busy(k: Kernel, cgroup: string, n: number): Task {
   const p = k.spawn({ comm: 'busy', cgroup });
