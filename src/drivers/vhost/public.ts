@@ -132,7 +132,9 @@ export function vhostThreadCount(k: Kernel): number {
 
 /**
  * Resolve true once every vhost worker thread being stopped in `k` has exited and
- * its structs were given back (threads runtime; at once in sim), false on timeout.
+ * its structs were given back, and every flush work queued so far (by an ioctl, by
+ * vhostFlush, by a stop) has run and was given back: every vhost work done and
+ * returned (threads runtime; at once in sim), false on timeout.
  */
 export async function vhostThreadsIdle(k: Kernel, timeoutMs = 10_000): Promise<boolean> {
   const threads = VhostEngine.peek(k)?.threads;

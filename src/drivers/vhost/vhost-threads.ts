@@ -43,9 +43,9 @@ import type { Kernel } from '../../kernel/kernel.js';
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
 import { eventfdSignal } from '../../kernel/vfs/eventfd.js';
 import { ThreadRuntime, type WorkerThread, type WorkerThreadReport } from '../../runtime/threads.js';
-import type { Engine, VhostWorkerHandle, WorkRef } from '../../wasm/engine.js';
+import type { Engine, VhostWorkerHandle } from '../../wasm/engine.js';
 import { VHOST_FN_COMPLETE, VHOST_WORK } from '../../wasm/layout.js';
-import type { VhostEngine } from './vhost-engine.js';
+import type { VhostEngine, VhostWork } from './vhost-engine.js';
 import { SharedVring, VHOST_VQ } from './vq-shared.js';
 import type { VhostVirtqueue } from './vq.js';
 import type { VhostWorker } from './worker.js';
@@ -76,8 +76,10 @@ export class VhostThreads {
   private readonly live = new Map<VhostWorker, Live>();
   /** stops (flush + stop + exit + free) in progress, and failures nobody awaits */
   private readonly stops = new PendingStops();
-  /** flushes in progress (vhostFlush awaits them) */
+  /** flushes in progress, as their callers see them (vhostFlush awaits them) */
   private readonly flushes = new Set<Promise<boolean>>();
+  /** flush works queued and not yet given back: the struct index of their worker, and `returned` resolved when freed */
+  private readonly flushWorks = new Map<VhostWork, { index: number; returned: Promise<void>; done: () => void }>();
   private readonly watchers = new Map<VhostVirtqueue, { closed: boolean; done: Promise<void> }>();
   private timer: NodeJS.Timeout | null = null;
   /** workers whose thread exited and whose struct the device still holds (killed, not yet destroyed) */
@@ -151,35 +153,71 @@ export class VhostThreads {
 
   /**
    * Queue a COMPLETE work behind everything queued to `h` and resolve true once the
-   * worker thread ran it (Atomics.waitAsync: the main thread never blocks), false on
-   * timeout or when no work could be allocated (the arena is full).
+   * worker thread ran it and the work was given back (Atomics.waitAsync: the main
+   * thread never blocks), false on timeout, after k.shutdown(), or when no work could
+   * be allocated (the arena is full).
+   *
+   * The kernel's flush work lives on the flusher's stack and wait_for_completion
+   * cannot give up (__vhost_worker_flush, drivers/vhost/vhost.c), so a flush never
+   * leaves its work behind. Here only the caller's wait is bounded: the work is given
+   * back once it has run, by whichever sees that first: its waiter (reap), or the stop
+   * of its worker (reapFlushes, after the thread exited). The stop must not rely on the
+   * waiter: a waitAsync wake-up is a V8 task of its own, and Node may run it after the
+   * thread's exit event, i.e. after the stop and idle() completed (issue 13: the
+   * fuzzer's teardown found 2 works of ioctl flushes still allocated).
    */
   flushHandle(h: VhostWorkerHandle, timeoutMs = 10_000): Promise<boolean> {
+    if (this.down) return Promise.resolve(false); // the threads are stopping without flushing: nobody would run it
     const f = this.ve.workAlloc(() => undefined, null);
     if (typeof f === 'number') return Promise.resolve(false);
     this.engine.works.init(f.ref, VHOST_FN_COMPLETE);
+    let done!: () => void;
+    const returned = new Promise<void>((res) => { done = res; });
+    this.flushWorks.set(f, { index: h.index, returned, done });
     h.queue(f.ref);
-    const p = this.waitComplete(f.ref, timeoutMs).then((ok) => {
-      if (ok) this.ve.workFree(f);
-      // else: left queued on a thread that did not run it; never freed (reported)
-      return ok;
-    });
+    void this.reap(f);
+    const p = within(returned, timeoutMs);
     this.flushes.add(p);
     void p.finally(() => this.flushes.delete(p));
     return p;
   }
 
-  private async waitComplete(ref: WorkRef, timeoutMs: number): Promise<boolean> {
+  /** Wait (without a deadline) until flush work `f` has run, then give it back; returns at once if its worker's stop gave it back first. */
+  private async reap(f: VhostWork): Promise<void> {
     const i32 = this.engine.i32;
-    const idx = (ref + VHOST_WORK.RESULT) >> 2;
-    const deadline = Date.now() + timeoutMs;
-    while (Atomics.load(i32, idx) === 0) { // pairs with the COMPLETE built-in's store + notify
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      const r = Atomics.waitAsync(i32, idx, 0, left);
+    const idx = (f.ref + VHOST_WORK.RESULT) >> 2;
+    while (this.flushWorks.has(f)) {
+      if (Atomics.load(i32, idx) !== 0) { // pairs with the COMPLETE built-in's store
+        this.flushDone(f);
+        return;
+      }
+      const r = Atomics.waitAsync(i32, idx, 0); // pairs with the COMPLETE built-in's notify
       if (r.async) await r.value;
     }
-    return true;
+  }
+
+  /** Give flush work `f` back (once: the waiter and the stop may both get here). */
+  private flushDone(f: VhostWork): void {
+    const pf = this.flushWorks.get(f);
+    if (pf === undefined) return;
+    this.flushWorks.delete(f);
+    this.ve.workFree(f);
+    pf.done();
+  }
+
+  /**
+   * The stop of the worker with struct `index`, after its thread exited and what was
+   * left on its list ran here: every flush work queued to it has run, so give them all
+   * back now, before the stop resolves (vhost_worker_killed / vhost_task_stop leave no
+   * work behind). One that did not run (a thread terminated in the middle of a batch)
+   * is reported and kept.
+   */
+  private reapFlushes(index: number): void {
+    for (const [f, pf] of [...this.flushWorks]) {
+      if (pf.index !== index) continue;
+      if (this.engine.works.result(f.ref) !== 0 && !this.engine.works.queued(f.ref)) this.flushDone(f);
+      else this.errors.push(`vhost worker ${index}: flush work ${f.ref} did not run before the thread exited`);
+    }
   }
 
   /** Resolve once every flush started so far has completed (true) or given up (false). */
@@ -192,10 +230,11 @@ export class VhostThreads {
    * vhost_worker_destroy / the killed path / cleanup on a real thread: flush (the
    * thread runs everything queued before the flush work), stop the thread, wait for
    * its exit, run on this thread whatever was queued after the flush (the kernel
-   * WARNs on a non-empty list), then free the vhost_worker struct and charge the
-   * thread's last CPU time. `freeStruct`: also give the vhost_worker struct back
-   * (vhost_worker_destroy); the killed path keeps it until cleanup destroys the
-   * worker. Idempotent: returns the stop in progress (or a resolved promise).
+   * WARNs on a non-empty list), give back every flush work queued to it (all have run
+   * by then), then free the vhost_worker struct and charge the thread's last CPU time.
+   * `freeStruct`: also give the vhost_worker struct back (vhost_worker_destroy); the
+   * killed path keeps it until cleanup destroys the worker. Idempotent: returns the
+   * stop in progress (or a resolved promise).
    */
   stopAfterFlush(worker: VhostWorker, freeStruct: boolean): Promise<void> {
     const l = this.live.get(worker);
@@ -233,6 +272,9 @@ export class VhostThreads {
         // works that slipped in after the flush work (a racing kick): run them here,
         // built-ins in Wasm on this thread, so that nothing is lost with the struct
         if (h.hasWork()) this.ve.runLeftovers(h);
+        // the flush works queued to it have all run now: give them back before this stop
+        // resolves, not when their waiters' wake-ups come (see flushHandle)
+        this.reapFlushes(h.index);
         if (l.freeStruct) this.ve.workerStructFree(h);
         else this.stopped.add(worker);
       }
@@ -247,9 +289,21 @@ export class VhostThreads {
     this.stops.track(p);
   }
 
-  /** Resolve true once every worker thread stopped so far has exited (and none is left running), false on timeout. */
+  /**
+   * Resolve true once every worker thread stopped so far has exited (and none is left
+   * running) and every flush work queued so far has run and was given back (every
+   * vhost work done and returned), false on timeout.
+   */
   async idle(timeoutMs = 10_000): Promise<boolean> {
-    if (!(await this.stops.idle(timeoutMs))) return false;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!(await this.stops.idle(Math.max(0, deadline - Date.now())))) return false;
+      if (this.flushWorks.size === 0) break;
+      // a flush on a live worker its thread has not run yet, or one whose waiter's
+      // wake-up has not come yet (a stopped worker's are given back by its stop)
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await within(Promise.all([...this.flushWorks.values()].map((x) => x.returned)), left, true))) return false;
+    }
     return this.rt.threadCount === this.live.size; // every thread left belongs to a live worker
   }
 
@@ -306,4 +360,19 @@ export class VhostThreads {
     for (const vq of [...this.watchers.keys()]) this.unwatchCalls(vq);
     for (const w of [...this.live.keys()]) void this.stopAfterFlush(w, false);
   }
+}
+
+/**
+ * True if `p` settles within `ms` (a caller's bounded wait), false otherwise. The timer
+ * keeps the process alive only with `keepAlive` (idle(): its caller waits for it); a
+ * flush's does not, as the Atomics.waitAsync timeout it replaces did not.
+ */
+function within(p: Promise<unknown>, ms: number, keepAlive = false): Promise<boolean> {
+  if (!Number.isFinite(ms)) return p.then(() => true);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((res) => {
+    timer = setTimeout(() => res(false), Math.max(0, ms));
+    if (!keepAlive) timer.unref();
+  });
+  return Promise.race([p.then(() => true), expired]).finally(() => clearTimeout(timer));
 }
