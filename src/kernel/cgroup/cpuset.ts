@@ -230,6 +230,21 @@ type Trial = Pick<Cpuset, 'cpusAllowed' | 'memsAllowed' | 'exclusiveCpus' | 'eff
 const isPartitionValid = (cs: Cpuset): boolean => cs.partitionRootState > 0;
 const isPartitionInvalid = (cs: Cpuset): boolean => cs.partitionRootState < 0;
 
+/** descendantPartitionState's answer when the parent is a partition root: update the parent's masks for cp */
+const UPDATE_PARENT = 0x7fff_ffff;
+
+/**
+ * update_cpumasks_hier's check of a descendant partition cp (both engines): under a
+ * partition root the parent's masks are updated for it (UPDATE_PARENT); under a parent
+ * that is none, or an invalid one, a valid partition becomes invalid (its state
+ * negated) and prs_err says why. Returns cp's new partition state or UPDATE_PARENT.
+ */
+function descendantPartitionState(cp: Cpuset, parent: Cpuset): number {
+  if (parent.partitionRootState === PRS_ROOT || parent.partitionRootState === PRS_ISOLATED) return UPDATE_PARENT;
+  cp.prsErr = isPartitionInvalid(parent) ? PERR_INVPARENT : PERR_NOTPART;
+  return isPartitionValid(cp) ? -cp.partitionRootState : cp.partitionRootState;
+}
+
 function allCpus(k: Kernel): bigint {
   return (1n << BigInt(k.rt.ncpus)) - 1n;
 }
@@ -483,18 +498,12 @@ function updateCpumasksHier61(k: Kernel, cs: Cpuset, force: boolean): void {
     if (!skipToUpdate && cp.partitionRootState === PRS_MEMBER && !force && newCpus === cp.effectiveCpus) return true;
     const oldPrs = cp.partitionRootState;
     let newPrs = oldPrs;
-    let updateParent = false;
     if (cp !== cs && oldPrs !== PRS_MEMBER) {
-      if (parent.partitionRootState === PRS_ROOT || parent.partitionRootState === PRS_ISOLATED) updateParent = true;
-      else {
-        // a partition under a parent that is none (or an invalid one) becomes invalid
-        if (isPartitionValid(cp)) newPrs = -cp.partitionRootState;
-        cp.prsErr = isPartitionInvalid(parent) ? PERR_INVPARENT : PERR_NOTPART;
+      newPrs = descendantPartitionState(cp, parent);
+      if (newPrs === UPDATE_PARENT) {
+        updateParentSubparts61(k, cp, Cmd.Update, null);
+        newPrs = cp.partitionRootState;
       }
-    }
-    if (updateParent) {
-      updateParentSubparts61(k, cp, Cmd.Update, null);
-      newPrs = cp.partitionRootState;
     }
     if (cp.nrSubpartsCpus !== 0 && !isPartitionValid(cp)) {
       // put the CPUs given to child partitions back
@@ -870,11 +879,9 @@ function updateCpumasksHier67(k: Kernel, cs: Cpuset, checkAll: boolean): void {
         parent.schedLoadBalance === cp.schedLoadBalance) return true;
     }
     if (!remote && cp !== cs && oldPrs !== PRS_MEMBER) {
-      if (parent.partitionRootState === PRS_ROOT || parent.partitionRootState === PRS_ISOLATED) updateParent = true;
-      else {
-        if (isPartitionValid(cp)) newPrs = -cp.partitionRootState;
-        cp.prsErr = isPartitionInvalid(parent) ? PERR_INVPARENT : PERR_NOTPART;
-      }
+      const prs = descendantPartitionState(cp, parent);
+      if (prs === UPDATE_PARENT) updateParent = true;
+      else newPrs = prs;
     }
     if (updateParent) {
       updateParentEffective67(k, cp, Cmd.Update, null);
