@@ -31,10 +31,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachKwq } from '../wasm/thread.js';
 import { schedstat, threadId } from './thread-self.js';
+import { postRequest } from './thread-request.js';
 import {
   IOWQ_RING as R, IOWQ_EXIT_ABORT, IO_WQ_LOOP_EXIT, IO_WQ_LOOP_HOST, IO_WQ_LOOP_TIMEOUT, KT_BLOCK, KT_IDLE, KT_RUN, KT_WAIT,
   RING_OP_COMPLETE, RING_OP_RUN,
 } from './io-wq-ring.js';
+
+/** the request line's words (thread-request.js) */
+const LINE = { req: R.REQ, resp: R.RESP, state: R.STATE, abort: R.ABORT };
 
 /** @param {any} msg */
 function post(msg) {
@@ -50,22 +54,7 @@ function request(r, op, work, spin) {
   if (Atomics.load(r, R.ABORT) !== 0) return false; // pairs with the main thread's abort store
   r[R.OP] = op;
   r[R.WORK] = work;
-  Atomics.store(r, R.STATE, KT_WAIT); // (inspection)
-  // publishes OP and WORK: pairs with the main thread's Atomics.load of REQ
-  const seq = (Atomics.add(r, R.REQ, 1) + 1) | 0;
-  Atomics.notify(r, R.REQ, 1); // pairs with the main thread's Atomics.waitAsync
-  let ok = false;
-  for (let i = 0; i < spin; i++) {
-    if (Atomics.load(r, R.RESP) === seq) { ok = true; break; } // pairs with the main thread's store
-  }
-  while (!ok) {
-    const cur = Atomics.load(r, R.RESP); // pairs with the main thread's Atomics.store + notify
-    if (cur === seq) { ok = true; break; }
-    if (Atomics.load(r, R.ABORT) !== 0) break; // pairs with the abort store (and its notify of RESP)
-    Atomics.wait(r, R.RESP, cur, 100); // 100 ms cap: re-check ABORT
-  }
-  Atomics.store(r, R.STATE, KT_RUN);
-  return ok;
+  return postRequest(r, LINE, spin, KT_WAIT, KT_RUN);
 }
 
 function main() {

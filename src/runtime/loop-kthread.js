@@ -35,6 +35,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachKwq } from '../wasm/thread.js';
 import { schedstat, threadId } from './thread-self.js';
+import { postRequest } from './thread-request.js';
 import { LO, LW, WORK } from './loop-kworker-layout.js';
 import {
   RING, RING_ABORT, RING_OP_CMDS, RING_OP_IDLE, KT_IDLE, KT_RUN, KT_WAIT, ringBase, activeBase,
@@ -48,31 +49,16 @@ function post(msg) {
 /**
  * Post one request and wait for its answer. Returns false (nothing posted, or the
  * answer abandoned) once the ring is aborted.
- * @param {Int32Array} r @param {number} base @param {number} op @param {number} work
- * @param {number} ptr @param {number} n @param {number} spin
+ * @param {Int32Array} r @param {number} base @param {import('./thread-request.js').RequestLine} line
+ * @param {number} op @param {number} work @param {number} ptr @param {number} n @param {number} spin
  */
-function request(r, base, op, work, ptr, n, spin) {
+function request(r, base, line, op, work, ptr, n, spin) {
   if (Atomics.load(r, RING_ABORT) !== 0) return false; // pairs with the main thread's abort store
   r[base + RING.OP] = op;
   r[base + RING.WORK] = work;
   r[base + RING.PTR] = ptr;
   r[base + RING.N] = n;
-  Atomics.store(r, base + RING.STATE, KT_WAIT); // (inspection)
-  // publishes OP..N: pairs with the main thread's Atomics.load of REQ
-  const seq = (Atomics.add(r, base + RING.REQ, 1) + 1) | 0;
-  Atomics.notify(r, base + RING.REQ, 1); // pairs with the main thread's Atomics.waitAsync
-  let ok = false;
-  for (let i = 0; i < spin; i++) {
-    if (Atomics.load(r, base + RING.RESP) === seq) { ok = true; break; } // pairs with the main thread's store
-  }
-  while (!ok) {
-    const cur = Atomics.load(r, base + RING.RESP); // pairs with the main thread's Atomics.store + notify
-    if (cur === seq) { ok = true; break; }
-    if (Atomics.load(r, RING_ABORT) !== 0) break; // pairs with the abort store (and its notify of RESP)
-    Atomics.wait(r, base + RING.RESP, cur, 100); // 100 ms cap: re-check ABORT
-  }
-  Atomics.store(r, base + RING.STATE, KT_RUN);
-  return ok;
+  return postRequest(r, line, spin, KT_WAIT, KT_RUN);
 }
 
 function main() {
@@ -81,6 +67,8 @@ function main() {
   const { x, u32 } = ctx;
   const r = new Int32Array(d.ring);
   const base = ringBase(d.me);
+  /** this thread's request line (thread-request.js) */
+  const line = { req: base + RING.REQ, resp: base + RING.RESP, state: base + RING.STATE, abort: RING_ABORT };
   const act = activeBase(d.nr);
   const workers = d.engine.layout.arenas.find((/** @type {any} */ a) => a.name === 'loop_worker');
   if (!workers) throw new Error('loop-kthread: the engine has no loop_worker arena');
@@ -119,11 +107,11 @@ function main() {
       if (n === 0) break; // empty, and PENDING again (or the root work): no idle step
       if (n < 0) {
         // the worker went idle under lo_work_lock: the main thread arms the reaper
-        request(r, base, RING_OP_IDLE, w, 0, 0, ringSpin);
+        request(r, base, line, RING_OP_IDLE, w, 0, 0, ringSpin);
         Atomics.store(r, base + RING.IDLED, ++idled);
         break;
       }
-      if (request(r, base, RING_OP_CMDS, w, out, n, ringSpin)) {
+      if (request(r, base, line, RING_OP_CMDS, w, out, n, ringSpin)) {
         Atomics.store(r, base + RING.HANDLED, handled += n);
         Atomics.store(r, base + RING.BATCHES, ++batches);
       } else {
