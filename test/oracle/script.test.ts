@@ -3,6 +3,9 @@ import { describe, it, expect } from 'vitest';
 import { KwqError } from 'kwq';
 import { parseScript } from '../../src/oracle/script.js';
 import { compileScript, decodeGuest, pctEncode, pctDecode } from '../../src/oracle/wire.js';
+import { compareRecords } from '../../src/oracle/compare.js';
+import type { Step } from '../../src/oracle/script.js';
+import type { StepRecord } from '../../src/oracle/record.js';
 
 const ok = { name: 't', description: 'a test script', steps: [{ op: 'spawn', as: 'a' }] };
 
@@ -116,5 +119,29 @@ describe('the wire format', () => {
   it('refuses an io_uring flag or opcode it does not know', () => {
     expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a' }, { op: 'uring_setup', task: 'a', entries: 4, flags: ['IORING_SETUP_FROB'], as: 'r' }] })).toMatch(/steps\[1\]\.flags\/0.*IORING_SETUP_CLAMP|steps\[1\].*IORING_SETUP/);
     expect(err({ ...ok, steps: [{ op: 'spawn', as: 'a' }, { op: 'uring_submit', task: 'a', ring: 3, opcode: 'SPLICE', count: 1 }] })).toMatch(/steps\[1\]\.opcode: must be one of "NOP", "READ", "WRITE", "FSYNC"/);
+  });
+});
+
+describe('comparing a readfile', () => {
+  // memcg-limits#128 on 6.12: "max 91" in one boot and "max 107" in another, both in the
+  // step's range, made the byte count differ by one and failed the step on ret
+  const step = {
+    op: 'readfile', path: '/sys/fs/cgroup/ml/memory.events',
+    check: { text: 'keyed', fields: { max: { range: [1, 100000], why: 'timing' } } },
+  } as unknown as Step;
+  const rec = (text: string, ret = text.length): StepRecord => ({ step: 0, op: 'readfile', ret, text });
+
+  it('takes its ret from the text: values of other lengths within their rules agree', () => {
+    expect(compareRecords(step, rec('max 107\noom 2\n'), rec('max 91\noom 2\n'))).toEqual([]);
+  });
+
+  it('still fails a value outside its rule, and a ret that is not its text\'s length', () => {
+    expect(compareRecords(step, rec('max 107\noom 2\n'), rec('max 0\noom 2\n'))).not.toEqual([]);
+    expect(compareRecords(step, rec('max 107\noom 2\n'), rec('max 91\noom 2\n', 99))).toEqual(['ret: kwq 99 is not the length of its text (13)']);
+  });
+
+  it('keeps a step\'s own ret rule', () => {
+    const exactRet = { ...step, check: { ...(step as { check: object }).check, fields: { ret: 'exact', max: { range: [1, 100000], why: 'timing' } } } } as unknown as Step;
+    expect(compareRecords(exactRet, rec('max 107\n'), rec('max 91\n'))).toEqual(['ret: linux 8, kwq 7']);
   });
 });
