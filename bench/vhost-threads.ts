@@ -297,6 +297,10 @@ function figure(name: string, runs: Run[]): Figure {
     'ns/item': Number((1e9 / med).toFixed(2)),
     rounds: runs.length,
     'min..max M/s': `${(Math.min(...ips) / 1e6).toFixed(1)}..${(Math.max(...ips) / 1e6).toFixed(1)}`,
+    // in the order run: kwq's, the reference's and C's rounds alternate, so a slow
+    // stretch of the machine shows in all three at the same positions
+    'rounds M/s': ips.map((v) => (v / 1e6).toFixed(1)).join(' '),
+    'worker sleeps by round': runs.map((r) => r.sleeps).join(' '),
     'wake-ups/1000 items': Number(((mid.wakeups / Math.max(1, mid.added)) * 1000).toFixed(3)),
     'worker sleeps/1000 items': Number(((mid.sleeps / Math.max(1, mid.added)) * 1000).toFixed(3)),
     'works per batch': Number((mid.run / Math.max(1, mid.batches)).toFixed(1)),
@@ -317,14 +321,19 @@ function figure(name: string, runs: Run[]): Figure {
 
 const vhostThreadsBench: BenchScript = async ({ quick }) => {
   const durationMs = quick ? 300 : 1000;
-  const rounds = quick ? 3 : 7;
+  // KWQ_BENCH_VHOST=NAME[@ROUNDS]: only the scenario whose name starts with NAME (e.g. re-queue@9)
+  const [selName, selRounds] = (process.env['KWQ_BENCH_VHOST'] ?? '').split('@');
+  const rounds = selRounds ? Number(selRounds) : quick ? 3 : 7;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`KWQ_BENCH_VHOST: rounds must be a positive integer, got '${selRounds}'`);
+  const scenarios = selName ? SCENARIOS.filter((s) => s.name.startsWith(selName)) : SCENARIOS;
+  if (!scenarios.length) throw new Error(`KWQ_BENCH_VHOST: no scenario named '${selName}' (scenarios: ${SCENARIOS.map((s) => s.name).join('; ')})`);
   const cal = calibrate();
   const figures: Figure[] = [];
   const ratios: Ratio[] = [];
   const c = nativeRef();
   const notes: string[] = [];
   if (!hasNative(c)) notes.push(c.note);
-  for (const sc of SCENARIOS) {
+  for (const sc of scenarios) {
     const wasm: Run[] = [];
     const ref: Run[] = [];
     const nat: Run[] = [];
@@ -353,6 +362,11 @@ const vhostThreadsBench: BenchScript = async ({ quick }) => {
       const ips = wasm.map((r) => r.itemsPerSec);
       const spread = Math.max(...ips) / Math.max(1, Math.min(...ips));
       ratios.push({ name: `vhost ${sc.name}: wasm rounds max/min (lower is better)`, value: spread, floor: sc.spreadFloor, pass: spread <= sc.spreadFloor });
+      if (nat.length) {
+        // the machine's own spread for this policy: C's rounds, interleaved with kwq's (no floor)
+        const cips = nat.map((r) => r.itemsPerSec);
+        ratios.push({ name: `vhost ${sc.name}: native C rounds max/min, same policy, same run`, value: Math.max(...cips) / Math.max(1, Math.min(...cips)) });
+      }
     }
     if (sc.floor !== undefined) ratios.push({ name: `vhost ${sc.name}: wasm M items/s vs floor`, value: m, floor: sc.floor, pass: m >= sc.floor });
     const ratio = wasmMed / median(ref.map((r) => r.itemsPerSec));
