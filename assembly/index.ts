@@ -28,7 +28,7 @@ export { loop_wq_size, loop_work_init, loop_wq_init, __queue_work, loop_queue_wo
 export { loop_device_size, loop_worker_size, loop_cmd_size, loop_device_init, loop_set_fail_pct, loop_queue_work, loop_queue_work_batch, loop_process_one, loop_process_batch, loop_free_idle_workers, loop_find_worker, loop_find_worker_batch, loop_workers_snapshot } from './loop';
 export { vhost_vq_size, vhost_vq_init, vhost_vq_set_base, vhost_vq_handle, vhost_vq_complete, vhost_vq_post, vhost_vq_kick, vhost_vq_reap } from './vhost_vq';
 export {
-  io_wq_size, io_wq_work_size, io_wq_init, io_wq_work_init, io_wq_hash_work, io_wq_enqueue, io_wq_enqueue_batch,
+  io_wq_size, io_wq_work_size, io_wq_init, io_wq_work_init, io_wq_work_init_batch, io_wq_hash_work, io_wq_enqueue, io_wq_enqueue_batch,
   io_acct_run_queue, io_get_next_work, io_wq_work_done, io_wq_worker_attach, io_wq_worker_idle, io_wq_worker_busy,
   io_wq_worker_timeout, io_wq_worker_exit, io_wq_inc_running, io_wq_dec_running, io_wq_create_failed,
   io_wq_cancel_pending, io_wq_exit_start, io_wq_max_workers, io_worker_handle_work, io_wq_worker_loop, io_wq_cas_bench,

@@ -74,6 +74,7 @@ export interface IoWqExports {
   io_wq_work_size(): number;
   io_wq_init(wq: number, bounded: number, unbounded: number): void;
   io_wq_work_init(work: number, fn: number, arg: number, cost: number): void;
+  io_wq_work_init_batch(works: number, n: number, fn: number, arg: number, cost: number, keys: number): void;
   io_wq_hash_work(work: number, key: number): number;
   io_wq_enqueue(wq: number, work: number, slotOut: number): number;
   io_wq_enqueue_batch(wq: number, works: number, n: number, slotOut: number): number;
@@ -97,7 +98,7 @@ export interface IoWqExports {
 }
 
 const EXPORTS: readonly (keyof IoWqExports)[] = [
-  'io_wq_size', 'io_wq_work_size', 'io_wq_init', 'io_wq_work_init', 'io_wq_hash_work', 'io_wq_enqueue', 'io_wq_enqueue_batch',
+  'io_wq_size', 'io_wq_work_size', 'io_wq_init', 'io_wq_work_init', 'io_wq_work_init_batch', 'io_wq_hash_work', 'io_wq_enqueue', 'io_wq_enqueue_batch',
   'io_acct_run_queue', 'io_get_next_work', 'io_wq_work_done', 'io_wq_worker_attach', 'io_wq_worker_idle', 'io_wq_worker_busy',
   'io_wq_worker_timeout', 'io_wq_worker_exit', 'io_wq_inc_running', 'io_wq_dec_running', 'io_wq_create_failed',
   'io_wq_cancel_pending', 'io_wq_exit_start', 'io_wq_max_workers', 'io_worker_handle_work', 'io_wq_worker_loop', 'io_wq_cas_bench',
@@ -244,6 +245,27 @@ export class IoWqEngine {
 
   workInit(w: number, fn: number, arg: number, costNs: number): void {
     this.x.io_wq_work_init(w, fn >>> 0, arg >>> 0, costNs >>> 0);
+  }
+
+  /**
+   * workInit(refs[i], fn, 0, 0) for every ref, and hashWork(refs[i], keys[i]) too when
+   * `keys` is given: one JS-to-Wasm call per batch of the scratch slot's size.
+   */
+  workInitBatch(refs: ArrayLike<number>, fn: number, keys?: ArrayLike<number>): void {
+    if (keys && keys.length < refs.length) throw new KwqError('IoWqEngine.workInitBatch', `${refs.length} works but only ${keys.length} keys`);
+    const e = this.engine;
+    const u32 = this.u32;
+    const cap = keys ? e.scratch.inputCap >> 1 : e.scratch.inputCap;
+    for (let from = 0; from < refs.length; from += cap) {
+      const n = Math.min(cap, refs.length - from);
+      const at = e.stageInput(refs, from, n);
+      let k = 0;
+      if (keys) {
+        k = at + n * 4;
+        for (let i = 0; i < n; i++) u32[(k >> 2) + i] = keys[from + i]! >>> 0;
+      }
+      this.x.io_wq_work_init_batch(at, n, fn >>> 0, 0, 0, k);
+    }
   }
 
   /** io_wq_hash_work(work, key): returns the bucket. */

@@ -112,3 +112,35 @@ describe('io-wq hashed queue (Wasm) against its rules', () => {
     ie.workFree(a); ie.workFree(b); ie.wqFree(wqOff);
   });
 });
+
+describe('IoWqEngine.workInitBatch', () => {
+  const ie = new IoWqEngine({ wqs: 1, works: 2 * 9000 + 2 });
+  it('is workInit + hashWork per work, across scratch-sized chunks', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9000 }), fc.boolean(), fc.nat(), (n, hashed, salt) => {
+      const one = new Uint32Array(n);
+      const batch = new Uint32Array(n);
+      ie.works.allocBatch(one);
+      ie.works.allocBatch(batch);
+      const keys = Array.from({ length: n }, (_, i) => (i * 2654435761 + salt) >>> 0);
+      for (let i = 0; i < n; i++) {
+        ie.workSetFlags(batch[i]!, IO_WQ_WORK_UNBOUND); // stale flags the init must clear
+        ie.workInit(one[i]!, IO_WQ_FN_HOST, 0, 0);
+        if (hashed) ie.hashWork(one[i]!, keys[i]!);
+      }
+      ie.workInitBatch(batch, IO_WQ_FN_HOST, hashed ? keys : undefined);
+      for (let i = 0; i < n; i++) {
+        expect(ie.workFlags(batch[i]!)).toBe(ie.workFlags(one[i]!));
+        expect(ie.workFn(batch[i]!)).toBe(IO_WQ_FN_HOST);
+        expect(ie.workRuns(batch[i]!)).toBe(0);
+      }
+      ie.works.freeBatch(one);
+      ie.works.freeBatch(batch);
+    }), { numRuns: 20 });
+  });
+  it('names the mismatch when there are fewer keys than works', () => {
+    const w = new Uint32Array(2);
+    ie.works.allocBatch(w);
+    expect(() => ie.workInitBatch(w, IO_WQ_FN_HOST, [1])).toThrow(/2 works but only 1 keys/);
+    ie.works.freeBatch(w);
+  });
+});
