@@ -1,24 +1,115 @@
 /**
  * io-wq enqueue + worker loop, one thread: the Wasm path (io_wq_enqueue_batch, then
  * io_worker_handle_work running the built-in NOP works in Wasm) against the TypeScript
- * reference (bench/ref/io-wq.ts), hashed (16 files) and unhashed works, with the
- * exactly-once check (every work's run count is 1) beside each figure, and the cost of
- * one JS Atomics.compareExchange on this machine for scale.
+ * reference (bench/ref/io-wq.ts) and the native C reference (bench/native/io-wq.c
+ * `io-wq single`: the same N works, INIT_WQ_WORK'd and hashed the same way every rep,
+ * the same enqueue and handle_work), hashed (16 keys) and unhashed works, with the
+ * exactly-once check beside each figure (kwq and the TS reference sample every 97th
+ * work; C checks every work of every rep, outside its time), and the cost of one
+ * uncontended compare-and-swap (JS Atomics, Wasm, C) on this machine for scale.
  *
  * Real threads: producers enqueue (io_wq_enqueue_batch) while workers run
  * io_wq_worker_loop in Wasm (src/runtime/io-wq-threads.ts), against the same work done
- * by the TypeScript reference on real threads (bench/ref/io-wq-threads.ts), hashed
- * over 16 files, each work checking in its run that no other work of its file runs
- * at once and that it is the next of its file; exactly-once and those checks beside
- * each figure, and the uncontended compare-and-swap (JS Atomics and Wasm) of this run.
+ * by the TypeScript reference on real threads (bench/ref/io-wq-threads.ts) and by C on
+ * pthreads (io-wq.c `io-wq threads`: the same counts, keys, batch, spin and thread
+ * numbers, the same worker loop with its futex sleep), hashed over 16 keys, each work
+ * checking in its run that no other work of its key runs at once and that it is the
+ * next of its key. Each configuration runs ROUNDS rounds, kwq, the TS reference and C
+ * interleaved (the one going first rotates), and the figure is the median; exactly-once,
+ * overlaps and reorders over all rounds beside each.
+ *
+ * "chains taken" beside a threads figure tells its regime: about 16 when the producers
+ * queued (nearly) everything before a worker looked (each worker then runs whole
+ * chains), tens of thousands when workers ran alongside the producers, taking short
+ * chains under acct->lock against the enqueues (several times slower per work). Which
+ * one a 100k-work round falls into is scheduling luck on a loaded 2-CPU machine, for
+ * kwq and C alike: read the min..max beside each median.
+ *
+ * One thread, the split beside the figures (init+hash / enqueue / handle): kwq runs
+ * INIT_WQ_WORK and io_wq_hash_work for the whole batch in one call (workInitBatch;
+ * one call per work for each cost 5-6 ns/work apiece, against ~1 ns inlined in C);
+ * the second ratio compares enqueue + handle_work alone.
+ *
+ * Ratios: kwq/C on one thread in ns/work (lower is better), on threads in works/s
+ * (higher is better); issue 10 sets no floor for io-wq.
  */
-import { IoWqEngine, IO_WQ_FN_NOP, IO_WQ_ACCT_BOUND } from '../src/wasm/io-wq.js';
+import { IoWqEngine, IO_WQ_FN_NOP, IO_WQ_ACCT_BOUND, type IoWqHandle } from '../src/wasm/io-wq.js';
 import { RefIoWq } from './ref/io-wq.js';
 import { runRefIoWqThreads } from './ref/io-wq-threads.js';
 import { runIoWqThreads } from '../src/runtime/io-wq-threads.js';
-import type { BenchOptions, BenchSection, Figure } from './types.js';
+import { hasNative, nativeRef } from './native/native.js';
+import type { BenchOptions, BenchSection, Figure, Ratio } from './types.js';
 
 const N = 4096;
+/** untimed reps before the timed ones (kwq and C alike) */
+const WARM = 10;
+
+/** what `kwq-native io-wq single` prints */
+interface NativeSingle {
+  nsPerWork: number; medianNsPerWork: number; minNsPerWork: number; initNs: number; enqueueNs: number; handleNs: number; exactlyOnce: boolean; never: number; twice: number;
+  done: number; taken: number; stalls: number; left: boolean;
+}
+
+/** what `kwq-native io-wq threads` prints */
+interface NativeThreads {
+  ms: number; worksPerSec: number; exactMs: number; exactWorksPerSec: number; producerMs: number;
+  ok: boolean; exactlyOnce: boolean; never: number; twice: number; overlaps: number; reorders: number;
+  stalls: number; taken: number; wakes: number; sleeps: number; idles: number; problems: string;
+}
+
+/**
+ * Each of `reps` calls timed alone after `warm` untimed ones: the median ns and the
+ * mean. The median, as bench/llist.ts: on a shared machine a preempted rep moves the
+ * mean, not the median; the warm-up lets V8 optimise the JS around the Wasm calls
+ * (one untimed call left most of a quick run's reps in unoptimised JS).
+ */
+function sample(warm: number, reps: number, fn: () => void): { median: number; mean: number } {
+  for (let i = 0; i < warm; i++) fn();
+  const ns: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    ns.push(Number(process.hrtime.bigint() - t0));
+  }
+  return { median: median(ns), mean: ns.reduce((a, b) => a + b, 0) / reps };
+}
+
+/**
+ * One rep of kwq's figure: INIT_WQ_WORK (and io_wq_hash_work) per work, one
+ * io_wq_enqueue_batch, one io_worker_handle_work; the sampled exactly-once check.
+ * Pushes each phase's ns/work to `phase`. Module functions with one loop each, not a closure
+ * per mode with the hash call behind a branch: that closure, once its `hashed` branch
+ * ran after it had been optimised without it, stayed in slower code (the per-work
+ * JS-to-Wasm calls cost 20-45 ns/work there, 5-6 ns each here).
+ */
+function wasmRep(ie: IoWqEngine, wq: IoWqHandle, wqOff: number, slot: number, out: number, works: Uint32Array, hashed: boolean, phase: number[][]): boolean {
+  const t0 = process.hrtime.bigint();
+  ie.workInitBatch(works, IO_WQ_FN_NOP, hashed ? KEYS : undefined);
+  const t1 = process.hrtime.bigint();
+  wq.enqueueBatch(works, N);
+  const t2 = process.hrtime.bigint();
+  ie.x.io_worker_handle_work(wqOff, slot, out);
+  const t3 = process.hrtime.bigint();
+  phase[0]!.push(Number(t1 - t0) / N);
+  phase[1]!.push(Number(t2 - t1) / N);
+  phase[2]!.push(Number(t3 - t2) / N);
+  let ok = true;
+  for (let i = 0; i < N; i += 97) if (ie.workRuns(works[i]!) !== 1) ok = false;
+  return ok;
+}
+
+/** the hash keys of the hashed figure: work i hashes key i & 15 (C uses the same) */
+const KEYS = Uint32Array.from({ length: N }, (_, i) => i & 15);
+
+/** One rep of the TypeScript reference's figure (the same shape as wasmRep). */
+function refRep(ref: RefIoWq, hashed: boolean): boolean {
+  for (let w = 1; w <= N; w++) ref.init(w, hashed ? (w & 15) : null);
+  for (let w = 1; w <= N; w++) ref.enqueue(w);
+  for (let w = ref.getNextWork(); w !== 0; w = ref.getNextWork()) for (let x = w; x !== 0; x = ref.done(x));
+  let ok = true;
+  for (let w = 1; w <= N; w += 97) if (ref.runs(w) !== 1) ok = false;
+  return ok;
+}
 
 function timeIt(reps: number, fn: () => void): number {
   fn(); // warm
@@ -27,9 +118,16 @@ function timeIt(reps: number, fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / reps;
 }
 
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+const range = (v: number[]): string => `${(Math.min(...v) / 1e6).toFixed(2)}..${(Math.max(...v) / 1e6).toFixed(2)}`;
+
 export default async function ioWq(opts: BenchOptions): Promise<BenchSection> {
   const reps = opts.quick ? 20 : 200;
-  const ie = new IoWqEngine({ wqs: 1, works: N });
+  // the batch input array must hold all N refs: (slotBytes - 64) / 8 >= N
+  const ie = new IoWqEngine({ wqs: 1, works: N, slotBytes: 64 + 8 * N });
   const wqOff = ie.wqAlloc();
   const wq = ie.wq(wqOff);
   wq.init(4, 64);
@@ -38,29 +136,43 @@ export default async function ioWq(opts: BenchOptions): Promise<BenchSection> {
   ie.works.allocBatch(works);
   const out = ie.engine.scratch.out;
   const figures: Figure[] = [];
-  const ratios = [];
+  const ratios: Ratio[] = [];
+  const notes: string[] = [];
+  const c = nativeRef();
+  if (!hasNative(c)) notes.push(c.note);
   for (const hashed of [false, true]) {
+    const phase: number[][] = [[], [], []];
+    const warmPhase: number[][] = [[], [], []];
     let onceOk = true;
-    const wasmNs = timeIt(reps, () => {
-      for (let i = 0; i < N; i++) {
-        ie.workInit(works[i]!, IO_WQ_FN_NOP, 0, 0);
-        if (hashed) ie.hashWork(works[i]!, i & 15);
-      }
-      wq.enqueueBatch(works, N);
-      ie.x.io_worker_handle_work(wqOff, slot, out);
-      for (let i = 0; i < N; i += 97) if (ie.workRuns(works[i]!) !== 1) onceOk = false;
-    }) / N;
+    let calls = 0;
+    const wasm = sample(WARM, reps, () => { if (!wasmRep(ie, wq, wqOff, slot, out, works, hashed, calls++ < WARM ? warmPhase : phase)) onceOk = false; });
+    const wasmNs = wasm.median / N;
     const ref = new RefIoWq(N);
     let refOk = true;
-    const refNs = timeIt(reps, () => {
-      for (let w = 1; w <= N; w++) ref.init(w, hashed ? (w & 15) : null);
-      for (let w = 1; w <= N; w++) ref.enqueue(w);
-      for (let w = ref.getNextWork(); w !== 0; w = ref.getNextWork()) for (let x = w; x !== 0; x = ref.done(x));
-      for (let w = 1; w <= N; w += 97) if (ref.runs(w) !== 1) refOk = false;
-    }) / N;
+    const refT = sample(WARM, reps, () => { if (!refRep(ref, hashed)) refOk = false; });
+    const refNs = refT.median / N;
     const kind = hashed ? 'hashed, 16 files' : 'unhashed';
-    figures.push({ name: `io-wq enqueue + handle_work (wasm, ${kind})`, value: wasmNs, unit: 'ns/work', notes: { exactlyOnce: onceOk } });
-    figures.push({ name: `io-wq enqueue + handle_work (ts ref, ${kind})`, value: refNs, unit: 'ns/work', notes: { exactlyOnce: refOk } });
+    const meanNote = (m: number): Record<string, number> => ({ reps, 'mean ns/work': Number((m / N).toFixed(2)) });
+    const split = (init: number, enq: number, run: number): string => `${init.toFixed(1)} / ${enq.toFixed(1)} / ${run.toFixed(1)}`;
+    figures.push({
+      name: `io-wq enqueue + handle_work (wasm, ${kind})`, value: wasmNs, unit: 'ns/work',
+      notes: { exactlyOnce: onceOk, ...meanNote(wasm.mean), 'init+hash / enqueue / handle ns/work (medians)': split(median(phase[0]!), median(phase[1]!), median(phase[2]!)) },
+    });
+    figures.push({ name: `io-wq enqueue + handle_work (ts ref, ${kind})`, value: refNs, unit: 'ns/work', notes: { exactlyOnce: refOk, ...meanNote(refT.mean) } });
+    if (hasNative(c)) {
+      const r = c.run<NativeSingle>(['io-wq', 'single', hashed ? 'hashed' : 'unhashed', N, reps, WARM]);
+      figures.push({
+        name: `io-wq enqueue + handle_work (native C, ${kind})`, value: r.medianNsPerWork, unit: 'ns/work',
+        notes: {
+          exactlyOnce: r.exactlyOnce ? `ok (every work of ${WARM + reps} reps)` : `FAILED (never ${r.never}, twice ${r.twice}, left queued ${r.left})`,
+          reps, 'mean ns/work': Number(r.nsPerWork.toFixed(2)), 'init+hash / enqueue / handle ns/work (medians)': split(r.initNs, r.enqueueNs, r.handleNs),
+          'best rep': Number(r.minNsPerWork.toFixed(2)), chains: r.taken, stalls: r.stalls,
+        },
+      });
+      ratios.push({ name: `io-wq 1 thread, ${kind}: kwq/C (median ns, lower is better)`, value: wasmNs / r.medianNsPerWork });
+      // the queue alone: INIT_WQ_WORK and io_wq_hash_work are one JS-to-Wasm call each per work in kwq, inlined in C
+      ratios.push({ name: `io-wq 1 thread, ${kind}: kwq/C enqueue + handle_work alone (medians, lower is better)`, value: (median(phase[1]!) + median(phase[2]!)) / (r.enqueueNs + r.handleNs) });
+    }
     ratios.push({ name: `ts ref / wasm (${kind})`, value: refNs / wasmNs });
   }
   const cas = new Int32Array(new SharedArrayBuffer(64));
@@ -69,17 +181,74 @@ export default async function ioWq(opts: BenchOptions): Promise<BenchSection> {
   const casWord = ie.engine.scratch.out + 64; // this thread's own scratch: nobody else touches it
   const wasmCasNs = timeIt(reps, () => { ie.x.io_wq_cas_bench(casWord, 10_000); }) / 10_000;
   figures.push({ name: 'Wasm atomic.cmpxchg, uncontended', value: wasmCasNs, unit: 'ns/op' });
+  if (hasNative(c)) {
+    const cal = c.run<{ casNs: number }>(['calibrate']);
+    figures.push({ name: 'C __atomic_compare_exchange, uncontended', value: cal.casNs, unit: 'ns/op', notes: { cc: c.compiler } });
+  }
 
-  // real threads: producers + workers, the same works through Wasm and the TypeScript reference
+  // real threads: producers + workers, the same works through Wasm, the TypeScript reference and C
   const count = opts.quick ? 100_000 : 400_000;
+  const rounds = opts.quick ? 3 : 5;
   for (const [P, W] of [[1, 1], [2, 2]] as const) {
     const cfg = { producers: P, workers: W, count, keys: 16, batch: 64, costSpins: 0, spin: 4096 };
-    const w = await runIoWqThreads(cfg);
-    const r = await runRefIoWqThreads(cfg);
+    const wasm: Awaited<ReturnType<typeof runIoWqThreads>>[] = [];
+    const ref: Awaited<ReturnType<typeof runRefIoWqThreads>>[] = [];
+    const nat: NativeThreads[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const order: (() => Promise<void>)[] = [
+        async () => { wasm.push(await runIoWqThreads(cfg)); },
+        async () => { ref.push(await runRefIoWqThreads(cfg)); },
+      ];
+      if (hasNative(c)) {
+        order.push(async () => {
+          nat.push(c.run<NativeThreads>(['io-wq', 'threads', P, W, count, cfg.keys, cfg.batch, cfg.costSpins, cfg.spin]));
+        });
+      }
+      for (let i = 0; i < order.length; i++) await order[(i + r) % order.length]!();
+    }
     const tag = `${P} producer${P > 1 ? 's' : ''} + ${W} worker${W > 1 ? 's' : ''}, 16 files`;
-    figures.push({ name: `io-wq threads (wasm, ${tag})`, value: w.worksPerSec / 1e6, unit: 'M works/s', notes: { exactlyOnce: w.ok, overlaps: w.checks.overlaps, reorders: w.checks.reorders, stalls: w.acct.stalls, threadsLeft: w.threadsLeft } });
-    figures.push({ name: `io-wq threads (ts ref, ${tag})`, value: r.worksPerSec / 1e6, unit: 'M works/s', notes: { exactlyOnce: r.ok, problems: r.problems.join('; ') || 'none' } });
-    ratios.push({ name: `wasm / ts ref throughput on threads (${tag})`, value: w.worksPerSec / r.worksPerSec });
+    const wIps = wasm.map((w) => w.worksPerSec);
+    const wMed = median(wIps);
+    const wMid = wasm.reduce((b, w) => (Math.abs(w.worksPerSec - wMed) < Math.abs(b.worksPerSec - wMed) ? w : b));
+    const wBad = wasm.filter((w) => !w.ok);
+    figures.push({
+      name: `io-wq threads (wasm, ${tag})`, value: wMed / 1e6, unit: 'M works/s',
+      notes: {
+        rounds, 'min..max M/s': range(wIps),
+        exactlyOnce: wBad.length === 0 ? `ok (${rounds} rounds)` : `FAILED in ${wBad.length} round(s): ${wBad[0]!.problems.join('; ')}`,
+        overlaps: wasm.reduce((a, w) => a + w.checks.overlaps, 0), reorders: wasm.reduce((a, w) => a + w.checks.reorders, 0),
+        stalls: wMid.acct.stalls, 'wakes (median round)': wMid.producers.reduce((a, p) => a + p.wakes, 0),
+        'chains taken (median round)': wMid.acct.taken,
+        threadsLeft: Math.max(...wasm.map((w) => w.threadsLeft)),
+      },
+    });
+    const rIps = ref.map((x) => x.worksPerSec);
+    const rBad = ref.filter((x) => !x.ok);
+    figures.push({
+      name: `io-wq threads (ts ref, ${tag})`, value: median(rIps) / 1e6, unit: 'M works/s',
+      notes: { rounds, 'min..max M/s': range(rIps), exactlyOnce: rBad.length === 0 ? `ok (${rounds} rounds)` : `FAILED in ${rBad.length} round(s)`, problems: rBad.map((x) => x.problems.join('; ')).join(' | ') || 'none' },
+    });
+    if (nat.length) {
+      const cIps = nat.map((x) => x.worksPerSec);
+      const cMed = median(cIps);
+      const cMid = nat.reduce((b, x) => (Math.abs(x.worksPerSec - cMed) < Math.abs(b.worksPerSec - cMed) ? x : b));
+      const cBad = nat.filter((x) => !x.ok);
+      figures.push({
+        name: `io-wq threads (native C, ${tag})`, value: cMed / 1e6, unit: 'M works/s',
+        notes: {
+          rounds, 'min..max M/s': range(cIps),
+          exactlyOnce: cBad.length === 0 ? `ok (${rounds} rounds, every work)` : `FAILED in ${cBad.length} round(s): ${cBad[0]!.problems}`,
+          overlaps: nat.reduce((a, x) => a + x.overlaps, 0), reorders: nat.reduce((a, x) => a + x.reorders, 0),
+          stalls: cMid.stalls, 'wakes (median round)': cMid.wakes, 'worker sleeps': cMid.sleeps, 'chains taken (median round)': cMid.taken,
+          'M/s to the last work done (not polled)': Number((median(nat.map((x) => x.exactWorksPerSec)) / 1e6).toFixed(2)),
+        },
+      });
+      ratios.push({ name: `io-wq threads, ${tag}: kwq/C (medians, works/s, higher is better)`, value: wMed / cMed });
+    }
+    ratios.push({ name: `wasm / ts ref throughput on threads (${tag})`, value: wMed / median(rIps) });
   }
-  return { title: 'io-wq: enqueue + worker loop in Wasm vs a TypeScript reference (one thread, and producers + workers on real threads)', figures, ratios };
+  return {
+    title: 'io-wq: enqueue + worker loop in Wasm vs a TypeScript reference and native C (one thread, and producers + workers on real threads)',
+    figures, ratios, notes,
+  };
 }

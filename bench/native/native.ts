@@ -1,7 +1,9 @@
 /**
- * The native C reference (bench/native/kwq-native.c): built once with the machine's
- * C compiler ($CC, else cc) into build/native/<hash of source + compiler>/ (build/ is
- * not in git), then run as a child process that prints one JSON object. A machine
+ * The native C reference (bench/native/*.c: kwq-native.c's main and commands, io-wq.c's
+ * `io-wq` command): every .c source of this directory compiled into one binary, once,
+ * with the machine's C compiler ($CC, else cc) into build/native/<hash of every source
+ * and header + compiler>/ (build/ is not in git), then run as a child process that
+ * prints one JSON object. A machine
  * without a compiler gets a one-line note instead of the C figures, and every ratio
  * to C is left out of that run (never made up).
  *
@@ -10,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,8 +44,13 @@ export function nativeRef(): NativeRef | { note: string } {
 
 function build(): NativeRef | { note: string } {
   const root = repoRoot();
-  const src = resolve(root, 'bench/native/kwq-native.c');
-  if (!existsSync(src)) return { note: `native C reference skipped: ${src} is missing` };
+  const dir0 = resolve(root, 'bench/native');
+  const main = join(dir0, 'kwq-native.c');
+  if (!existsSync(main)) return { note: `native C reference skipped: ${main} is missing` };
+  // every .c is compiled (sorted: the same command line, hence the same binary, each time);
+  // the headers they include are hashed too
+  const names = readdirSync(dir0).filter((f) => f.endsWith('.c') || f.endsWith('.h')).sort();
+  const srcs = names.filter((f) => f.endsWith('.c')).map((f) => join(dir0, f));
   const cc = process.env.CC || 'cc';
   let version: string;
   try {
@@ -52,17 +59,19 @@ function build(): NativeRef | { note: string } {
     return { note: `native C reference skipped: no C compiler (${cc}) on this machine; set CC to build it` };
   }
   const flags = ['-O2', '-pthread', '-std=gnu11'];
-  const hash = createHash('sha256').update(readFileSync(src)).update(version).update(flags.join(' ')).digest('hex').slice(0, 16);
+  const h = createHash('sha256');
+  for (const f of names) h.update(f).update('\0').update(readFileSync(join(dir0, f))).update('\0');
+  const hash = h.update(version).update(flags.join(' ')).digest('hex').slice(0, 16);
   const dir = resolve(root, 'build/native', hash);
   const bin = join(dir, 'kwq-native');
   if (!existsSync(bin)) {
     mkdirSync(dir, { recursive: true });
     const tmp = `${bin}.${process.pid}.tmp`;
     try {
-      execFileSync(cc, [...flags, '-o', tmp, src], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync(cc, [...flags, '-o', tmp, ...srcs], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (e) {
       const msg = (e as { stderr?: Buffer }).stderr?.toString().split('\n')[0] ?? String(e);
-      return { note: `native C reference skipped: ${cc} failed on bench/native/kwq-native.c: ${msg}` };
+      return { note: `native C reference skipped: ${cc} failed on bench/native/{${names.filter((f) => f.endsWith('.c')).join(',')}}: ${msg}` };
     }
     renameSync(tmp, bin); // atomic: two bench runs at once never run a half-written binary
   }
