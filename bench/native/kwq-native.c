@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "io-wq.h"
+#include "loop.h"
 #include "kernel.h"
 #include "rbtree.h"
 
@@ -687,6 +688,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "rbtree"))
 		return cmd_rbtree(argc, argv);
 	if (!strcmp(argv[1], "io-wq")) return io_wq_main(argc, argv);
+	if (!strcmp(argv[1], "loop")) return loop_main(argc, argv);
 	die("unknown command (calibrate, llist, threads, rbtree)");
 	return 2;
 }
