@@ -293,7 +293,10 @@ export class Engine {
   stageInput(refs: ArrayLike<number>, from: number, n: number): number {
     const at = this.scratch.input >> 2;
     const u32 = this.u32;
-    for (let i = 0; i < n; i++) u32[at + i] = refs[from + i]!;
+    // a Uint32Array goes in with one set() (a memcpy): element by element from JS cost
+    // ~1.5 ns a ref, 15 % of the loop dispatch of a root-queue command
+    if (refs instanceof Uint32Array) u32.set(refs.subarray(from, from + n), at);
+    else for (let i = 0; i < n; i++) u32[at + i] = refs[from + i]!;
     return this.scratch.input;
   }
 }
