@@ -32,7 +32,8 @@
  *    beside the TS tree (bench/ref/rbtree.ts), no lock in either.
  *    Beside each, the native C reference of the same algorithm (bench/native/loop.c,
  *    `kwq-native loop dispatch|lookup`: the same command count, keys, order, batch
- *    capacity, one distinct loop_cmd per request, the kernel rbtree), run in the same
+ *    capacity, one distinct loop_cmd per request at Wasm's 32-byte stride (the commands
+ *    of one of 64 cgroups share a few L1 sets in both), the kernel rbtree), run in the same
  *    process of the bench after the tinybench tasks, and kwq/C for the Wasm batched
  *    figures (no floor). Every figure of this section is a median: tinybench's p50
  *    task time / requests (the mean is in the notes), and C's median iteration. Both
