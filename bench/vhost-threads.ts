@@ -93,9 +93,16 @@ const PRODUCERS = 2;
  * cost a 36-48 us wake-up each time
  */
 const WORKER_SPIN_US = 150;
-/** a ring producer's wait: adaptive spin between these, then a timed yield */
+/**
+ * a ring producer's wait: adaptive spin between these, then a timed yield. The
+ * floor must outlast what the worker needs to run the `resume` works ahead of the
+ * target (32 works, 1-3 us): with a floor of 0.1 us a spin that had once shrunk
+ * never succeeded again, since it only grows after a wait that ended within it, so
+ * every wait became a ~90 us timed yield (perf sched on C, same policy: each producer
+ * ran ~10 us per ~90 us, 1.1-1.4 M items/s, where rounds that kept spinning ran 20+).
+ */
 const WAIT_SPIN_MAX_US = 40;
-const WAIT_SPIN_MIN_US = 0.1;
+const WAIT_SPIN_MIN_US = 10;
 export const SLEEP_US = 20;
 
 export interface Spins {

@@ -73,14 +73,19 @@ const PRODUCER_MODES: readonly ProducerMode[] = ['batch', 'each', 'ring-batch', 
  * How a ring producer waits for its next work to be idle (vhost_work_wait_idle):
  * it spins `spin` read-only checks, then sleeps `sleepUs`. The spin adapts: it
  * doubles (up to `spin`) after a wait that ended within the spin and halves (down
- * to `minSpin`) after one that had to sleep, so a producer that keeps finding its
- * work still deep in the worker's backlog yields the CPU at once, and one whose
+ * to `minSpin`) after one that had to sleep, so a producer whose worker is not
+ * running (another thread holds its CPU) yields after `minSpin`, and one whose
  * work comes back within microseconds keeps spinning instead of paying a sleep.
  */
 export interface RingWait {
   /** most read-only checks before a sleep (default 100_000: about 40 us here, ~0.4 ns each) */
   spin?: number;
-  /** fewest checks the adaptation goes down to (default 256: about 0.1 us) */
+  /**
+   * fewest checks the adaptation goes down to (default 25_000: about 10 us). Keep it
+   * above the time the worker needs to run the works queued ahead of the one waited
+   * for: a spin only grows after a wait that ended within it, so a floor shorter than
+   * that never grows again and turns every wait into a timed yield (~90 us here).
+   */
   minSpin?: number;
   /** length of one timed yield, microseconds (default 20; Linux adds ~50 us of timer slack) */
   sleepUs?: number;

@@ -107,7 +107,7 @@ function produce(ctx, d, stopWord) {
     const waitIdle = x.vhost_work_wait_idle;
     const w = d.wait ?? {};
     const maxSpin = w.spin ?? 100_000;
-    const minSpin = Math.min(w.minSpin ?? 256, maxSpin);
+    const minSpin = Math.min(w.minSpin ?? 25_000, maxSpin); // RingWait.minSpin's doc
     const sleepUs = w.sleepUs ?? 20;
     const resume = Math.min(Math.max(1, w.resume ?? 1), batch);
     let spin = maxSpin;
