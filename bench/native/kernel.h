@@ -114,4 +114,21 @@ static inline long futex(uint32_t *uaddr, int op, uint32_t val, const struct tim
 	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
 }
 
+/* ---- assembly/spinlock.ts: test-and-test-and-set, no pause ----------------------- */
+
+static inline void spin_lock(uint32_t *l)
+{
+	for (;;) {
+		uint32_t e = 0;
+		/* the read is a hint; the cmpxchg decides (pairs with spin_unlock's store) */
+		if (__atomic_load_n(l, SEQ) == 0 && __atomic_compare_exchange_n(l, &e, 1, 0, SEQ, SEQ))
+			return;
+	}
+}
+
+static inline void spin_unlock(uint32_t *l)
+{
+	__atomic_store_n(l, 0, SEQ); /* Wasm's atomic.store is seq-cst too */
+}
+
 #endif

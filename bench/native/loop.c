@@ -123,23 +123,6 @@ struct loop_device {
 #define LOOP_QW_FAILED 8u
 #define LOOP_QW_RESCUED 16u
 
-/* ---- assembly/spinlock.ts ----------------------------------------------------- */
-
-static inline void spin_lock(uint32_t *l)
-{
-	for (;;) {
-		uint32_t e = 0;
-		/* the read is a hint; the cmpxchg decides (pairs with spin_unlock's store) */
-		if (__atomic_load_n(l, SEQ) == 0 && __atomic_compare_exchange_n(l, &e, 1, 0, SEQ, SEQ))
-			return;
-	}
-}
-
-static inline void spin_unlock(uint32_t *l)
-{
-	__atomic_store_n(l, 0, SEQ); /* Wasm's atomic.store is seq-cst too */
-}
-
 /* ---- assembly/arena.ts -------------------------------------------------------- */
 
 static inline uint32_t *free_link(struct loop_worker *w)
