@@ -61,9 +61,7 @@
 #include <unistd.h>
 
 #include "io-wq.h"
-
-#define SEQ __ATOMIC_SEQ_CST
-#define CACHELINE 64
+#include "kernel.h"
 
 #define IO_WQ_BIT_EXIT 0
 #define IO_ACCT_STALLED_BIT 0
@@ -133,33 +131,6 @@ static struct io_wq_check *check_base;
 static uint64_t counters[8];
 static uint32_t done_target; /* the done count whose work stamps done_ns (0: none) */
 static uint64_t done_ns;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
-}
-
-/* assembly/spinlock.ts: test-and-test-and-set, no pause */
-static inline void spin_lock(uint32_t *l)
-{
-	for (;;) {
-		uint32_t exp = 0;
-		if (__atomic_load_n(l, SEQ) == 0 && __atomic_compare_exchange_n(l, &exp, 1, 0, SEQ, SEQ))
-			return;
-	}
-}
-
-static inline void spin_unlock(uint32_t *l)
-{
-	__atomic_store_n(l, 0, SEQ);
-}
 
 static inline int is_hashed(uint32_t flags)
 {
@@ -777,12 +748,26 @@ struct iw_thread {
 	/* producer */
 	struct io_wq_work **works;
 	uint32_t nworks, batch;
-	uint64_t calls, creates, wakes, ns;
+	uint64_t calls, creates, wakes, ns, start_ns;
+	/* producer: acct->taken / done when it finished enqueueing (which regime the round is in) */
+	uint32_t taken_at_end, done_at_end;
+	/* both: this thread's CPU and run-queue wait ns (/proc/thread-self/schedstat) */
+	uint64_t cpu_ns, queue_ns;
 } __attribute__((aligned(CACHELINE)));
+
+/* this thread's CPU and run-queue wait ns so far (0 0 where /proc has no schedstat) */
+static void thread_schedstat(uint64_t *cpu, uint64_t *queue)
+{
+	struct cpu_t c = thread_cpu(); /* kernel.h */
+	*cpu = c.run;
+	*queue = c.wait;
+}
 
 static void *iw_worker_main(void *arg)
 {
 	struct iw_thread *t = arg;
+	uint64_t c0, q0;
+	thread_schedstat(&c0, &q0);
 	__atomic_fetch_add(t->ready, 1, SEQ);
 	for (;;) {
 		uint32_t r = io_wq_worker_loop(t->wq, t->slot, t->spin, -1, &t->st);
@@ -796,16 +781,22 @@ static void *iw_worker_main(void *arg)
 			break;
 		}
 	}
+	thread_schedstat(&t->cpu_ns, &t->queue_ns);
+	t->cpu_ns -= c0;
+	t->queue_ns -= q0;
 	return NULL;
 }
 
 static void *iw_producer_main(void *arg)
 {
 	struct iw_thread *t = arg;
+	uint64_t c0, q0;
+	thread_schedstat(&c0, &q0); /* a sleeping thread uses no CPU: the gate's reading (as io-wq-worker.js) */
 	__atomic_fetch_add(t->ready, 1, SEQ);
 	while (!__atomic_load_n(t->gate, SEQ))
 		futex(t->gate, FUTEX_WAIT_PRIVATE, 0, NULL);
 	uint64_t t0 = now_ns();
+	t->start_ns = t0;
 	uint32_t scratch = 0;
 	for (uint32_t i = 0; i < t->nworks; i += t->batch) {
 		uint32_t n = t->nworks - i < t->batch ? t->nworks - i : t->batch;
@@ -815,6 +806,11 @@ static void *iw_producer_main(void *arg)
 		t->calls++;
 	}
 	t->ns = now_ns() - t0;
+	t->taken_at_end = __atomic_load_n(&t->wq->acct[IO_WQ_ACCT_BOUND].taken, SEQ);
+	t->done_at_end = __atomic_load_n(&t->wq->acct[IO_WQ_ACCT_BOUND].done, SEQ);
+	thread_schedstat(&t->cpu_ns, &t->queue_ns);
+	t->cpu_ns -= c0;
+	t->queue_ns -= q0;
 	return NULL;
 }
 
@@ -887,7 +883,7 @@ static int cmd_threads(int argc, char **argv)
 	__atomic_store_n(&gate, 1, SEQ);
 	futex(&gate, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 	int timed_out = 0;
-	/* the main thread polls every 1 ms, as io-wq-threads.ts's setTimeout(1) loop does */
+	/* the main thread sleeps at once and checks every 1 ms, as io-wq-threads.ts does (Atomics.wait 1 ms) */
 	while (__atomic_load_n(&acct->done, SEQ) + __atomic_load_n(&wq->acct[IO_WQ_ACCT_UNBOUND].done, SEQ) < count) {
 		if (now_ns() - t0 > 60000000000ull) {
 			timed_out = 1;
@@ -938,17 +934,29 @@ static int cmd_threads(int argc, char **argv)
 	if (wq->hash_map)
 		problem(&pr, "a hash bit is still set; ");
 	uint64_t sleeps = 0, idles = 0, wakes = 0, creates = 0, calls = 0, runs = 0, prod_ns = 0;
+	uint64_t wk_cpu = 0, wk_queue = 0, pr_cpu = 0, pr_queue = 0;
+	uint32_t taken_at_end = 0, done_at_end = 0;
+	uint64_t start_lag = 0; /* the latest producer start after the gate opened */
 	for (uint32_t w = 0; w < W; w++) {
 		sleeps += th[w].st.sleeps;
 		idles += th[w].st.idles;
 		runs += wq->slot[th[w].slot].runs;
+		wk_cpu += th[w].cpu_ns;
+		wk_queue += th[w].queue_ns;
 	}
 	for (uint32_t p = 0; p < P; p++) {
 		wakes += th[W + p].wakes;
 		creates += th[W + p].creates;
 		calls += th[W + p].calls;
-		if (th[W + p].ns > prod_ns)
+		pr_cpu += th[W + p].cpu_ns;
+		pr_queue += th[W + p].queue_ns;
+		if (th[W + p].start_ns - t0 > start_lag)
+			start_lag = th[W + p].start_ns - t0;
+		if (th[W + p].ns > prod_ns) { /* the last producer to finish */
 			prod_ns = th[W + p].ns;
+			taken_at_end = th[W + p].taken_at_end;
+			done_at_end = th[W + p].done_at_end;
+		}
 	}
 	if (runs != count)
 		problem(&pr, "the worker slots counted %llu runs of %u; ", (unsigned long long)runs, count);
@@ -959,12 +967,15 @@ static int cmd_threads(int argc, char **argv)
 	       "\"ms\":%.4f,\"worksPerSec\":%.1f,\"exactMs\":%.4f,\"exactWorksPerSec\":%.1f,\"producerMs\":%.4f,"
 	       "\"ok\":%s,\"exactlyOnce\":%s,\"never\":%llu,\"twice\":%llu,\"overlaps\":%llu,\"reorders\":%llu,"
 	       "\"stalls\":%u,\"taken\":%u,\"wakes\":%llu,\"creates\":%llu,\"calls\":%llu,\"sleeps\":%llu,\"idles\":%llu,"
+	       "\"startLagMs\":%.4f,\"takenAtProducersEnd\":%u,\"doneAtProducersEnd\":%u,"
+	       "\"producerCpuMs\":%.3f,\"producerQueueMs\":%.3f,\"workerCpuMs\":%.3f,\"workerQueueMs\":%.3f,"
 	       "\"problems\":\"%s\"}\n",
 	       P, W, count, keys, batch, cost, spin, ms, count / (ms / 1e3), exact_ms, count / (exact_ms / 1e3),
 	       (double)prod_ns / 1e6, pr.len == 0 ? "true" : "false", once ? "true" : "false", (unsigned long long)never,
 	       (unsigned long long)twice, (unsigned long long)overlaps, (unsigned long long)reorders, acct->stalls,
 	       acct->taken, (unsigned long long)wakes, (unsigned long long)creates, (unsigned long long)calls,
-	       (unsigned long long)sleeps, (unsigned long long)idles, pr.text);
+	       (unsigned long long)sleeps, (unsigned long long)idles, start_lag / 1e6, taken_at_end, done_at_end,
+	       pr_cpu / 1e6, pr_queue / 1e6, wk_cpu / 1e6, wk_queue / 1e6, pr.text);
 	return 0;
 }
 

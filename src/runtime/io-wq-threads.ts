@@ -18,8 +18,9 @@
  *   works: IO_WQ_FN_CHECK, hashed by       under acct->lock, clear         or a plain work), the
  *     key (io_wq_hash_work), seq per       STALLED, claim a FREE worker    built-in runs, work_done
  *     key in queueing order                (notify)                        (hash released, STALLED
- *   gate; wait until ACCT_DONE = count                                     cleared, a free worker
- *   io_wq_exit_start (wakes sleepers)                                      claimed); idle: FREE,
+ *   gate; sleep, check ACCT_DONE every                                     cleared, a free worker
+ *     1 ms (Atomics.wait) until = count                                    claimed); idle: FREE,
+ *   io_wq_exit_start (wakes sleepers)
  *   checks: runs == 1 per work; per key                                    wait32
  *     no overlap, no reorder, runs       exits                           EXIT: io_wq_worker_exit
  *
@@ -69,8 +70,9 @@ export interface IoWqThreadsReport {
   /** wall ms from the start gate until the last work was done */
   ms: number;
   worksPerSec: number;
-  producers: { id: number; enqueued: number; calls: number; creates: number; wakes: number; ms: number; cpuMs?: number }[];
-  workers: { slot: number; runs: number; loops: number; hostRuns: number; cpuMs?: number }[];
+  /** startLagMs: from the main thread's gate store to the producer's start; ms: from then to its last enqueue; takenAtEnd / doneAtEnd: the acct's chains taken and works done then; cpuMs / queueMs: its CPU and run-queue wait time (schedstat) */
+  producers: { id: number; enqueued: number; calls: number; creates: number; wakes: number; ms: number; startLagMs: number; takenAtEnd: number; doneAtEnd: number; cpuMs?: number; queueMs?: number }[];
+  workers: { slot: number; runs: number; loops: number; hostRuns: number; cpuMs?: number; queueMs?: number }[];
   /** per-key checks summed (hashed works only) */
   checks: { overlaps: number; reorders: number };
   acct: IoWqAcctStats;
@@ -78,11 +80,54 @@ export interface IoWqThreadsReport {
   threadsLeft: number;
 }
 
+/** the start gate's values (a sync word): producers wait while CLOSED; a thread that fails after attaching sets FAILED (io-wq-worker.js) */
+const GATE_CLOSED = 0;
+const GATE_OPEN = 1;
+const GATE_FAILED = 2;
+
 const ENTRY = new URL('./io-wq-worker.js', import.meta.url);
 
 function int(v: unknown, field: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new KwqError('runIoWqThreads', `option ${field} must be an integer in ${min}..${max}, got ${String(v)}`);
   return v;
+}
+
+/**
+ * INIT_WQ_WORK (and io_wq_hash_work, a seq per key in queueing order) of producer p's
+ * works: p, p+P, ... of `works`; its keys are p, p+P, ... (one producer per key).
+ * The per-work loops live in small functions of their own, not in runIoWqThreads: a
+ * hot loop there made V8 compile the whole async function (OSR, then a full TurboFan
+ * job of 7-37 ms CPU) on a background thread that was still running after the gate
+ * opened, taking one of a 2-CPU machine's CPUs from the producers (perf, --trace-opt).
+ */
+function prepareWorks(ie: IoWqEngine, works: Uint32Array, p: number, P: number, keys: number, checks: number[], seqOf: Uint32Array, costSpins: number): Uint32Array {
+  const mine = new Uint32Array(Math.ceil((works.length - p) / P));
+  const myKeys = Math.floor((keys - p + P - 1) / P);
+  for (let i = p, j = 0; i < works.length; i += P, j++) {
+    const w = works[i]!;
+    if (keys === 0) {
+      ie.workInit(w, IO_WQ_FN_SPIN, costSpins, 0);
+    } else {
+      const key = p + P * (j % myKeys);
+      ie.workInit(w, IO_WQ_FN_CHECK, checks[key]!, costSpins);
+      ie.setTag(w, 0, seqOf[key]!++);
+      ie.hashWork(w, key);
+    }
+    mine[j] = w;
+  }
+  return mine;
+}
+
+/** exactly-once, after the run: works that never ran and works that ran more than once */
+function countRuns(ie: IoWqEngine, works: Uint32Array): { never: number; twice: number } {
+  let never = 0;
+  let twice = 0;
+  for (let i = 0; i < works.length; i++) {
+    const r = ie.workRuns(works[i]!);
+    if (r === 0) never++;
+    else if (r > 1) twice++;
+  }
+  return { never, twice };
 }
 
 export async function runIoWqThreads(o: IoWqThreadsOptions): Promise<IoWqThreadsReport> {
@@ -104,29 +149,11 @@ export async function runIoWqThreads(o: IoWqThreadsOptions): Promise<IoWqThreads
   ie.works.allocBatch(works);
   const checks: number[] = [];
   for (let key = 0; key < keys; key++) checks.push(ie.checkAlloc());
-  // producer p queues works p, p+P, ...; its keys are p, p+P, ... (one producer per key)
-  const per: Uint32Array[] = [];
   const seqOf = new Uint32Array(Math.max(keys, 1));
-  for (let p = 0; p < P; p++) {
-    const mine: number[] = [];
-    let j = 0;
-    for (let i = p; i < count; i += P, j++) {
-      const w = works[i]!;
-      if (keys === 0) {
-        ie.workInit(w, IO_WQ_FN_SPIN, costSpins, 0);
-      } else {
-        const myKeys = Math.floor((keys - p + P - 1) / P);
-        const key = p + P * (j % myKeys);
-        ie.workInit(w, IO_WQ_FN_CHECK, checks[key]!, costSpins);
-        ie.setTag(w, 0, seqOf[key]!++);
-        ie.hashWork(w, key);
-      }
-      mine.push(w);
-    }
-    per.push(Uint32Array.from(mine));
-  }
+  const per: Uint32Array[] = [];
+  for (let p = 0; p < P; p++) per.push(prepareWorks(ie, works, p, P, keys, checks, seqOf, costSpins));
   const gate = 0;
-  ie.engine.sync.store(gate, 0);
+  ie.engine.sync.store(gate, GATE_CLOSED);
   const t = ie.engine.transferable();
   const threads: { w: Worker; done: Promise<Record<string, unknown>>; ready: Promise<void>; exited: Promise<void> }[] = [];
   let slot = 1;
@@ -161,15 +188,31 @@ export async function runIoWqThreads(o: IoWqThreadsOptions): Promise<IoWqThreads
   let exitStarted = false;
   try {
     await Promise.all(threads.map((th) => th.ready));
+    const gi = ie.engine.sync.index(gate);
     const t0 = performance.now();
-    ie.engine.sync.store(gate, 1); // pairs with the producers' Atomics.wait on the gate
+    const gateNs = process.hrtime.bigint();
+    ie.engine.sync.store(gate, GATE_OPEN); // pairs with the producers' Atomics.wait on the gate
     ie.engine.sync.notify(gate);
     const deadline = t0 + timeoutMs;
+    // The main thread sleeps at once and checks every 1 ms, synchronously, as C's does
+    // (bench/native/io-wq.c: FUTEX_WAKE, then nanosleep 1 ms between checks). Awaiting
+    // here instead kept this thread on its CPU ~0.1 ms after the notify (the promise and
+    // timer set-up): by then the first producer had queued a work and woken a worker,
+    // and the scheduler gave this CPU to that long-sleeping worker before the second
+    // producer, which then started 1-5 ms late while the worker took chains beside the
+    // first one (perf sched: the round turned into the slow regime). A thread that
+    // fails after the gate sets it to GATE_FAILED, ending this wait.
+    let ms = -1;
+    while (Atomics.load(ie.engine.i32, gi) === GATE_OPEN && performance.now() < deadline) {
+      if (doneCount() >= count) { ms = performance.now() - t0; break; }
+      Atomics.wait(ie.engine.i32, gi, GATE_OPEN, 1); // pairs with a failing thread's store + notify
+    }
     const prodReports = await Promise.race([
       Promise.all(threads.slice(W).map((th) => th.done)),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new KwqError('runIoWqThreads', `producers did not finish within ${timeoutMs} ms`)), timeoutMs).unref()),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new KwqError('runIoWqThreads', `producers did not finish within ${timeoutMs} ms`)), Math.max(0, deadline - performance.now())).unref()),
     ]);
     while (doneCount() < count) {
+      if (Atomics.load(ie.engine.i32, gi) === GATE_FAILED) await Promise.all(threads.map((th) => th.done)); // rejects with the thread's error
       if (performance.now() > deadline) {
         const st = wq.stats(IO_WQ_ACCT_BOUND);
         const states = slots.map((s) => wq.slotState(s)).join(',');
@@ -178,7 +221,7 @@ export async function runIoWqThreads(o: IoWqThreadsOptions): Promise<IoWqThreads
       }
       await new Promise((r) => setTimeout(r, 1));
     }
-    const ms = performance.now() - t0;
+    if (ms < 0) ms = performance.now() - t0;
     // io_wq_exit_start: EXIT set, every sleeper woken; each worker runs io_wq_worker_exit and returns
     wq.exitStart();
     exitStarted = true;
@@ -188,13 +231,7 @@ export async function runIoWqThreads(o: IoWqThreadsOptions): Promise<IoWqThreads
     ]);
     await Promise.all(threads.map((th) => th.exited));
     const problems: string[] = [];
-    let never = 0;
-    let twice = 0;
-    for (let i = 0; i < count; i++) {
-      const r = ie.workRuns(works[i]!);
-      if (r === 0) never++;
-      else if (r > 1) twice++;
-    }
+    const { never, twice } = countRuns(ie, works);
     if (never) problems.push(`${never} work(s) never ran`);
     if (twice) problems.push(`${twice} work(s) ran more than once`);
     let overlaps = 0;
@@ -218,11 +255,14 @@ export async function runIoWqThreads(o: IoWqThreadsOptions): Promise<IoWqThreads
     const hm = wq.hashMap();
     if (hm.lo !== 0 || hm.hi !== 0) problems.push('a hash bit is still set');
     const cpuMs = (r: Record<string, unknown>): number | undefined => (r['cpu'] as { ms: number } | undefined)?.ms;
+    const queueMs = (r: Record<string, unknown>): number | undefined => (r['cpu'] as { queueMs: number } | undefined)?.queueMs;
     const slotRuns = (s: number): number => u[(wqOff + IO_WQ.SLOTS + s * IO_WQ.SLOT_SIZE + 12) >> 2]!;
     return {
       ok: problems.length === 0, problems, count, ms, worksPerSec: count / (ms / 1000),
-      producers: prodReports.map((r) => ({ id: r['id'] as number, enqueued: r['enqueued'] as number, calls: r['calls'] as number, creates: r['creates'] as number, wakes: r['wakes'] as number, ms: r['ms'] as number, cpuMs: cpuMs(r) })),
-      workers: wkReports.map((r) => ({ slot: r['slot'] as number, runs: slotRuns(r['slot'] as number), loops: r['loops'] as number, hostRuns: r['hostRuns'] as number, cpuMs: cpuMs(r) })),
+      producers: prodReports.map((r) => ({ id: r['id'] as number, enqueued: r['enqueued'] as number, calls: r['calls'] as number, creates: r['creates'] as number, wakes: r['wakes'] as number, ms: r['ms'] as number,
+        startLagMs: Number((r['startNs'] as bigint) - gateNs) / 1e6, takenAtEnd: r['takenAtEnd'] as number, doneAtEnd: r['doneAtEnd'] as number, cpuMs: cpuMs(r), queueMs: queueMs(r),
+      })),
+      workers: wkReports.map((r) => ({ slot: r['slot'] as number, runs: slotRuns(r['slot'] as number), loops: r['loops'] as number, hostRuns: r['hostRuns'] as number, cpuMs: cpuMs(r), queueMs: queueMs(r) })),
       checks: { overlaps, reorders }, acct, threadsLeft: alive,
     };
   } finally {

@@ -26,10 +26,13 @@ describe.skipIf(!hasNative(c))('native C io-wq reference (bench/native/io-wq.c)'
   });
 
   it('threads, 2 producers + 2 workers, 16 keys: exactly once, no overlap, no reorder', () => {
-    const r = run<{ ok: boolean; exactlyOnce: boolean; overlaps: number; reorders: number; problems: string; worksPerSec: number }>(['io-wq', 'threads', 2, 2, 5000, 16, 64, 0, 4096]);
+    const r = run<{ ok: boolean; exactlyOnce: boolean; overlaps: number; reorders: number; problems: string; worksPerSec: number; taken: number; takenAtProducersEnd: number; startLagMs: number }>(['io-wq', 'threads', 2, 2, 5000, 16, 64, 0, 4096]);
     expect(r.problems).toBe('');
     expect(r).toMatchObject({ ok: true, exactlyOnce: true, overlaps: 0, reorders: 0 });
     expect(r.worksPerSec).toBeGreaterThan(0);
+    // the round's regime, as bench/io-wq.ts reads it for kwq too
+    expect(r.takenAtProducersEnd).toBeLessThanOrEqual(r.taken);
+    expect(r.startLagMs).toBeGreaterThanOrEqual(0);
   });
 
   it('threads, unhashed works with a cost: exactly once', () => {

@@ -16,6 +16,12 @@ describe('io-wq on real threads', () => {
     expect(r.acct.nrWorkers).toBe(0);
     expect(r.workers.reduce((a, w) => a + w.runs, 0)).toBe(40_000);
     expect(r.acct.stalls).toBeGreaterThanOrEqual(0);
+    // the round's regime, read by bench/io-wq.ts: chains taken and works done when each producer finished
+    for (const p of r.producers) {
+      expect(p.startLagMs).toBeGreaterThanOrEqual(0);
+      expect(p.takenAtEnd).toBeLessThanOrEqual(r.acct.taken);
+      expect(p.doneAtEnd).toBeLessThanOrEqual(40_000);
+    }
   }, 60_000);
 
   it('one file: every work on one chain at a time however many workers', async () => {
