@@ -67,9 +67,19 @@ export class Tracepoint {
       ev['name'] = this.name;
       ev['ts'] = this.tracer.clock.nowNs();
     }
+    this.fire(ev as TraceEvent);
+  }
+
+  /**
+   * emit() for a literal that has `name` and `ts` (the kernel's and drivers' hot sites):
+   * no check. Where V8 does not inline emit() into the site, its `ev['ts']` load sees
+   * every event shape and goes megamorphic (a stub-cache probe per event); on the vhost
+   * path that, with the call, took the '*' listener's rate from ~21 to ~15 M works/s.
+   */
+  fire(ev: TraceEvent): void {
     const ls = this.listeners;
-    for (let i = 0; i < ls.length; i++) ls[i]!(ev as TraceEvent);
-    if (this.tracer.recording) this.tracer.buffer.push(ev as TraceEvent);
+    for (let i = 0; i < ls.length; i++) ls[i]!(ev);
+    if (this.tracer.recording) this.tracer.buffer.push(ev);
   }
 
   refresh(): void {

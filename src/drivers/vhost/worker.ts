@@ -29,7 +29,8 @@ import { EFAULT, EINVAL, ENODEV, ENOIOCTLCMD, ENOMEM, EBUSY } from '../../kernel
 import type { Kernel } from '../../kernel/kernel.js';
 import { kfreeAccount, kmallocAccount, type KmemObj } from '../../kernel/memcontrol.js';
 import type { Task } from '../../kernel/task.js';
-import type { SimThread, ThreadBody } from '../../runtime/sim-thread.js';
+import { THREAD_RUNNABLE, type SimThread, type ThreadBody } from '../../runtime/sim-thread.js';
+import type { Tracepoint } from '../../kernel/trace.js';
 import type { VhostWorkerHandle } from '../../wasm/engine.js';
 import type { VhostDev } from './dev.js';
 import { FAULT, readU32, VHOST_ATTACH_VRING_WORKER, VHOST_FREE_WORKER, VHOST_GET_VRING_WORKER, VHOST_NEW_WORKER, writeFields } from './uapi.js';
@@ -50,6 +51,8 @@ export class VhostWorker implements ThreadBody {
   killed = false;
   /** the vhost_task's thread or the kthread */
   task: Task | null = null;
+  /** task.thread, read once (wake() runs per queued work) */
+  thread: SimThread | null = null;
   /** destroyed: its Wasm struct is back in the pool */
   dead = false;
   /** the thread slept after its last run (a wake-up costs costs.wakeNs) */
@@ -57,12 +60,35 @@ export class VhostWorker implements ThreadBody {
   /** wake-ups from sleep (a statistic) */
   wakeups = 0;
   kmem: KmemObj | null = null;
+  /** workqueue_queue_work, read once (vhostWorkerQueue runs per work) */
+  readonly tpQueue: Tracepoint;
+  /** sim runtime: the host wakes the worker's sim thread (threads runtime: Wasm wakes the real thread) */
+  private readonly simWake: boolean;
+
+  /**
+   * The Wasm vhost_worker_queue and this worker's struct offset, read once:
+   * vhostWorkerQueue runs per work, and handle.queue() is a chain of four dependent
+   * loads (handle, engine, exports, the function) before the call.
+   */
+  private readonly queueFn: (worker: number, work: number) => number;
+  private readonly offset: number;
 
   constructor(
     readonly dev: VhostDev,
     readonly mode: VhostWorkerMode,
     readonly handle: VhostWorkerHandle,
-  ) {}
+  ) {
+    this.tpQueue = dev.k.tp.workQueue;
+    this.simWake = dev.ve.threads === null;
+    this.queueFn = dev.ve.engine.exports.vhost_worker_queue;
+    this.offset = handle.offset;
+  }
+
+  /** vhost_worker_queue in Wasm (VhostWorkerHandle.queue): 0 already queued, 1 added, 3 added and woke the thread */
+  queueWork(work: VhostWork): number {
+    const queue = this.queueFn;
+    return queue(this.offset, work.ref);
+  }
 
   get k(): Kernel {
     return this.dev.k;
@@ -98,6 +124,21 @@ export class VhostWorker implements ThreadBody {
     if (useMm) k.kthreadUnuseMm(task);
     if (!more && !th.wakePending) this.sleeping = true;
     return more;
+  }
+
+  /**
+   * ops->wakeup after an add (vhost_task_wake / wake_up_process). The threads runtime's
+   * Wasm vhost_worker_queue already woke the real thread if it slept. A sim thread
+   * already on the run queue is TASK_RUNNING: try_to_wake_up returns at its state
+   * check, so the call is skipped (vhostWorkerQueue runs per work; the thread is
+   * queued after the first add of a batch).
+   */
+  wake(): void {
+    const th = this.thread;
+    if (th !== null && th.state === THREAD_RUNNABLE) return;
+    const task = this.task;
+    if (task === null || !this.simWake) return;
+    this.dev.k.wakeUpProcess(task);
   }
 
   /** Works this worker took off its list (built-ins and HOST works). May be stale. */
@@ -147,6 +188,7 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
     const t = k.userWorkerCreate(current, name, worker, () => vhostWorkerKilled(worker));
     if (typeof t === 'number') return fail(t);
     worker.task = t;
+    worker.thread = t.thread;
     if (!startThread(worker)) {
       k.userWorkerStop(t);
       return fail(-ENOMEM);
@@ -158,6 +200,7 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
     const t = k.kthreadCreate(name, worker);
     if (typeof t === 'number') return fail(t);
     worker.task = t;
+    worker.thread = t.thread;
     if (!startThread(worker)) {
       k.kthreadStop(t);
       return fail(-ENOMEM);
@@ -244,11 +287,10 @@ export function vhostWorkerDestroy(worker: VhostWorker): void {
 
 /** vhost_worker_queue: test_and_set QUEUED + llist_add in Wasm; ops->wakeup on success. */
 export function vhostWorkerQueue(worker: VhostWorker, work: VhostWork): void {
-  const added = (worker.handle.queue(work.ref) & 1) !== 0;
-  const tp = worker.k.tp.workQueue;
-  if (tp.enabled) tp.emit({ name: tp.name, ts: tp.now, pid: worker.task?.pid ?? 0, worker: worker.id, work: work.ref, added });
-  // threads runtime: vhost_worker_queue (Wasm) already woke the real thread if it slept
-  if (added && worker.task !== null && worker.dev.ve.threads === null) worker.k.wakeUpProcess(worker.task);
+  const added = (worker.queueWork(work) & 1) !== 0;
+  const tp = worker.tpQueue;
+  if (tp.enabled) tp.fire({ name: tp.name, ts: tp.now, pid: worker.task?.pid ?? 0, worker: worker.id, work: work.ref, added });
+  if (added) worker.wake();
 }
 
 /**

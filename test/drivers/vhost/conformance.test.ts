@@ -735,6 +735,25 @@ describe('driver ioctls and the other vring ioctls', () => {
   });
 });
 
+describe('tracepoints inside a worker batch', () => {
+  test('a listener a work attaches or detaches mid-batch takes effect from the next work of the batch', async () => {
+    const { k, qemu, fd } = await setup('net');
+    expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    const dev = devOf(k, qemu, fd);
+    const seen: unknown[] = [];
+    let off: (() => void) | null = null;
+    const fn = (w: { data: unknown }): void => {
+      // work 1 attaches a listener, work 3 detaches it: works 2 and 3 are traced
+      if (w.data === 1) off = k.trace.on('workqueue_execute_start', (e) => seen.push(e['work']));
+      if (w.data === 3) off!();
+    };
+    const works = [0, 1, 2, 3, 4].map((i) => dev.ve.workAlloc(fn, i));
+    for (const w of works) if (typeof w !== 'number') vhostWorkerQueue(dev.workers[0]!, w);
+    k.runUntilIdle();
+    expect(seen).toEqual([works[2], works[3]].map((w) => (w as { ref: number }).ref));
+  });
+});
+
 describe('threads runtime', () => {
   test('the same device and Wasm structures run with the worker on a real thread', async () => {
     const k = await Kernel.boot({ runtime: 'threads', cmdline: 'vhost_scsi.max_io_vqs=1' });
