@@ -71,6 +71,8 @@ export class SimThread implements SchedEntity {
   psiState = PSI_IDLE;
   /** the group PSI counted it against (opaque: the PsiGroup of the task's cgroup then), null while PSI_IDLE */
   psiGroup: unknown = null;
+  /** PSI's cache of the task's current group (opaque; null: look it up), reset when the task moves */
+  psiHome: unknown = null;
   /** the runtime's side: the state to tell PSI at its next flush, and whether it is in the runtime's pending list */
   psiNext = PSI_IDLE;
   psiPending = false;

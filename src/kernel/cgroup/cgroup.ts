@@ -101,8 +101,13 @@ export class Cgroup {
   cpuset: Cpuset | null = null;
   hugetlb: HugetlbCgroup | null = null;
   misc: MiscCg | null = null;
-  /** cgroup.pressure (psi->enabled) */
-  psiEnabled = true;
+  /** cgroup.pressure (psi->enabled); kept on the PSI group, which reads it at each fold (psi.ts) */
+  get psiEnabled(): boolean {
+    return this.cpuTg.psi.setting;
+  }
+  set psiEnabled(on: boolean) {
+    this.cpuTg.psi.setting = on;
+  }
   /** cgroup.max.descendants / cgroup.max.depth */
   maxDescendants = Infinity;
   maxDepth = Infinity;

@@ -68,6 +68,7 @@ export function cgroupFrozen(cg: Cgroup): boolean {
 export function cgroupFreeze(k: Kernel, cg: Cgroup, freeze: boolean): void {
   if (cg.freezer.freeze === freeze) return;
   cg.freezer.freeze = freeze;
+  k.nrCgroupFreeze += freeze ? 1 : -1;
   for (const d of cg.subtree()) {
     if (!d.online) continue;
     if (freeze) {

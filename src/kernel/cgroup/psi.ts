@@ -98,51 +98,86 @@ function loadText(x: number): string {
   return `${Math.floor(x / FIXED_1)}.${frac < 10 ? '0' : ''}${frac}`;
 }
 
+/** PsiGroup's virtual-ns values, indices into PsiGroup.ns */
+const SOME_NS = 0;
+const FULL_NS = 1;
+const AVG_TOTAL_SOME = 2;
+const AVG_TOTAL_FULL = 3;
+const AVG_LAST_UPDATE = 4;
+const AVG_NEXT_UPDATE = 5;
+const WORK_AT = 6;
+const FOLDED_AT = 7;
+/** 8 doubles, 64 bytes: V8 keeps a typed array this small inside its JS heap, next to its object (a larger one goes to a separate allocation) */
+const NR_NS = 8;
+
 /** struct psi_group, the cpu part: the stall totals, the averages and the avgs work's schedule */
 export class PsiGroup {
-  /** total[PSI_AVGS][PSI_CPU_SOME / PSI_CPU_FULL] in ns */
-  someNs = 0.5; // virtual ns: doubles from the start (sim.ts DOUBLE_FIELD)
-  fullNs = 0.5;
-  /** avg_total: what the averages have taken of the totals */
-  private avgTotalSome = 0.5;
-  private avgTotalFull = 0.5;
+  /**
+   * The virtual-ns values (the accessors below), unboxed side by side. As object fields
+   * each double is a HeapNumber of its own, so a fold of a group that is not in cache
+   * missed on the group and again on each value it touched (issue 10: with a thousand
+   * processes taking turns on the CPUs, PSI was a third of the host time per work).
+   */
+  private readonly ns = new Float64Array(NR_NS);
   /** avg[PSI_CPU_SOME][3], avg[PSI_CPU_FULL][3]: fixed-point percentages */
   readonly avgSome = [0, 0, 0];
   readonly avgFull = [0, 0, 0];
-  private avgLastUpdate = 0.5;
-  private avgNextUpdate = 0.5;
-  /** when the avgs work runs next; Infinity: not scheduled */
-  private workAt = Infinity;
   /** stall came in since the work last ran (it reschedules itself) */
   private active = false;
   /** the runtime this group's stall is timed by (set the first time it stalls) */
   private rt: SimRuntime | null = null;
-  private period = 0.5;
   // ---- the counts (tasks[NR_RUNNING] split by TSK_ONCPU), changed by PsiTracker ----
   /** threads of the subtree runnable off-CPU: queued, or held by CFS bandwidth */
   waiting = 0;
   /** threads of the subtree on a CPU */
   oncpu = 0;
-  /** the event time the stall is folded up to (psi_group_cpu.state_start) */
-  private foldedAt = 0.5;
-  /** the cgroup (its cgroup.pressure) and the runtime whose threads are counted here; set with the first */
-  private cg: Cgroup | null = null;
+  /** the runtime whose threads are counted here; set with the first */
   private clock: SimRuntime | null = null;
+  /**
+   * cgroup.pressure as written (Cgroup.psiEnabled reads and writes it here): a fold
+   * takes it without touching the Cgroup, one cache line fewer per group per change
+   * when a thousand groups take turns (issue 10's processes curve).
+   */
+  setting = true;
   /** the parent cgroup's group (psi_group->parent), set with the first count */
   up: PsiGroup | null = null;
   /** cgroup.pressure when the stall was last folded: it holds until the next fold */
   private enabled = true;
 
   constructor() {
-    this.someNs = this.fullNs = this.avgTotalSome = this.avgTotalFull = 0;
-    this.avgLastUpdate = this.avgNextUpdate = this.period = this.foldedAt = 0;
+    this.ns[WORK_AT] = Infinity;
   }
+
+  /** total[PSI_AVGS][PSI_CPU_SOME / PSI_CPU_FULL] in ns */
+  get someNs(): number { return this.ns[SOME_NS]!; }
+  set someNs(v: number) { this.ns[SOME_NS] = v; }
+  get fullNs(): number { return this.ns[FULL_NS]!; }
+  set fullNs(v: number) { this.ns[FULL_NS] = v; }
+  /** avg_total: what the averages have taken of the totals */
+  private get avgTotalSome(): number { return this.ns[AVG_TOTAL_SOME]!; }
+  private set avgTotalSome(v: number) { this.ns[AVG_TOTAL_SOME] = v; }
+  private get avgTotalFull(): number { return this.ns[AVG_TOTAL_FULL]!; }
+  private set avgTotalFull(v: number) { this.ns[AVG_TOTAL_FULL] = v; }
+  private get avgLastUpdate(): number { return this.ns[AVG_LAST_UPDATE]!; }
+  private set avgLastUpdate(v: number) { this.ns[AVG_LAST_UPDATE] = v; }
+  private get avgNextUpdate(): number { return this.ns[AVG_NEXT_UPDATE]!; }
+  private set avgNextUpdate(v: number) { this.ns[AVG_NEXT_UPDATE] = v; }
+  /** when the avgs work runs next; Infinity: not scheduled */
+  private get workAt(): number { return this.ns[WORK_AT]!; }
+  private set workAt(v: number) { this.ns[WORK_AT] = v; }
+  /** psi_init's psi_period = jiffies_to_nsecs(PSI_FREQ) of the runtime it is bound to (0 before) */
+  private get period(): number {
+    const rt = this.rt;
+    return rt === null ? 0 : (2 * rt.hz + 1) * rt.tickNs;
+  }
+  /** the event time the stall is folded up to (psi_group_cpu.state_start) */
+  private get foldedAt(): number { return this.ns[FOLDED_AT]!; }
+  private set foldedAt(v: number) { this.ns[FOLDED_AT] = v; }
 
   /** the group's counts start (PsiTracker, before its first count; its parent's first) */
   attach(cg: Cgroup, rt: SimRuntime): void {
-    this.cg = cg;
     this.clock = rt;
-    this.enabled = cg.psiEnabled;
+    this.enabled = this.setting;
     this.up = cg.parent === null ? null : cg.parent.cpuTg.psi;
   }
 
@@ -166,7 +201,7 @@ export class PsiGroup {
       this.accrue(this.foldedAt, now, Math.min(w, m) / m, (m - Math.min(o, m)) / m);
     }
     this.foldedAt = now;
-    this.enabled = this.cg!.psiEnabled;
+    this.enabled = this.setting;
   }
 
   /** the runtime's pending changes, then fold up to the current event time (a read; cgroup.pressure written) */
@@ -181,7 +216,6 @@ export class PsiGroup {
   bind(rt: SimRuntime): void {
     if (this.rt !== null) return;
     this.rt = rt;
-    this.period = (2 * rt.hz + 1) * rt.tickNs;
     this.avgNextUpdate = this.period;
   }
 
@@ -281,10 +315,20 @@ class PsiTracker implements StallHook {
     let cg: Cgroup | null = null;
     let cur: PsiGroup | null = null;
     if (state !== PSI_IDLE) {
-      const task = th.owner as Task;
-      if (task.alive) {
-        cg = task.cgroups[this.dfl]!;
-        cur = cg.cpuTg.psi;
+      // a dead task's thread: do_exit kills the thread (exit.ts) before the task is
+      // marked dead, and a killed thread is only told PSI_IDLE; th.alive says the same
+      // as task.alive without touching the Task (a cache miss per change with a
+      // thousand tasks taking turns)
+      if (th.alive) {
+        // th.psiHome caches task_dfl_cgroup's group: the walk task -> css_set -> cgroup
+        // -> group touched three objects per change (with a thousand processes, three
+        // cache misses); a v2 move resets it (psiMoveTask, from cgroup_move_task)
+        cur = th.psiHome as PsiGroup | null;
+        if (cur === null) {
+          cg = (th.owner as Task).cgroups[this.dfl]!;
+          cur = cg.cpuTg.psi;
+          th.psiHome = cur;
+        }
       } else state = PSI_IDLE;
     }
     if (cur === old) {
@@ -300,7 +344,10 @@ class PsiTracker implements StallHook {
       // a first count, the last one, or the task moved since (cgroup_move_task's part, late)
       if (old !== null) count(old, from, -1, now);
       if (cur !== null) {
-        if (!cur.attached) for (let c: Cgroup | null = cg; c !== null && !c.cpuTg.psi.attached; c = c.parent) c.cpuTg.psi.attach(c, this.rt);
+        if (!cur.attached) {
+          cg ??= (th.owner as Task).cgroups[this.dfl]!;
+          for (let c: Cgroup | null = cg; c !== null && !c.cpuTg.psi.attached; c = c.parent) c.cpuTg.psi.attach(c, this.rt);
+        }
         count(cur, state, 1, now);
       }
     }
@@ -328,7 +375,7 @@ function count(g: PsiGroup, state: number, n: number, now: number): void {
 export function psiSetEnabled(cg: Cgroup, on: boolean): void {
   const p = cg.cpuTg.psi;
   p.flush();
-  cg.psiEnabled = on;
+  cg.psiEnabled = on; // p.setting
   p.flush(); // no time has passed: only takes the new setting
 }
 
@@ -342,6 +389,7 @@ export function psiMoveTask(k: Kernel, task: Task): void {
   if (th === null || k.rt.kind !== 'sim') return;
   const rt = k.rt as SimRuntime;
   rt.psiFlush();
+  th.psiHome = null; // the task's group changed
   if (th.psiState !== PSI_IDLE) rt.stallHook?.taskChange(th, th.psiState, rt.eventNs());
 }
 
