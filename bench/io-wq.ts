@@ -62,6 +62,7 @@ import { runRefIoWqThreads } from './ref/io-wq-threads.js';
 import { runIoWqThreads } from '../src/runtime/io-wq-threads.js';
 import { hasNative, nativeRef } from './native/native.js';
 import type { BenchOptions, BenchSection, Figure, Ratio } from './types.js';
+import { median } from './stats.js';
 
 const N = 4096;
 /** untimed reps before the timed ones (kwq and C alike) */
@@ -143,10 +144,6 @@ function timeIt(reps: number, fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / reps;
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 /**
  * Before every threads round (kwq, the TypeScript reference and C alike): a full GC
  * and 5 ms for V8's background threads to finish what the previous round left them

@@ -35,6 +35,7 @@ import { RbTree } from '../src/wasm/rbtree.js';
 import { RefRbTree } from './ref/rbtree.js';
 import { hasNative, nativeRef } from './native/native.js';
 import type { BenchScript, BenchSection, Figure, Ratio } from './types.js';
+import { median } from './stats.js';
 
 const SIZES = [1_000, 10_000, 100_000] as const;
 const OPS = ['insert', 'lookup', 'erase'] as const;
@@ -215,11 +216,6 @@ function sdslCases(keys: KeySet): Record<Op, Case> {
       hooks: { beforeEach: fill },
     },
   };
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 interface FreshResult {

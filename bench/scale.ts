@@ -25,9 +25,17 @@
  * tiers for x = 1, the first rounds over 1,000 new devices for x = 1000): the 16-vq
  * curve read 129 -> 1,374 ns (10.6x) where the steady state was 37 -> 60-70 ns.
  *
+ * Each point runs in node processes of its own (bench/scale-points.ts, 3 per point,
+ * the median): measured one after another in one process, every point but the first
+ * ran in a later kernel of the process, which V8 had optimised the shared code for
+ * less (+12-20 ns/work), and one process per point read 40 or 70 ns/work for the same
+ * x = 1 point by the luck of its JIT. The cost of a second kernel in one process is
+ * printed beside the curves (the x = 1 point measured again in a second kernel).
+ *
  * One point: KWQ_BENCH_SCALE=CURVE[@X,X...] with CURVE loop, vhost1, vhost4, vhost16 or
  * processes (e.g. `KWQ_BENCH_SCALE=vhost16@1,1000 node --expose-gc dist/bench/main.js
- * --only scale --quick`), to profile a point (node --cpu-prof) or compare two.
+ * --only scale --quick`), or `node --expose-gc --cpu-prof dist/bench/scale-points.js
+ * vhost16 1000 600000 400` to profile one point.
  * Floor (issue 10): the cost per item at 10,000 cgroups or 1,000 devices (or
  * processes) within 1.3x of the cost at 1.
  *
@@ -37,69 +45,18 @@
  * on the main thread and in a worker thread (once per thread).
  */
 import { Worker } from 'node:worker_threads';
-import {
-  IOCB_CMD_PWRITE, Kernel, LOOP_CONFIGURE, O_CREAT, O_DIRECT, O_RDWR, VHOST_SET_OWNER, ioGetevents, ioSetup, ioSubmit,
-  type AioContext, type IoEvent, type Task,
-} from '../src/index.js';
-import type { VhostDev } from '../src/drivers/vhost/dev.js';
-import type { VhostWork } from '../src/drivers/vhost/vhost-engine.js';
-import { vhostWorkerQueue, type VhostWorker } from '../src/drivers/vhost/worker.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Kernel, O_RDWR, VHOST_SET_OWNER } from '../src/index.js';
 import { createSharedMemory, instantiateKwq, wasmPath } from '../src/wasm/module.js';
 import { readFileSync } from 'node:fs';
+import type { Curve, Point, PointReport } from './scale-points.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
+import { median } from './stats.js';
 
 const FLOOR = 1.3;
-
-interface Point {
-  x: number;
-  nsPerItem: number;
-  items: number;
-  exactlyOnce: boolean;
-  /** the blocks' ns/item, min..max */
-  spread: [number, number];
-  /** the median block's process CPU time per item (user + system, ns): what preemption on a shared machine does not inflate */
-  cpuNsPerItem: number;
-}
-
-/**
- * Before a point's timed blocks: `round` once (creates what a first round creates),
- * a full GC (bench/main.ts runs node with --expose-gc; without it none), rounds for
- * `ms`, a full GC again. So the blocks time the rounds' own cost, GC of what they
- * allocate included, not the setup's garbage or the JIT's first tiers.
- */
-function warmUp(round: () => void, ms: number): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  round();
-  gc?.();
-  const t0 = performance.now();
-  for (let i = 0; i < 3 || performance.now() - t0 < ms; i++) round();
-  gc?.();
-}
-
-/** process CPU time (user + system), ms */
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-/**
- * Three blocks of rounds, each until `minItems / 3` items and `minMs / 3` ms: the median
- * wall and process-CPU ns per item and the blocks' wall spread. `round` returns the
- * items it completed.
- */
-function measure(round: () => number, minItems: number, minMs: number): { nsPerItem: number; cpuNsPerItem: number; spread: [number, number] } {
-  const blocks: number[] = [];
-  const cpu: number[] = [];
-  for (let b = 0; b < 3; b++) {
-    const t0 = performance.now();
-    const c0 = cpuMs();
-    let items = 0;
-    while (items < minItems / 3 || performance.now() - t0 < minMs / 3) items += round();
-    blocks.push(((performance.now() - t0) * 1e6) / items);
-    cpu.push(((cpuMs() - c0) * 1e6) / items);
-  }
-  return { nsPerItem: median(blocks), cpuNsPerItem: median(cpu), spread: [Math.min(...blocks), Math.max(...blocks)] };
-}
+/** processes per point (pointInChildren); the 10,000-cgroup point (~2 minutes of set-up) runs in one */
+const PROCESSES = 3;
 
 /** KWQ_BENCH_SCALE=CURVE[@X,...]: run only that curve (and only those x). */
 function selected(curve: string, xs: number[]): number[] {
@@ -110,120 +67,28 @@ function selected(curve: string, xs: number[]): number[] {
   return at === undefined ? xs : at.split(',').map(Number);
 }
 
-const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
-
-/** Devices (each with its own worker) queueing `perDev` works a round; ns per work. */
-async function vhostPoint(opts: { devices: number; perDev: number; processes: boolean; minItems: number; minMs: number }): Promise<Point> {
-  const scsi = !opts.processes;
-  const k = await Kernel.boot({ seed: 1, cmdline: scsi ? `vhost_scsi.max_io_vqs=${opts.perDev}` : '' });
-  try {
-    const runs: number[] = [];
-    const queues: { worker: VhostWorker; works: VhostWork[] }[] = [];
-    const fn = (w: VhostWork): void => { runs[w.data as number]!++; };
-    const one = k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: '/machine.slice/vm0' });
-    for (let d = 0; d < opts.devices; d++) {
-      const task = opts.processes && d > 0 ? k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: `/machine.slice/vm${d}` }) : one;
-      const fd = k.open(task, scsi ? '/dev/vhost-scsi' : '/dev/vhost-net', O_RDWR);
-      if (fd < 0) throw new Error(`bench scale: open of device ${d} returned ${fd} (default capacities)`);
-      const r = k.ioctl(task, fd, VHOST_SET_OWNER);
-      if (r !== 0) throw new Error(`bench scale: VHOST_SET_OWNER of device ${d} returned ${r}`);
-      const dev = k.fileOf(task, fd)!.privateData as VhostDev;
-      const works: VhostWork[] = [];
-      for (let v = 0; v < opts.perDev; v++) {
-        const w = dev.ve.workAlloc(fn, runs.length);
-        if (typeof w === 'number') throw new Error(`bench scale: work arena full at device ${d} (default capacities)`);
-        runs.push(0);
-        works.push(w);
-      }
-      queues.push({ worker: dev.workers[0] as VhostWorker, works });
-    }
-    let rounds = 0;
-    const round = (): void => {
-      for (const q of queues) for (const w of q.works) vhostWorkerQueue(q.worker, w);
-      k.runUntilIdle();
-      rounds++;
-    };
-    warmUp(round, opts.minMs);
-    const perRound = runs.length;
-    const m = measure(() => {
-      round();
-      return perRound;
-    }, opts.minItems, opts.minMs);
-    return { x: opts.devices, ...m, items: rounds * perRound, exactlyOnce: runs.every((r) => r === rounds) };
-  } finally {
-    k.shutdown();
-  }
+/** The point in a node process of its own (bench/scale-points.ts), with --expose-gc for its warm-up's GCs. */
+function pointInChild(curve: Curve, x: number, minItems: number, minMs: number, second = false): PointReport {
+  const script = fileURLToPath(new URL('./scale-points.js', import.meta.url));
+  const out = execFileSync(process.execPath, ['--expose-gc', script, curve, String(x), String(minItems), String(minMs), ...(second ? ['second'] : [])], {
+    encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out) as PointReport;
 }
 
 /**
- * 4 KiB O_DIRECT writes to /dev/loop0 from `ncg` tasks, one per cgroup, QD each in
- * flight: a round submits to every task, runs the simulation until idle and reaps
- * every task (min 0), so the harness costs O(1) per request at any cgroup count.
+ * The point measured in `n` processes of its own: the one with the median ns/item,
+ * its notes carrying every process's figure. V8's optimisation of the shared code
+ * differs between processes (which calls it inlines depends on when its background
+ * compiles finish): the same x = 1 point read 40 ns/work in one process and 70 in
+ * the next, so one process per point made the curve's ratio a coin toss.
  */
-async function loopPoint(ncg: number, minItems: number, minMs: number): Promise<Point> {
-  const QD = 4;
-  const k = await Kernel.boot({ seed: 1 });
-  try {
-    const root = k.init;
-    const bfd = k.open(root, '/tmp/backing', O_RDWR | O_CREAT);
-    k.ftruncate(root, bfd, 64 * 2 ** 20);
-    const lfd = k.open(root, '/dev/loop0', O_RDWR);
-    if (k.ioctl(root, lfd, LOOP_CONFIGURE, { fd: bfd }) !== 0) throw new Error('bench scale: LOOP_CONFIGURE');
-    const jobs: { task: Task; ctx: AioContext; fd: number; next: number }[] = [];
-    for (let i = 0; i < ncg; i++) {
-      const task = k.spawn({ comm: `fio${i}`, cgroup: `/bench/c${i}` });
-      const ctx = ioSetup(k, task, 2 * QD);
-      if (typeof ctx === 'number') throw new Error(`bench scale: io_setup of task ${i} returned ${ctx}`);
-      const fd = k.open(task, '/dev/loop0', O_RDWR | O_DIRECT);
-      if (fd < 0) throw new Error(`bench scale: open of /dev/loop0 by task ${i} returned ${fd}`);
-      jobs.push({ task, ctx, fd, next: i * 4096 });
-    }
-    let submitted = 0;
-    let done = 0;
-    const submit = (j: (typeof jobs)[number], n: number): void => {
-      const iocbs = [];
-      for (let i = 0; i < n; i++) iocbs.push({ aio_lio_opcode: IOCB_CMD_PWRITE, aio_fildes: j.fd, aio_nbytes: 4096, aio_offset: (j.next++ % 16384) * 4096 });
-      const r = ioSubmit(k, j.task, j.ctx, iocbs);
-      if (r !== n) throw new Error(`bench scale: io_submit returned ${r} of ${n}`);
-      submitted += n;
-    };
-    const reap = (): number => {
-      let got = 0;
-      for (const j of jobs) {
-        const ev = ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[];
-        got += ev.length;
-        if (ev.length) submit(j, ev.length);
-      }
-      return got;
-    };
-    const round = (): number => {
-      k.runUntilIdle();
-      let got = reap();
-      // runUntilIdle stops when only deferrable timers are left; a request that waits
-      // on one (seen once in a few runs: the round then completed nothing) needs time
-      // to pass: up to 1 s of virtual time, a ms at a time
-      for (let ms = 0; got === 0 && ms < 1000; ms++) {
-        k.advance(1);
-        got = reap();
-      }
-      done += got;
-      return got;
-    };
-    for (const j of jobs) submit(j, QD);
-    warmUp(() => void round(), minMs); // the first round creates every worker
-    const m = measure(() => {
-      const got = round();
-      if (got === 0) throw new Error('bench scale: a round completed no request');
-      return got;
-    }, minItems, minMs);
-    k.runUntilIdle();
-    for (const j of jobs) done += (ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[]).length;
-    // every request submitted completed once (its event reaped once); loopInfo's per-worker
-    // snapshot does not fit a scratch slot past ~2000 workers, so it is not asked here
-    return { x: ncg, ...m, items: done, exactlyOnce: done === submitted };
-  } finally {
-    k.shutdown();
-  }
+function pointInChildren(curve: Curve, x: number, minItems: number, minMs: number, n: number): Point {
+  const runs: Point[] = [];
+  for (let i = 0; i < n; i++) runs.push(pointInChild(curve, x, minItems, minMs).first);
+  runs.sort((a, b) => a.nsPerItem - b.nsPerItem);
+  const mid = runs[runs.length >> 1]!;
+  return { ...mid, processes: runs.map((r) => r.nsPerItem), exactlyOnce: runs.every((r) => r.exactlyOnce), items: runs.reduce((a, r) => a + r.items, 0) };
 }
 
 function curve(name: string, unit: string, points: Point[], xName: string): Figure[] {
@@ -234,6 +99,7 @@ function curve(name: string, unit: string, points: Point[], xName: string): Figu
     notes: {
       series: name, x: p.x, 'vs x=1': Number((p.nsPerItem / points[0]!.nsPerItem).toFixed(3)), items: p.items,
       'min..max of blocks': `${p.spread[0].toFixed(1)}..${p.spread[1].toFixed(1)}`, 'cpu ns/item': Number(p.cpuNsPerItem.toFixed(1)),
+      ...(p.processes ? { 'ns/item by process': p.processes.map((v) => v.toFixed(1)).join(' ') } : {}),
       'cpu vs x=1': Number((p.cpuNsPerItem / points[0]!.cpuNsPerItem).toFixed(3)), 'exactly-once': p.exactlyOnce ? 'ok' : 'FAILED',
     },
   }));
@@ -291,7 +157,7 @@ const scaleBench: BenchScript = async ({ quick }) => {
   const loopPts: Point[] = [];
   for (const n of cgs) {
     const t0 = performance.now();
-    loopPts.push(await loopPoint(n, minItems / 4, minMs));
+    loopPts.push(pointInChildren('loop', n, minItems, minMs, n >= 10_000 ? 1 : PROCESSES));
     process.stderr.write(`scale: loop ${n} cgroups in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
   if (loopPts.length) figures.push(...curve('loop0 4K O_DIRECT writes, per-cgroup (sim)', 'ns/request', loopPts, 'cgroups'));
@@ -301,7 +167,7 @@ const scaleBench: BenchScript = async ({ quick }) => {
   const devs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
   for (const vqs of quick ? [1, 16] : [1, 4, 16]) {
     const pts: Point[] = [];
-    for (const d of selected(`vhost${vqs}`, devs)) pts.push(await vhostPoint({ devices: d, perDev: vqs, processes: false, minItems, minMs }));
+    for (const d of selected(`vhost${vqs}`, devs)) pts.push(pointInChildren(`vhost${vqs}` as Curve, d, minItems, minMs, PROCESSES));
     if (pts.length) figures.push(...curve(`vhost-scsi devices, ${vqs} io vq(s) each, one worker each (sim)`, 'ns/work', pts, 'devices'));
     flat(`vhost-scsi devices, ${vqs} io vq(s)`, pts);
   }
@@ -309,11 +175,23 @@ const scaleBench: BenchScript = async ({ quick }) => {
   // processes: one vhost-net device and vhost_task each
   const procs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
   const procPts: Point[] = [];
-  for (const p of selected('processes', procs)) procPts.push(await vhostPoint({ devices: p, perDev: 16, processes: true, minItems, minMs }));
+  for (const p of selected('processes', procs)) procPts.push(pointInChildren('processes', p, minItems, minMs, PROCESSES));
   if (procPts.length) figures.push(...curve('qemu processes, each its own cgroup + vhost-net + vhost_task, 16 works a round (sim)', 'ns/work', procPts, 'processes'));
   flat('processes', procPts);
 
   if (process.env['KWQ_BENCH_SCALE']) return { title: `scale: KWQ_BENCH_SCALE=${process.env['KWQ_BENCH_SCALE']}`, figures, ratios };
+
+  // a second kernel in one process: the x = 1 vhost point measured as the process's
+  // first kernel and again in a second one (bench/scale-points.ts says why it differs)
+  for (const c of ['vhost16', 'processes'] as const) {
+    const r = pointInChild(c, 1, minItems, minMs, true);
+    const first = r.first.nsPerItem;
+    const second = r.second!.nsPerItem;
+    figures.push({
+      name: `${c} x = 1: the same point in a second kernel of the process (sim)`, value: second, unit: c === 'processes' ? 'ns/work' : 'ns/work',
+      notes: { 'first kernel ns/item': Number(first.toFixed(1)), 'second vs first': Number((second / first).toFixed(3)), 'cpu ns/item first / second': `${r.first.cpuNsPerItem.toFixed(1)} / ${r.second!.cpuNsPerItem.toFixed(1)}`, 'exactly-once': r.first.exactlyOnce && r.second!.exactlyOnce ? 'ok' : 'FAILED' },
+    });
+  }
 
   // startup
   for (const runtime of ['sim', 'threads'] as const) {

@@ -39,6 +39,7 @@ import { vhostWorkerQueue, type VhostWorker } from '../src/drivers/vhost/worker.
 import type { SimThread, ThreadBody } from '../src/runtime/sim-thread.js';
 import type { Tracepoint } from '../src/kernel/trace.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
+import { median } from './stats.js';
 
 /** virtual cost of one bare item (ns): a slice of 1 ms holds 10 000 */
 const BARE_COST_NS = 100;
@@ -167,11 +168,6 @@ function block(p: Path, ms: number, tracing: boolean, rounds: { n: number }): Bl
   const items = n * p.batch;
   return { itemsPerSec: items / ((t1 - t0) / 1000), eventsPerItem: events / items };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /**
  * Issue 3: "charging a page: no allocation per page in steady state". A task in a

@@ -54,6 +54,7 @@ import { hasNative, nativeRef, type NativeRef } from './native/native.js';
 import { availableParallelism } from 'node:os';
 import { SPIN_FLOOR_OVERSUBSCRIBED } from '../src/runtime/threads.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
+import { median } from './stats.js';
 
 interface Scenario {
   name: string;
@@ -291,7 +292,6 @@ function measuredNative(f: () => Run): Run {
 }
 
 const exactlyOnce = (r: Run): boolean => r.run === r.added && r.violations === 0 && r.leftQueued === 0;
-const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const nsPer = (ms: number, items: number): number => Number(((ms * 1e6) / Math.max(1, items)).toFixed(2));
 
 function figure(name: string, runs: Run[]): Figure {
