@@ -477,10 +477,8 @@ export class VhostWorkerHandle {
     const e = this.engine;
     const x = e.exports;
     const { out, outCap } = e.scratch;
-    const stats = e.scratch.offset >> 3;
-    x.vhost_worker_stats(this.offset, e.scratch.offset);
-    const itemsBefore = e.f64[stats]!;
-    let batchesSeen = e.f64[stats + 1]!;
+    const itemsBefore = this.itemsTaken();
+    let batchesSeen = this.batchesTaken();
     let left = maxBatches;
     const u32 = e.u32;
     for (;;) {
@@ -492,26 +490,39 @@ export class VhostWorkerHandle {
         const w = u32[(out >> 2) + i]! as WorkRef;
         handler!(w, u32[(w + VHOST_WORK.FN) >> 2]!, u32[(w + VHOST_WORK.ARG) >> 2]!);
       }
-      x.vhost_worker_stats(this.offset, e.scratch.offset);
-      left -= e.f64[stats + 1]! - batchesSeen;
-      batchesSeen = e.f64[stats + 1]!;
+      const batches = this.batchesTaken();
+      left -= batches - batchesSeen;
+      batchesSeen = batches;
       // n == 0: nothing pending and (list empty or budget spent); n > 0: go on, the
       // pending chain first (handlers may have queued more: the next batch)
-      if (n <= 0 && (left <= 0 || x.vhost_worker_has_work(this.offset) === 0)) break;
+      if (n <= 0 && (left <= 0 || !this.hasWork())) break;
     }
-    return e.f64[stats]! - itemsBefore;
+    return this.itemsTaken() - itemsBefore;
   }
 
-  /** Works taken so far (a plain read of the stats; the running thread's value may be stale). */
+  /*
+   * The reads below are of plain memory words, not Wasm calls: with several engines
+   * in a process (a kernel each) every Wasm export is a different function per
+   * instance, so a shared call site is megamorphic and each call costs ~4 ns more
+   * than the inlined one a single engine gets (V8 inlines a JS-to-Wasm call only for
+   * a known target). The sim runtime makes these reads after every batch.
+   */
+
+  /** Works taken so far: the u64 ITEMS statistic (vhost_worker_run's). The running thread's value may be stale. */
   itemsTaken(): number {
-    const e = this.engine;
-    e.exports.vhost_worker_stats(this.offset, e.scratch.offset);
-    return e.f64[e.scratch.offset >> 3]!;
+    return readU64(this.engine.u32, (this.offset + VHOST_WORKER.ITEMS) >> 2);
   }
 
-  /** A pending chain or a non-empty list. May be stale. */
+  /** Non-empty llist_del_all batches taken so far (BATCHES, u64). The running thread's value may be stale. */
+  batchesTaken(): number {
+    return readU64(this.engine.u32, (this.offset + VHOST_WORKER.BATCHES) >> 2);
+  }
+
+  /** A pending chain or a non-empty list (vhost_worker_has_work, read here). May be stale. */
   hasWork(): boolean {
-    return this.engine.exports.vhost_worker_has_work(this.offset) === 1;
+    const u32 = this.engine.u32;
+    // may be stale: the pending chain is the consumer's; llist_empty's load pairs with llist_add's cmpxchg
+    return u32[(this.offset + VHOST_WORKER.PENDING) >> 2] !== 0 || Atomics.load(u32, (this.offset + VHOST_WORKER.LIST) >> 2) !== 0;
   }
 
   /** The worker said it is asleep. May be stale. */
@@ -568,6 +579,21 @@ export class VhostWorkerHandle {
     }
     e.works.free(w);
     return true;
+  }
+}
+
+/**
+ * A u64 statistic at u32 index `at` (little-endian), exact below 2^53 as
+ * vhost_worker_stats's f64. Another thread may be writing it (threads runtime): the
+ * high word is read again so that a carry between the two reads is not torn. May be stale.
+ */
+function readU64(u32: Uint32Array, at: number): number {
+  let hi = u32[at + 1]!;
+  for (;;) {
+    const lo = u32[at]!;
+    const again = u32[at + 1]!;
+    if (again === hi) return lo + hi * 0x1_0000_0000;
+    hi = again;
   }
 }
 

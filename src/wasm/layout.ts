@@ -49,9 +49,13 @@ export const VHOST_WORK = {
   NODE: 0, FLAGS: 4, FN: 8, ARG: 12, COST: 16, OWNER: 20, SEQ: 24, RESULT: 28, SIZE: 32,
 } as const;
 
-/** assembly/vhost.ts: struct vhost_worker (256 bytes). */
+/**
+ * assembly/vhost.ts: struct vhost_worker (256 bytes). ITEMS and BATCHES are u64
+ * statistics written by the thread running the worker (vhost_worker_run): the sim
+ * runtime reads them from memory after each run instead of a vhost_worker_stats call.
+ */
 export const VHOST_WORKER = {
-  LIST: 0, STATE: 64, STOP: 68, WAKEUPS: 72, SPIN_FLOOR: 76, PENDING: 128, SIZE: 256,
+  LIST: 0, STATE: 64, STOP: 68, WAKEUPS: 72, SPIN_FLOOR: 76, PENDING: 128, ITEMS: 136, BATCHES: 144, SIZE: 256,
 } as const;
 export const VHOST_WORKER_RUNNING = 0;
 export const VHOST_WORKER_SLEEPING = 1;

@@ -2,7 +2,7 @@
 // batch, QUEUED cleared before fn runs, exact FIFO across built-in and HOST works.
 import { describe, expect, it } from 'vitest';
 import { Engine, type WorkRef } from '../../src/wasm/engine.js';
-import { VHOST_FN_COUNT, VHOST_FN_HOST, VHOST_FN_NOOP, VHOST_FN_SPIN } from '../../src/wasm/layout.js';
+import { VHOST_FN_COUNT, VHOST_FN_HOST, VHOST_FN_NOOP, VHOST_FN_SPIN, VHOST_WORKER } from '../../src/wasm/layout.js';
 
 function setup(works = 64) {
   const engine = Engine.create({ works, workers: 2, counters: 8 });
@@ -143,3 +143,38 @@ describe('vhost_worker_queue', () => {
     expect(() => worker.run()).toThrow(/no handler was given/);
   });
 });
+
+describe('VhostWorkerHandle reads of the worker struct (no Wasm call)', () => {
+  it('itemsTaken, batchesTaken and hasWork agree with vhost_worker_stats / vhost_worker_has_work', () => {
+    const { engine, worker, arena } = setup();
+    const refs: WorkRef[] = [];
+    for (let i = 0; i < 10; i++) { const w = arena.alloc(); arena.init(w, i % 2 ? VHOST_FN_HOST : VHOST_FN_NOOP, i); refs.push(w); }
+    for (let round = 0; round < 3; round++) {
+      expect(worker.hasWork()).toBe(engine.exports.vhost_worker_has_work(worker.offset) === 1);
+      worker.queueBatch(refs);
+      expect(worker.hasWork()).toBe(true);
+      expect(engine.exports.vhost_worker_has_work(worker.offset)).toBe(1);
+      worker.run(() => {});
+      expect(worker.hasWork()).toBe(false);
+      const st = worker.stats();
+      expect(worker.itemsTaken()).toBe(st.items);
+      expect(worker.batchesTaken()).toBe(st.batches);
+    }
+    expect(worker.itemsTaken()).toBe(30);
+  });
+
+  it('reads the u64 statistics across the 2^32 boundary (VHOST_WORKER.ITEMS / BATCHES match assembly/vhost.ts)', () => {
+    const { engine, worker } = setup();
+    const u32 = engine.u32;
+    const items = (worker.offset + VHOST_WORKER.ITEMS) >> 2;
+    const batches = (worker.offset + VHOST_WORKER.BATCHES) >> 2;
+    u32[items] = 0xffff_fff0; u32[items + 1] = 7; // 7 * 2^32 + 2^32 - 16
+    u32[batches] = 5; u32[batches + 1] = 1;
+    const st = worker.stats();
+    expect(st.items).toBe(7 * 2 ** 32 + 2 ** 32 - 16);
+    expect(st.batches).toBe(2 ** 32 + 5);
+    expect(worker.itemsTaken()).toBe(st.items);
+    expect(worker.batchesTaken()).toBe(st.batches);
+  });
+});
+
