@@ -35,6 +35,9 @@ import { ThreadRuntime } from '../src/runtime/threads.js';
 import { vhostWorkerStop } from './ref/vhost.js';
 import { itemsPerSecond, runRefThreads } from './harness.js';
 import { calibrate, SLEEP_US, type Spins } from './vhost-threads.js';
+import { availableParallelism } from 'node:os';
+import { SPIN_FLOOR_OVERSUBSCRIBED } from '../src/runtime/threads.js';
+import { hasNative, nativeRef, type NativeRef } from './native/native.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
 
 const JOBS = 2;
@@ -198,6 +201,26 @@ async function runRef(design: Design, durationMs: number, spins: Spins): Promise
   }
 }
 
+/** what `kwq-native threads` prints for a round */
+interface NativeRound { itemsPerSec: number; added: number; counted: number; violations: number; leftQueued: number; exactlyOnce: boolean }
+
+/**
+ * The same queue in C (bench/native/kwq-native.c `threads`): JOBS producers, each
+ * re-queuing its IODEPTH COUNT works (an atomic add to its counter slot) one
+ * vhost_worker_queue each in batches of BATCH, waiting for the next work (resume 1)
+ * with the same calibrated-in-time spins; one worker, or one per producer; the spin
+ * floor as ThreadRuntime.produce sets it.
+ */
+function runNative(c: NativeRef, design: Design, durationMs: number, spinUs: { worker: number; waitMax: number; waitMin: number }): Run {
+  const workers = design === 'one worker' ? 1 : JOBS;
+  const floor = workers + JOBS > availableParallelism() ? SPIN_FLOOR_OVERSUBSCRIBED : 0;
+  const out = c.run<{ rounds: NativeRound[] }>([
+    'threads', 'ring-each', IODEPTH, BATCH, 1, JOBS, durationMs, 1, spinUs.worker, spinUs.waitMax, spinUs.waitMin, SLEEP_US, floor, workers, 'count',
+  ]);
+  const r = out.rounds[0]!;
+  return { itemsPerSec: r.itemsPerSec, added: r.added, counted: r.counted, violations: r.violations, leftQueued: r.leftQueued };
+}
+
 function figure(name: string, r: Run): Figure {
   const exact = r.counted === r.added && r.violations === 0 && r.leftQueued === 0;
   return {
@@ -218,6 +241,8 @@ const vhostScsiBench: BenchScript = async ({ quick }) => {
   const ratios: Ratio[] = [];
   const res: Record<string, Run> = {};
   const spins = calibrate();
+  const c = nativeRef();
+  const notes: string[] = hasNative(c) ? [] : [c.note];
   for (const design of ['one worker', 'worker per vq'] as const) {
     res[`driver ${design}`] = await runDriver(design, durationMs);
     figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (driver, threads runtime: guests, kick/call eventfds, Wasm handle_kick)`, res[`driver ${design}`]!));
@@ -226,11 +251,16 @@ const vhostScsiBench: BenchScript = async ({ quick }) => {
     figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (wasm)`, res[`wasm ${design}`]!));
     figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (ts reference)`, res[`ts ${design}`]!));
     ratios.push({ name: `vhost-scsi ${design}: wasm vs ts reference`, value: res[`wasm ${design}`]!.itemsPerSec / res[`ts ${design}`]!.itemsPerSec });
+    if (hasNative(c)) {
+      res[`c ${design}`] = runNative(c, design, durationMs, spins.us);
+      figures.push(figure(`vhost-scsi ${JOBS} jobs, ${design} (native C, the same queue)`, res[`c ${design}`]!));
+      ratios.push({ name: `vhost-scsi ${design}: kwq wasm / native C (items/s, one round each)`, value: res[`wasm ${design}`]!.itemsPerSec / res[`c ${design}`]!.itemsPerSec });
+    }
   }
   ratios.push({ name: 'vhost-scsi driver: worker per vq vs one worker', value: res['driver worker per vq']!.itemsPerSec / res['driver one worker']!.itemsPerSec });
   ratios.push({ name: 'vhost-scsi wasm: worker per vq vs one worker', value: res['wasm worker per vq']!.itemsPerSec / res['wasm one worker']!.itemsPerSec });
   ratios.push({ name: 'vhost-scsi ts: worker per vq vs one worker', value: res['ts worker per vq']!.itemsPerSec / res['ts one worker']!.itemsPerSec });
-  return { title: `vhost-scsi on real threads: ${JOBS} fio jobs, one worker vs a worker per vq (the driver's data path; the Wasm queue vs the TS reference)`, figures, ratios };
+  return { title: `vhost-scsi on real threads: ${JOBS} fio jobs, one worker vs a worker per vq (the driver's data path; the Wasm queue vs the TS reference and native C)`, figures, ratios, notes };
 };
 
 export default vhostScsiBench;

@@ -186,7 +186,7 @@ function nsPerCheck(f: (n: number) => void, n: number): number {
  * each implementation: on an empty, running worker and a queued work (nothing
  * changes, so every check runs).
  */
-export function calibrate(): { wasm: Spins; ts: Spins; ns: Record<string, number> } {
+export function calibrate(): { wasm: Spins; ts: Spins; ns: Record<string, number>; us: Spins } {
   const engine = Engine.create({ works: 2, workers: 1, counters: 1 });
   const x = engine.exports;
   const m = engine.i32;
@@ -209,7 +209,11 @@ export function calibrate(): { wasm: Spins; ts: Spins; ns: Record<string, number
     waitMax: Math.max(1, Math.round((WAIT_SPIN_MAX_US * 1000) / waitNs)),
     waitMin: Math.max(1, Math.round((WAIT_SPIN_MIN_US * 1000) / waitNs)),
   });
-  return { wasm: spins(ns['wasm worker spin'], ns['wasm wait check']), ts: spins(ns['ts worker spin'], ns['ts wait check']), ns };
+  return {
+    wasm: spins(ns['wasm worker spin'], ns['wasm wait check']), ts: spins(ns['ts worker spin'], ns['ts wait check']), ns,
+    // the same policy in microseconds, for the C reference (it calibrates its own checks)
+    us: { worker: WORKER_SPIN_US, waitMax: WAIT_SPIN_MAX_US, waitMin: WAIT_SPIN_MIN_US },
+  };
 }
 
 async function runWasm(sc: Scenario, durationMs: number, spins: Spins, mode: ProducerMode): Promise<Run> {

@@ -1,12 +1,13 @@
 /*
  * The native reference of kwq's benchmarks: the same work in C, built with the
  * machine's cc by bench/native/native.ts and run as a child process that prints
- * one JSON object on stdout. Every figure of bench/llist.ts, bench/vhost-threads.ts
+ * one JSON object on stdout. Every figure of bench/llist.ts, bench/vhost-threads.ts,
+ * bench/vhost-scsi.ts (its queue figures)
  * and bench/rbtree.ts gets its C figure from here, measured in the same run.
  *
  *   kwq-native calibrate
  *   kwq-native llist BATCH MS
- *   kwq-native threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR
+ *   kwq-native threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR [WORKERS [noop|count]]
  *       MODE: ring-each (one vhost_worker_queue per work) | ring-batch (one llist_add_batch per burst)
  *   kwq-native rbtree N SEED MS PROTOCOL        PROTOCOL: same | fresh
  *
@@ -54,13 +55,19 @@
 
 #define VHOST_WORK_QUEUED 1
 #define FN_NOOP 0
+#define FN_COUNT 2 /* assembly/vhost.ts VHOST_FN_COUNT: counter_add(arg, 1), an atomic u64 add */
+
+/* FN_COUNT's counter slots (kwq's counters arena: one u64 each) */
+#define NCOUNTERS 64
+static uint64_t counters[NCOUNTERS] __attribute__((aligned(CACHELINE)));
 
 struct vhost_work {
 	struct llist_node node; /* first: container_of is the identity */
 	uint32_t flags;
 	uint32_t fn;
 	uint32_t cost;
-	uint32_t pad[3];
+	uint32_t arg; /* FN_COUNT's counter slot */
+	uint32_t pad[2];
 };
 
 enum { RUNNING = 0, SLEEPING = 1 };
@@ -111,7 +118,9 @@ static inline uint64_t vhost_worker_run_batch(struct vhost_worker *w)
 		struct llist_node *next = node->next; /* before the clear: a producer may re-queue it */
 		vcost += work->cost;
 		viol += !test_and_clear_bit(VHOST_WORK_QUEUED, &work->flags);
-		if (work->fn != FN_NOOP)
+		if (work->fn == FN_COUNT)
+			__atomic_fetch_add(&counters[work->arg & (NCOUNTERS - 1)], 1, SEQ);
+		else if (work->fn != FN_NOOP)
 			sink += work->fn;
 		items++;
 		node = next;
@@ -377,7 +386,7 @@ static void *worker_main(void *arg)
 static int cmd_threads(int argc, char **argv)
 {
 	if (argc < 14)
-		die("usage: threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR");
+		die("usage: threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR [WORKERS [noop|count]]");
 	int each;
 	if (!strcmp(argv[2], "ring-each"))
 		each = 1;
@@ -390,32 +399,46 @@ static int cmd_threads(int argc, char **argv)
 	int rounds = atoi(argv[8]);
 	double wspin_us = atof(argv[9]), wmax_us = atof(argv[10]), wmin_us = atof(argv[11]);
 	uint32_t sleep_us = atoi(argv[12]), floor = atoi(argv[13]);
-	if (!pool || !batch || !nprod || nprod > 64 || rounds < 1)
+	/* WORKERS: producer p queues on worker p % WORKERS (vhost-scsi's worker per vq); count: each work adds 1 to its producer's counter */
+	uint32_t nw = argc > 14 ? (uint32_t)atoi(argv[14]) : 1;
+	uint32_t fn = FN_NOOP;
+	if (argc > 15 && !strcmp(argv[15], "count"))
+		fn = FN_COUNT;
+	else if (argc > 15 && strcmp(argv[15], "noop"))
+		die("threads: FN must be noop or count");
+	if (!pool || !batch || !nprod || nprod > NCOUNTERS || rounds < 1 || !nw || nw > nprod)
 		die("threads: bad numbers");
 	double spin_ns = ns_per_check_spin(), wait_ns = ns_per_check_wait();
 	uint32_t wspin = checks(wspin_us, spin_ns), wmax = checks(wmax_us, wait_ns), wmin = checks(wmin_us, wait_ns);
 	printf("{\"calibration\":{\"spinNs\":%.4f,\"waitNs\":%.4f,\"workerSpin\":%u,\"waitMax\":%u,\"waitMin\":%u},\"rounds\":[", spin_ns, wait_ns, wspin, wmax, wmin);
 	for (int r = 0; r < rounds; r++) {
-		struct vhost_worker *w = aligned_alloc(CACHELINE, sizeof(*w));
+		struct vhost_worker *ws = aligned_alloc(CACHELINE, sizeof(*ws) * nw);
+		struct wthread *wts = calloc(nw, sizeof(*wts));
 		struct vhost_work *works = aligned_alloc(CACHELINE, sizeof(struct vhost_work) * pool * nprod);
 		struct vhost_work **arr = malloc(sizeof(*arr) * pool * nprod);
 		struct prod *ps = aligned_alloc(CACHELINE, sizeof(struct prod) * nprod);
 		static uint32_t ctl[2 * 16] __attribute__((aligned(CACHELINE)));
 		uint32_t *gate = &ctl[0], *stop = &ctl[16];
-		if (!w || !works || !arr || !ps)
+		if (!ws || !wts || !works || !arr || !ps)
 			die("out of memory");
-		memset(w, 0, sizeof(*w));
+		memset(ws, 0, sizeof(*ws) * nw);
 		memset(works, 0, sizeof(struct vhost_work) * pool * nprod);
 		memset(ps, 0, sizeof(struct prod) * nprod);
+		memset(counters, 0, sizeof(counters));
 		__atomic_store_n(gate, 0, SEQ);
 		__atomic_store_n(stop, 0, SEQ);
-		w->spin_floor = floor;
-		for (uint32_t i = 0; i < pool * nprod; i++)
+		for (uint32_t i = 0; i < pool * nprod; i++) {
 			arr[i] = &works[i];
-		struct wthread wt = { .w = w, .spin = wspin, .gate = gate };
-		pthread_create(&wt.th, NULL, worker_main, &wt);
+			works[i].fn = fn;
+			works[i].arg = i / pool; /* the producer's counter slot */
+		}
+		for (uint32_t i = 0; i < nw; i++) {
+			ws[i].spin_floor = floor;
+			wts[i] = (struct wthread){ .w = &ws[i], .spin = wspin, .gate = gate };
+			pthread_create(&wts[i].th, NULL, worker_main, &wts[i]);
+		}
 		for (uint32_t p = 0; p < nprod; p++) {
-			ps[p] = (struct prod){ .w = w, .works = arr + p * pool, .pool = pool, .batch = batch, .resume = resume, .each = (uint32_t)each,
+			ps[p] = (struct prod){ .w = &ws[p % nw], .works = arr + p * pool, .pool = pool, .batch = batch, .resume = resume, .each = (uint32_t)each,
 					       .wait_max = wmax, .wait_min = wmin, .sleep_us = sleep_us, .gate = gate, .stop = stop };
 			pthread_create(&ps[p].th, NULL, producer_main, &ps[p]);
 		}
@@ -436,28 +459,43 @@ static int cmd_threads(int argc, char **argv)
 			if (ps[p].ns > maxns)
 				maxns = ps[p].ns;
 		}
-		/* drain: the worker runs until the list is empty, then stop it */
-		uint64_t deadline = now_ns() + 10000000000ull;
-		while (__atomic_load_n(&w->list, SEQ) != NULL && now_ns() < deadline)
-			usleep(100);
-		usleep(1000); /* the last batch detached may still be running */
-		__atomic_store_n(&w->stop, 1, SEQ);
-		__atomic_store_n(&w->state, RUNNING, SEQ);
-		futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL);
-		pthread_join(wt.th, NULL);
-		uint64_t left = 0;
+		/* drain: each worker runs until its list is empty, then stop it */
+		uint64_t items = 0, viol = 0, wakeups = 0, wsleeps = 0, batches = 0, wcpu = 0, wwait = 0;
+		for (uint32_t i = 0; i < nw; i++) {
+			struct vhost_worker *w = &ws[i];
+			uint64_t deadline = now_ns() + 10000000000ull;
+			while (__atomic_load_n(&w->list, SEQ) != NULL && now_ns() < deadline)
+				usleep(100);
+			usleep(1000); /* the last batch detached may still be running */
+			__atomic_store_n(&w->stop, 1, SEQ);
+			__atomic_store_n(&w->state, RUNNING, SEQ);
+			futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL);
+			pthread_join(wts[i].th, NULL);
+			items += w->items;
+			viol += w->violations;
+			wakeups += w->wakeups;
+			wsleeps += w->sleeps;
+			batches += w->batches;
+			wcpu += wts[i].cpu.run;
+			wwait += wts[i].cpu.wait;
+		}
+		uint64_t left = 0, count = 0;
 		for (uint32_t i = 0; i < pool * nprod; i++)
 			left += (works[i].flags >> VHOST_WORK_QUEUED) & 1;
-		int ok = w->items == added && w->violations == 0 && left == 0;
-		printf("%s{\"itemsPerSec\":%.1f,\"added\":%llu,\"run\":%llu,\"violations\":%llu,\"leftQueued\":%llu,\"wakeups\":%llu,\"sleeps\":%llu,"
+		for (uint32_t p = 0; p < nprod; p++)
+			count += counters[p];
+		/* exactly once: every work added ran once (and, counting, each run counted once) */
+		int ok = items == added && viol == 0 && left == 0 && (fn != FN_COUNT || count == added);
+		printf("%s{\"itemsPerSec\":%.1f,\"added\":%llu,\"run\":%llu,\"counted\":%llu,\"violations\":%llu,\"leftQueued\":%llu,\"wakeups\":%llu,\"sleeps\":%llu,"
 		       "\"batches\":%llu,\"waits\":%llu,\"waitSleeps\":%llu,\"ms\":%.3f,\"exactlyOnce\":%s,"
 		       "\"cpu\":{\"worker\":%.3f,\"workerQueue\":%.3f,\"producers\":%.3f,\"producersQueue\":%.3f}}",
-		       r ? "," : "", maxns ? added * 1e9 / maxns : 0.0, (unsigned long long)added, (unsigned long long)w->items,
-		       (unsigned long long)w->violations, (unsigned long long)left, (unsigned long long)w->wakeups,
-		       (unsigned long long)w->sleeps, (unsigned long long)w->batches, (unsigned long long)waits,
-		       (unsigned long long)sleeps, maxns / 1e6, ok ? "true" : "false", wt.cpu.run / 1e6, wt.cpu.wait / 1e6, pcpu / 1e6, pwait / 1e6);
+		       r ? "," : "", maxns ? added * 1e9 / maxns : 0.0, (unsigned long long)added, (unsigned long long)items,
+		       (unsigned long long)(fn == FN_COUNT ? count : items), (unsigned long long)viol, (unsigned long long)left, (unsigned long long)wakeups,
+		       (unsigned long long)wsleeps, (unsigned long long)batches, (unsigned long long)waits,
+		       (unsigned long long)sleeps, maxns / 1e6, ok ? "true" : "false", wcpu / 1e6, wwait / 1e6, pcpu / 1e6, pwait / 1e6);
 		fflush(stdout);
-		free(w);
+		free(wts);
+		free(ws);
 		free(works);
 		free(arr);
 		free(ps);
