@@ -312,6 +312,9 @@ function figure(name: string, runs: Run[]): Figure {
     // stretch of the machine shows in all three at the same positions
     'rounds M/s': ips.map((v) => (v / 1e6).toFixed(1)).join(' '),
     'worker sleeps by round': runs.map((r) => r.sleeps).join(' '),
+    // the round's regime: a worker that shares its CPU with a busy producer waits for it
+    // (Linux schedstat; rounds whose worker waited long are the slow ones, C's alike)
+    ...(runs.every((r) => r.cpu) ? { 'worker waiting for a CPU, % of its time, by round': runs.map((r) => ((100 * r.cpu!.workerQueue) / Math.max(1e-9, r.cpu!.worker + r.cpu!.workerQueue)).toFixed(0)).join(' ') } : {}),
     'wake-ups/1000 items': Number(((mid.wakeups / Math.max(1, mid.added)) * 1000).toFixed(3)),
     'worker sleeps/1000 items': Number(((mid.sleeps / Math.max(1, mid.added)) * 1000).toFixed(3)),
     'works per batch': Number((mid.run / Math.max(1, mid.batches)).toFixed(1)),
