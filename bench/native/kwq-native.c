@@ -527,12 +527,14 @@ static inline struct knode *kfind(struct rb_root *root, uint64_t key)
 	struct rb_node *n = root->node;
 	while (n) {
 		struct knode *k = (struct knode *)n;
-		if (key < k->key)
-			n = n->left;
-		else if (key > k->key)
-			n = n->right;
-		else
+		if (key == k->key)
 			return k;
+		/* as kwq's find_u64 (assembly/rbtree.ts): both children loaded, one picked
+		 * without a branch (random keys make the branch a coin flip); the kernel's
+		 * rb_find branches, and so did this walk until kwq's lookup ran 0.6x of it */
+		uintptr_t l = (uintptr_t)n->left, r = (uintptr_t)n->right;
+		uintptr_t left = -(uintptr_t)(key < k->key); /* a mask: gcc made `?:` a branch here */
+		n = (struct rb_node *)((l & left) | (r & ~left));
 	}
 	return NULL;
 }
