@@ -45,13 +45,21 @@
  *    exactly once / FIFO / never re-entered. No kernel model on those threads and no
  *    main-thread part: the ceiling of the dispatch itself, beside section 1's threads
  *    figures (same Wasm workqueue and FIFO, plus the ring to the one kernel model).
+ *    Beside each, in the same run right after it with the same counts, the native C
+ *    reference (bench/native/loop.c, `kwq-native loop threads`): the same workqueue
+ *    (PENDING, the pool lock, the worklist and scheduled lists, non-reentrancy), the
+ *    same dispatch as section 2's C, the same tag arena and tag wait, the same checks
+ *    per command, on 2 + 2 pthreads; its kworkers spin as long in time as kwq's
+ *    (20,000 of Wasm's checks of `wake`, measured here per run) before a futex wait.
+ *    kwq/C is req/s over req/s (no floor).
  */
 import { Bench, type Task as BenchTask } from 'tinybench';
 import {
   IOCB_CMD_PWRITE, Kernel, LOOP_CONFIGURE, O_CREAT, O_DIRECT, O_RDWR, ioGetevents, ioSetup, ioSubmit, loopInfo,
   type AioContext, type IoEvent, type Task,
 } from '../src/index.js';
-import { LoopEngine, LOOP_QW_QUEUE, LO, LW, type LoopDispatch } from '../src/wasm/loop.js';
+import { Worker } from 'node:worker_threads';
+import { LoopEngine, LOOP_QW_QUEUE, LO, LW, WQ, type LoopDispatch } from '../src/wasm/loop.js';
 import { rbTreeExports } from '../src/wasm/rbtree.js';
 import { RefRbTree } from './ref/rbtree.js';
 import { runLoopThreads } from '../src/runtime/loop-threads.js';
@@ -377,9 +385,36 @@ const loopBench: BenchScript = async ({ quick }) => {
   const count = quick ? 50_000 : 1_000_000;
   const threadRps = new Map<string, number>();
   const threadConfigs: ['per-cgroup' | 'kworker', number][] = [['kworker', 1], ...CGROUPS.map((n): ['per-cgroup', number] => ['per-cgroup', n])];
+  // kwq's kworker spin (runLoopThreads' default, 20,000 read-only checks of `wake`) in time,
+  // so that C's kworkers spin as long before their futex wait: one loop_wq_pick on this
+  // thread with nothing queued, `stop` set (without a wake) by a helper thread as soon as
+  // the pick counts itself idle, so the pick spins n checks, then waits out Wasm's 100 ms
+  // cap; the same with n = 0 is the baseline
+  const WASM_SPIN = 20_000;
+  const wasmNsPerCheck = async (): Promise<number> => {
+    const se = new LoopEngine({ workers: 1, cmds: 1, devices: 1, workqueues: 2, threadSlots: 1 });
+    const pick = async (n: number): Promise<number> => {
+      const wq = se.workqueue(1);
+      const w = new Worker(`const { workerData: d } = require('node:worker_threads'); const i = new Int32Array(d.buf);
+        while (Atomics.load(i, (d.wq + ${WQ.NR_IDLE}) >> 2) === 0); // pairs with loop_wq_pick's store under the lock
+        Atomics.store(i, (d.wq + ${WQ.STOP}) >> 2, 1); // pairs with loop_wq_pick's load`, { eval: true, workerData: { buf: se.engine.i32.buffer, wq } });
+      await new Promise((r) => w.once('online', r));
+      const t0 = performance.now();
+      se.x.loop_wq_pick(wq, 0, n);
+      const ms = performance.now() - t0;
+      await w.terminate();
+      return ms;
+    };
+    const n = 50_000_000;
+    const base = await pick(0);
+    return (((await pick(n)) - base) * 1e6) / n;
+  };
+  /** what `kwq-native loop threads` prints (bench/native/loop.c) */
+  interface NativeThreads { requestsPerSec: number; ms: number; ok: boolean; exactlyOnce: boolean; missing: number; twice: number; dupes: number; fifoBroken: number; reentered: number; executions: number; kworkerSleeps: number; tagWaits: number; spin: number; spinNsPerCheck: number; dispatch: { queueNoop: number }; workqueue: { collisions: number } }
+  const spinNsPerCheck = hasNative(c) ? await wasmNsPerCheck() : NaN;
   for (const [design, n] of threadConfigs) {
-    await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count: Math.min(count, 20_000), design }); // warm-up
-    const r = await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count, design });
+    await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count: Math.min(count, 20_000), design, spin: WASM_SPIN }); // warm-up
+    const r = await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count, design, spin: WASM_SPIN });
     if (!r.ok) throw new Error(`loop threads ${design} ${n}: ${r.problems.join('; ')}`);
     const label = design === 'kworker' ? 'kworker design (root FIFO)' : `${n} cgroup(s), per-cgroup`;
     threadRps.set(label, r.requestsPerSec);
@@ -390,6 +425,22 @@ const loopBench: BenchScript = async ({ quick }) => {
         'tag waits': r.submitters.reduce((a, s) => a + s.tagWaits, 0), requests: count,
       },
     });
+    if (!hasNative(c)) continue;
+    // the same work in C, right after it: same threads, cgroups, count, design, batch (64), inflight (1024)
+    const cr = c.run<NativeThreads>(['loop', 'threads', 2, 2, n, count, design, 64, 1024, (WASM_SPIN * spinNsPerCheck).toFixed(1)]);
+    const cOk = cr.ok && cr.exactlyOnce;
+    figures.push({
+      name: `threads: 2 submitters + 2 kworkers, ${label} (native C)`, value: cr.requestsPerSec / 1e6, unit: 'M req/s',
+      notes: {
+        'exactly once': cOk ? 'ok' : `FAILED (missing ${cr.missing}, twice ${cr.twice}, dupes ${cr.dupes}, FIFO broken ${cr.fifoBroken}, re-entered ${cr.reentered})`,
+        executions: cr.executions, 'queue_work no-ops': cr.dispatch.queueNoop, 'handed to running kworker': cr.workqueue.collisions, 'tag waits': cr.tagWaits,
+        'kworker futex sleeps': cr.kworkerSleeps,
+        'kworker spin': `${cr.spin} checks at ${cr.spinNsPerCheck.toFixed(2)} ns = kwq's ${WASM_SPIN} at ${spinNsPerCheck.toFixed(2)} ns`,
+        requests: count, cc: c.compiler,
+      },
+    });
+    if (cOk) ratios.push({ name: `threads, ${label}: kwq / native C (req/s)`, value: r.requestsPerSec / cr.requestsPerSec });
+    else notes.push(`loop threads ${label}: the native C reference failed its checks; no kwq/C ratio`);
   }
   for (const n of CGROUPS) {
     ratios.push({ name: `threads, ${n} cgroup(s): per-cgroup vs kworker design req/s`, value: threadRps.get(`${n} cgroup(s), per-cgroup`)! / threadRps.get('kworker design (root FIFO)')! });

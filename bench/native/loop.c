@@ -25,6 +25,31 @@
  *       the worker_tree lookup alone (bench/loop.ts's rb_find_batch_u64 figure): a tree
  *       of NCG workers, LOOKUPS keys 2 + ((i * 7919) % NCG) per iteration, no lock (as
  *       rb_find_batch_u64 takes none); the median ns/lookup.
+ *   kwq-native loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS]]
+ *       bench/loop.ts section 3 (src/runtime/loop-threads.ts with loop-kworker.js): the
+ *       dispatch on pthreads. DESIGN per-cgroup (submitter s issues cgroups s, s + S, ...
+ *       round-robin, ids 2 + c) or kworker (key 0: the root FIFO and its one work). Each
+ *       submitter takes BATCH (64) loop_cmds from an arena of INFLIGHT (1024: blk-mq's tags;
+ *       assembly/arena.ts's tagged stack, one cmpxchg each), stamps id/seq/key and queues
+ *       them with loop_queue_work_batch, whose newly PENDING works go on the workqueue
+ *       (__queue_work under lo_work_lock); with no tag free it sleeps on the tag words
+ *       (waiters++, re-try, futex wait 5 ms cap) as blk_mq_get_tag. KWORKERS threads of the
+ *       workqueue of assembly/loop-wq.ts (pool lock, worklist, per-kworker scheduled list,
+ *       non-reentrancy by the runners' `current`, PENDING cleared as execution starts; idle:
+ *       SPIN_NS of read-only checks of `wake`, default 20,000 of kwq's checks, then a futex
+ *       wait with Wasm's 100 ms cap) pick a work, loop_process_batch (BATCH, `now` from the
+ *       clock each call) until it is empty or idle, check each command, free the batch
+ *       (one chain push), wake the tag waiters once per freed batch, loop_wq_done. The
+ *       checks, counted by the kworkers as loop-kworker.js does: a per-work `active` add
+ *       (never re-entered), per-list per-submitter last seq (FIFO), a per-command `seen`
+ *       byte add (exactly once), and at the end every byte 1, handled = COUNT, works
+ *       queued = executed. requestsPerSec: COUNT / the time from the start gate until every
+ *       command was handled and the workqueue idle, polled every 1 ms after the submitters
+ *       ended (loop-threads.ts's setTimeout(1) drain). Where kwq's harness is JS: threads
+ *       are pthreads started before the gate (worker_threads + a 'ready' message), the
+ *       gate is a futex word (Atomics.wait/notify), reports are the threads' structs read
+ *       after pthread_join (postMessage), no canary check (the Wasm stack's), Atomics.wait/
+ *       notify are futex(2) wait/wake (V8 implements them with its own waiter lists).
  *
  * What is the same as kwq (so that kwq/C compares implementations, not work):
  *  - the fields and steps of assembly/loop.ts, operation for operation: the
@@ -41,12 +66,14 @@
  *    run of cmd_shifts with the head in a register, head/tail/count stored once.
  *  - a loop_cmd of 32 bytes, allocated back to back as in Wasm's loop_cmd arena.
  * What differs: pointers instead of 32-bit offsets (a loop_worker is 112 bytes here,
- * 80 in Wasm; a loop_cmd has no seq/done words: its pointers fill them); in `loop lookup` the walk is the kernel's
+ * 80 in Wasm; a loop_cmd has no seq/done words: its pointers fill them; for loop threads
+ * `tag` carries the seq and a u16 beside the u16 result the submitter id); in `loop lookup` the walk is the kernel's
  * three-way compare with branches where kwq's rb_find_batch_u64 picks the child
  * branch-free; C takes into a log array (the checks read it afterwards) where kwq's
  * host reuses one out buffer.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,14 +93,19 @@ struct loop_worker;
 
 struct work_struct {
 	uint32_t data; /* bit 0 PENDING */
-	uint32_t entry, reserved, pad;
+	uint32_t reserved;
+	struct work_struct *entry; /* link on the worklist or a kworker's scheduled list (loop threads) */
 	struct loop_device *lo;
 };
 
 struct loop_cmd {
-	struct loop_cmd *next; /* list_entry: a FIFO link */
-	uint32_t tag;          /* the host's (here: the command's index) */
-	uint32_t result;       /* LOOP_QW_* flags */
+	union {
+		struct loop_cmd *next; /* list_entry: a FIFO link */
+		uint32_t free_link;    /* while free in the loop_cmd arena (loop threads): next free index + 1 */
+	};
+	uint32_t tag;    /* the host's (dispatch: the command's index; threads: the submitter's sequence number, Wasm's seq) */
+	uint16_t result; /* LOOP_QW_* flags (5 bits) */
+	uint16_t sub;    /* threads: the submitter id (Wasm's tag word) */
 	uint64_t key;          /* the issuing blkcg's cgroup id; 0 = the root blkcg */
 	struct loop_worker *worker;
 	/* no seq/done words (the host's in Wasm; nothing here uses them): 32 bytes, Wasm's
@@ -148,6 +180,165 @@ static struct loop_worker *arena_alloc(struct worker_arena *a)
 		if (__atomic_compare_exchange_n(&a->head, &old, nw, 0, SEQ, SEQ))
 			return &a->base[idx - 1];
 	}
+}
+
+/* ---- the unbound workqueue of real kworker threads (assembly/loop-wq.ts) ------- */
+
+/* The same pool as kwq's Wasm: one spinlock (pool->lock) over the worklist, each kworker's
+ * `current` (find_worker_executing_work's busy hash, a scan) and scheduled list; `wake` a
+ * futex word bumped by __queue_work when a kworker said it idles (nr_idle); PENDING in
+ * work->data, test_and_set by queue_work, cleared by the kworker as execution starts.
+ * Pointers instead of 32-bit offsets: a kworker's slot is 32 bytes here, 16 in Wasm (both
+ * kworkers of the benchmark share one cache line either way). */
+#define LOOP_WQ_MAX_KWORKERS 64
+
+struct wq_kworker {
+	struct work_struct *current, *sched_head, *sched_tail;
+	void *pad;
+};
+
+struct workqueue {
+	uint32_t lock __attribute__((aligned(CACHELINE))); /* line 0 */
+	struct work_struct *wl_head __attribute__((aligned(CACHELINE))), *wl_tail; /* line 1 */
+	uint32_t nr_idle, stop, nr_kworkers, executed, collisions, queued;
+	uint32_t wake __attribute__((aligned(CACHELINE))); /* line 2: the futex word */
+	struct wq_kworker kw[LOOP_WQ_MAX_KWORKERS] __attribute__((aligned(CACHELINE)));
+};
+
+static inline struct wq_kworker *executing_kworker(struct workqueue *wq, struct work_struct *work)
+{
+	for (uint32_t i = 0; i < wq->nr_kworkers; i++)
+		if (wq->kw[i].current == work)
+			return &wq->kw[i];
+	return NULL;
+}
+
+static inline void work_push(struct work_struct **headp, struct work_struct **tailp, struct work_struct *w)
+{
+	w->entry = NULL;
+	if (!*tailp)
+		*headp = w;
+	else
+		(*tailp)->entry = w;
+	*tailp = w;
+}
+
+static inline struct work_struct *work_shift(struct work_struct **headp, struct work_struct **tailp)
+{
+	struct work_struct *w = *headp;
+	if (!w)
+		return NULL;
+	*headp = w->entry;
+	if (!w->entry)
+		*tailp = NULL;
+	w->entry = NULL;
+	return w;
+}
+
+/* __queue_work: PENDING was just set. A work running on a kworker goes to that kworker's
+ * scheduled list (non-reentrancy), else to the worklist, and an idle kworker is woken. */
+static uint32_t __queue_work(struct workqueue *wq, struct work_struct *work)
+{
+	spin_lock(&wq->lock);
+	wq->queued++;
+	struct wq_kworker *runner = executing_kworker(wq, work);
+	if (runner) {
+		work_push(&runner->sched_head, &runner->sched_tail, work);
+		wq->collisions++;
+		spin_unlock(&wq->lock);
+		return 0; /* that kworker is awake: it is executing the work */
+	}
+	work_push(&wq->wl_head, &wq->wl_tail, work);
+	uint32_t idle = wq->nr_idle;
+	if (idle)
+		__atomic_fetch_add(&wq->wake, 1, SEQ); /* pairs with loop_wq_pick's load of `wake` under the lock */
+	spin_unlock(&wq->lock);
+	if (!idle)
+		return 0;
+	futex(&wq->wake, FUTEX_WAKE_PRIVATE, 1, NULL); /* Wasm's atomic.notify(wake, 1) */
+	return 1;
+}
+
+/* worker_thread + the start of process_one_work: the scheduled list, then the worklist
+ * (a work running elsewhere is handed to its runner); `spin` read-only checks of `wake`,
+ * then a futex wait with Wasm's 100 ms cap. NULL once stopped with nothing left. */
+static struct work_struct *loop_wq_pick(struct workqueue *wq, uint32_t me, uint32_t spin, uint64_t *sleeps)
+{
+	struct wq_kworker *kw = &wq->kw[me];
+	for (;;) {
+		spin_lock(&wq->lock);
+		struct work_struct *w = work_shift(&kw->sched_head, &kw->sched_tail);
+		while (!w) {
+			w = work_shift(&wq->wl_head, &wq->wl_tail);
+			if (!w)
+				break;
+			struct wq_kworker *runner = executing_kworker(wq, w);
+			if (runner && runner != kw) {
+				work_push(&runner->sched_head, &runner->sched_tail, w);
+				wq->collisions++;
+				w = NULL;
+			}
+		}
+		if (w) {
+			kw->current = w;
+			/* set_work_pool_and_clear_pending: a queue_work from here queues it again */
+			__atomic_fetch_and(&w->data, ~WORK_PENDING, SEQ);
+			spin_unlock(&wq->lock);
+			return w;
+		}
+		if (__atomic_load_n(&wq->stop, SEQ)) {
+			spin_unlock(&wq->lock);
+			return NULL;
+		}
+		wq->nr_idle++;
+		uint32_t seq = __atomic_load_n(&wq->wake, SEQ);
+		spin_unlock(&wq->lock);
+		int woke = 0;
+		for (uint32_t i = 0; i < spin; i++) {
+			if (__atomic_load_n(&wq->wake, SEQ) != seq) { /* a hint: the lock above decides */
+				woke = 1;
+				break;
+			}
+		}
+		if (!woke) {
+			struct timespec ts = { 0, 100000000 }; /* Wasm's wait32 100 ms cap */
+			(*sleeps)++;
+			futex(&wq->wake, FUTEX_WAIT_PRIVATE, seq, &ts);
+		}
+		spin_lock(&wq->lock);
+		wq->nr_idle--;
+		spin_unlock(&wq->lock);
+	}
+}
+
+/* the end of process_one_work: `me` runs nothing now (work is a key only) */
+static void loop_wq_done(struct workqueue *wq, uint32_t me, struct work_struct *work)
+{
+	spin_lock(&wq->lock);
+	if (wq->kw[me].current == work)
+		wq->kw[me].current = NULL;
+	wq->executed++;
+	spin_unlock(&wq->lock);
+}
+
+static void loop_wq_stop(struct workqueue *wq)
+{
+	__atomic_store_n(&wq->stop, 1, SEQ);
+	spin_lock(&wq->lock);
+	__atomic_fetch_add(&wq->wake, 1, SEQ);
+	spin_unlock(&wq->lock);
+	futex(&wq->wake, FUTEX_WAKE_PRIVATE, LOOP_WQ_MAX_KWORKERS, NULL);
+}
+
+/* 1 iff nothing is queued or running (the drain check; may be stale) */
+static int loop_wq_idle(struct workqueue *wq)
+{
+	spin_lock(&wq->lock);
+	int busy = wq->wl_head != NULL;
+	for (uint32_t i = 0; i < wq->nr_kworkers && !busy; i++)
+		busy = wq->kw[i].current != NULL || wq->kw[i].sched_head != NULL;
+	spin_unlock(&wq->lock);
+	return !busy;
 }
 
 /* ---- drivers/block/loop.c's dispatch (assembly/loop.ts) ----------------------- */
@@ -255,8 +446,11 @@ static inline struct loop_worker *worker_find(struct rb_root *root, uint64_t key
 	return NULL;
 }
 
-/* assembly/loop.ts queue_locked: the body of loop_queue_work with lo_work_lock held */
-static inline uint32_t queue_locked(struct loop_device *lo, struct loop_cmd *cmd, uint64_t key)
+/* assembly/loop.ts queue_locked: the body of loop_queue_work with lo_work_lock held; with wq a
+ * newly pending work is put on that workqueue (__queue_work, nested in lo_work_lock as in the
+ * kernel); the dispatch benchmark passes NULL, a constant the compiler folds away */
+static inline __attribute__((always_inline)) uint32_t queue_locked(struct loop_device *lo, struct loop_cmd *cmd, uint64_t key,
+								   struct workqueue *wq)
 {
 	uint32_t flags = 0;
 	struct loop_worker *worker = NULL;
@@ -314,18 +508,20 @@ static inline uint32_t queue_locked(struct loop_device *lo, struct loop_cmd *cmd
 	cmd->worker = worker;
 	/* queue_work's test_and_set_bit(WORK_STRUCT_PENDING_BIT): x86's lock bts has no early
 	 * read and neither has kwq's atomic.or; pairs with the kworker's clear */
-	if (!(__atomic_fetch_or(&work->data, WORK_PENDING, SEQ) & WORK_PENDING))
+	if (!(__atomic_fetch_or(&work->data, WORK_PENDING, SEQ) & WORK_PENDING)) {
 		flags |= LOOP_QW_QUEUE;
-	else
+		if (wq)
+			__queue_work(wq, work);
+	} else
 		lo->queue_noop++;
-	cmd->result = flags;
+	cmd->result = (uint16_t)flags;
 	return flags;
 }
 
 static uint32_t loop_queue_work(struct loop_device *lo, struct loop_cmd *cmd)
 {
 	spin_lock(&lo->lo_work_lock);
-	uint32_t flags = queue_locked(lo, cmd, cmd->key);
+	uint32_t flags = queue_locked(lo, cmd, cmd->key, NULL);
 	spin_unlock(&lo->lo_work_lock);
 	return flags;
 }
@@ -338,7 +534,21 @@ static uint32_t loop_queue_work_batch(struct loop_device *lo, struct loop_cmd **
 		struct loop_cmd *cmd = cmds[i];
 		uint64_t key = cmd->key;
 		spin_lock(&lo->lo_work_lock);
-		queued += queue_locked(lo, cmd, key) & LOOP_QW_QUEUE;
+		queued += queue_locked(lo, cmd, key, NULL) & LOOP_QW_QUEUE;
+		spin_unlock(&lo->lo_work_lock);
+	}
+	return queued;
+}
+
+/* loop_queue_work_batch(lo, wq, ...): the same, newly pending works put on wq (loop threads' submitters) */
+static uint32_t loop_queue_work_batch_wq(struct loop_device *lo, struct workqueue *wq, struct loop_cmd **cmds, uint32_t n)
+{
+	uint32_t queued = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct loop_cmd *cmd = cmds[i];
+		uint64_t key = cmd->key;
+		spin_lock(&lo->lo_work_lock);
+		queued += queue_locked(lo, cmd, key, wq) & LOOP_QW_QUEUE;
 		spin_unlock(&lo->lo_work_lock);
 	}
 	return queued;
@@ -625,12 +835,385 @@ static int cmd_lookup(uint32_t ncg, uint32_t lookups, uint32_t ms)
 	return 0; /* the JSON says whether the check passed */
 }
 
+/* ---- loop threads: the dispatch on real threads (src/runtime/loop-threads.ts) ----- */
+
+/* the loop_cmd arena (blk-mq's tags): assembly/arena.ts's tagged Treiber stack + bump pointer,
+ * arena_alloc_batch (one cmpxchg per command) and arena_free_batch (one chain push) */
+struct cmd_arena {
+	uint64_t head __attribute__((aligned(CACHELINE))); /* tag << 32 | (index + 1), 0 = empty */
+	struct loop_cmd *base __attribute__((aligned(CACHELINE)));
+	uint32_t count;
+	uint32_t unused;
+};
+
+static struct loop_cmd *cmd_alloc(struct cmd_arena *a)
+{
+	uint64_t old = __atomic_load_n(&a->head, SEQ);
+	for (;;) {
+		uint32_t idx = (uint32_t)old;
+		if (idx == 0) { /* arena_bump */
+			uint32_t u = __atomic_load_n(&a->unused, SEQ);
+			while (u < a->count) {
+				if (__atomic_compare_exchange_n(&a->unused, &u, u + 1, 0, SEQ, SEQ))
+					return &a->base[u];
+			}
+			return NULL;
+		}
+		/* may be stale (popped and reused meanwhile): the tagged cmpxchg rejects it */
+		uint32_t next = __atomic_load_n(&a->base[idx - 1].free_link, __ATOMIC_RELAXED);
+		uint64_t nw = ((uint64_t)((uint32_t)(old >> 32) + 1) << 32) | next;
+		if (__atomic_compare_exchange_n(&a->head, &old, nw, 0, SEQ, SEQ))
+			return &a->base[idx - 1];
+	}
+}
+
+static uint32_t cmd_alloc_batch(struct cmd_arena *a, struct loop_cmd **out, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct loop_cmd *c = cmd_alloc(a);
+		if (!c)
+			return i;
+		out[i] = c;
+	}
+	return n;
+}
+
+static void cmd_free_batch(struct cmd_arena *a, struct loop_cmd **cmds, uint32_t n)
+{
+	if (n == 0)
+		return;
+	for (uint32_t i = 0; i + 1 < n; i++)
+		__atomic_store_n(&cmds[i]->free_link, (uint32_t)(cmds[i + 1] - a->base) + 1, __ATOMIC_RELAXED);
+	struct loop_cmd *last = cmds[n - 1];
+	uint32_t first = (uint32_t)(cmds[0] - a->base) + 1;
+	uint64_t old = __atomic_load_n(&a->head, SEQ);
+	for (;;) {
+		__atomic_store_n(&last->free_link, (uint32_t)old, __ATOMIC_RELAXED); /* private until the cmpxchg publishes it */
+		uint64_t nw = ((uint64_t)((uint32_t)(old >> 32) + 1) << 32) | first;
+		if (__atomic_compare_exchange_n(&a->head, &old, nw, 0, SEQ, SEQ))
+			return;
+	}
+}
+
+/* the harness's tag-wait words (src/runtime/loop-kworker-layout.js TAGS), one line */
+struct tag_wait {
+	uint32_t waiters __attribute__((aligned(CACHELINE)));
+	uint32_t wake;
+};
+
+struct lt_shared {
+	struct loop_device *lo;
+	struct workqueue *wq;
+	struct cmd_arena *cmds;
+	struct worker_arena *workers;
+	struct tag_wait tags;
+	uint32_t gate __attribute__((aligned(CACHELINE)));
+	uint32_t ready;
+	uint32_t handled __attribute__((aligned(CACHELINE))); /* loop-threads.ts's `handled` word */
+	/* the checks' state (loop-kworker.js): rows = worker arena index, + 1 for the root list */
+	int32_t *active;
+	int32_t *last_seq;
+	uint8_t *seen;
+	uint32_t *seq_base;
+	uint32_t nsub, root_index, batch, spin;
+};
+
+struct lt_thread {
+	pthread_t t;
+	struct lt_shared *sh;
+	uint32_t id; /* submitter id or kworker `me` */
+	/* submitter */
+	uint64_t *keys;
+	uint32_t nkeys, count;
+	uint64_t queued, calls, tag_waits, tag_wait_ns, queued_works;
+	/* kworker */
+	uint64_t executions, handled, batches, reentered, fifo_broken, dupes, idled, tag_wakes, sleeps;
+	uint64_t ns; /* from the gate to the thread's end */
+	struct cpu_t cpu;
+} __attribute__((aligned(CACHELINE)));
+
+static void lt_gate(struct lt_shared *sh)
+{
+	__atomic_fetch_add(&sh->ready, 1, SEQ); /* loop-kworker.js's 'ready' message */
+	while (__atomic_load_n(&sh->gate, SEQ) == 0)
+		futex(&sh->gate, FUTEX_WAIT_PRIVATE, 0, NULL); /* pairs with the main thread's store + wake */
+}
+
+static struct cpu_t cpu_since(struct cpu_t a)
+{
+	struct cpu_t b = thread_cpu();
+	b.run -= a.run;
+	b.wait -= a.wait;
+	return b;
+}
+
+static double now_ms(void) /* performance.now()'s role: loop_process_batch's `now` */
+{
+	return (double)now_ns() / 1e6;
+}
+
+/* loop-kworker.js submit(): tags in batches, a stamp per command, one loop_queue_work_batch per batch */
+static void *lt_submitter(void *arg)
+{
+	struct lt_thread *t = arg;
+	struct lt_shared *sh = t->sh;
+	uint32_t batch = sh->batch;
+	struct loop_cmd **at = xalloc(sizeof(*at) * batch);
+	lt_gate(sh);
+	struct cpu_t c0 = thread_cpu();
+	uint64_t t0 = now_ns();
+	uint32_t seq = 0;
+	while (seq < t->count) {
+		uint32_t want = t->count - seq < batch ? t->count - seq : batch;
+		uint32_t got = cmd_alloc_batch(sh->cmds, at, want);
+		if (got == 0) {
+			/* every command in flight: blk_mq_get_tag's sleep until blk_mq_put_tag frees some */
+			t->tag_waits++;
+			uint64_t tw = now_ns();
+			__atomic_fetch_add(&sh->tags.waiters, 1, SEQ); /* pairs with the kworkers' load after the free */
+			uint32_t woken = __atomic_load_n(&sh->tags.wake, SEQ);
+			got = cmd_alloc_batch(sh->cmds, at, want); /* a free before the add is seen here */
+			if (got == 0) {
+				struct timespec ts = { 0, 5000000 }; /* Atomics.wait's 5 ms cap */
+				futex(&sh->tags.wake, FUTEX_WAIT_PRIVATE, woken, &ts);
+			}
+			__atomic_fetch_sub(&sh->tags.waiters, 1, SEQ);
+			t->tag_wait_ns += now_ns() - tw;
+			if (got == 0)
+				continue;
+		}
+		for (uint32_t i = 0; i < got; i++) {
+			struct loop_cmd *c = at[i];
+			c->sub = (uint16_t)t->id;
+			c->key = t->keys[(seq + i) % t->nkeys];
+			c->tag = seq + i;
+		}
+		t->queued_works += loop_queue_work_batch_wq(sh->lo, sh->wq, at, got);
+		seq += got;
+		t->calls++;
+	}
+	t->queued = seq;
+	t->ns = now_ns() - t0;
+	t->cpu = cpu_since(c0);
+	free(at);
+	return NULL;
+}
+
+/* loop-kworker.js kworker(): pick, take batches until the list is empty, check each command, free the tags */
+static void *lt_kworker(void *arg)
+{
+	struct lt_thread *t = arg;
+	struct lt_shared *sh = t->sh;
+	uint32_t cap = sh->batch, nsub = sh->nsub;
+	struct loop_cmd **out = xalloc(sizeof(*out) * cap);
+	struct loop_device *lo = sh->lo;
+	lt_gate(sh);
+	struct cpu_t c0 = thread_cpu();
+	uint64_t t0 = now_ns();
+	for (;;) {
+		struct work_struct *w = loop_wq_pick(sh->wq, t->id, sh->spin, &t->sleeps);
+		if (!w)
+			break; /* stopped */
+		struct loop_worker *worker = worker_of_work(w);
+		uint32_t row = worker ? (uint32_t)(worker - sh->workers->base) : sh->root_index;
+		if (__atomic_fetch_add(&sh->active[row], 1, SEQ) != 0) /* pairs with the sub below, on any kworker */
+			t->reentered++;
+		t->executions++;
+		for (;;) {
+			int n = loop_process_batch(w, out, cap, now_ms());
+			if (n <= 0) {
+				if (n < 0)
+					t->idled++;
+				break;
+			}
+			t->batches++;
+			for (int i = 0; i < n; i++) {
+				struct loop_cmd *c = out[i];
+				uint32_t s = c->sub, seq = c->tag;
+				uint32_t li = row * nsub + s;
+				if (sh->last_seq[li] >= (int32_t)seq)
+					t->fifo_broken++; /* FIFO per list: one submitter's seqs only grow */
+				sh->last_seq[li] = (int32_t)seq; /* only the kworker running this work writes its row */
+				if (__atomic_fetch_add(&sh->seen[sh->seq_base[s] + seq], 1, SEQ) != 0)
+					t->dupes++;
+			}
+			t->handled += (uint32_t)n;
+			cmd_free_batch(sh->cmds, out, (uint32_t)n); /* the tags go back (blk_mq_free_request) */
+			if (__atomic_load_n(&sh->tags.waiters, SEQ) != 0) { /* sbitmap_queue_wake_up, once per freed batch */
+				__atomic_fetch_add(&sh->tags.wake, 1, SEQ);
+				futex(&sh->tags.wake, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL); /* Atomics.notify: every waiter */
+				t->tag_wakes++;
+			}
+			__atomic_fetch_add(&sh->handled, (uint32_t)n, SEQ); /* pairs with the main thread's drain check */
+		}
+		__atomic_fetch_sub(&sh->active[row], 1, SEQ);
+		loop_wq_done(sh->wq, t->id, w);
+	}
+	(void)lo;
+	t->ns = now_ns() - t0;
+	t->cpu = cpu_since(c0);
+	free(out);
+	return NULL;
+}
+
+/* loop-threads.ts's default spin (20,000 checks) in time: 0.315 ns a check of kwq's Wasm loop
+ * measured on the benchmark machine (one thread, nothing writing `wake`); bench/loop.ts measures
+ * it in each run and passes SPIN_NS */
+#define DEFAULT_SPIN_NS 6300.0
+
+/* ns per read-only check of `wake` in loop_wq_pick's spin, on this machine (one thread, nothing writes it) */
+static double spin_ns_per_check(struct workqueue *wq)
+{
+	double best = 1e9;
+	for (int r = 0; r < 5; r++) { /* the fastest of 5: the first ones may run before the CPU's clock rose */
+		uint32_t seq = __atomic_load_n(&wq->wake, SEQ), n = 5000000, i;
+		uint64_t t0 = now_ns();
+		for (i = 0; i < n; i++)
+			if (__atomic_load_n(&wq->wake, SEQ) != seq)
+				break;
+		double ns = (double)(now_ns() - t0) / (double)i;
+		best = ns < best ? ns : best;
+	}
+	return best;
+}
+
+static int cmd_threads(uint32_t S, uint32_t K, uint32_t C, uint32_t count, const char *design, uint32_t batch, uint32_t inflight,
+		       double spin_ns)
+{
+	int kworker_design = !strcmp(design, "kworker");
+	if (!kworker_design && strcmp(design, "per-cgroup"))
+		die("loop threads: DESIGN is per-cgroup or kworker");
+	if (S < 1 || S > 32 || K < 1 || K > LOOP_WQ_MAX_KWORKERS || C < 1 || C > (1u << 20) || count < 1 || count > (1u << 26) || batch < 1 ||
+	    batch > 4096 || inflight < 1 || inflight > (1u << 20))
+		die("loop threads: SUBMITTERS 1..32, KWORKERS 1..64, CGROUPS 1..2^20, COUNT 1..2^26, BATCH 1..4096, INFLIGHT 1..2^20");
+	struct lt_shared *sh = xalloc(sizeof(*sh));
+	sh->workers = arena_new(C); /* workerCapacity: cgroups */
+	sh->lo = xalloc(sizeof(*sh->lo));
+	loop_device_init(sh->lo, sh->workers, 0, 0x12345678u);
+	sh->wq = xalloc(sizeof(*sh->wq));
+	sh->wq->nr_kworkers = K;
+	sh->cmds = xalloc(sizeof(*sh->cmds));
+	sh->cmds->base = xalloc(sizeof(struct loop_cmd) * inflight);
+	sh->cmds->count = inflight;
+	uint32_t rows = C + 1;
+	sh->active = xalloc(sizeof(int32_t) * rows);
+	sh->last_seq = xalloc(sizeof(int32_t) * rows * S);
+	for (uint32_t i = 0; i < rows * S; i++)
+		sh->last_seq[i] = -1;
+	sh->seen = xalloc(count);
+	sh->seq_base = xalloc(sizeof(uint32_t) * S);
+	sh->nsub = S;
+	sh->root_index = C;
+	sh->batch = batch;
+	/* loop_wq_pick's idle spin, the same in time as kwq's: SPIN_NS / this loop's ns per check */
+	double ns_per_check = spin_ns_per_check(sh->wq);
+	double checks = spin_ns / ns_per_check;
+	uint32_t spin = sh->spin = checks > 4e9 ? 4000000000u : (uint32_t)(checks + 0.5);
+	struct lt_thread *th = xalloc(sizeof(*th) * (S + K));
+	uint32_t base = 0;
+	for (uint32_t s = 0; s < S; s++) {
+		struct lt_thread *t = &th[K + s];
+		t->sh = sh;
+		t->id = s;
+		t->count = count / S + (s < count % S);
+		sh->seq_base[s] = base;
+		base += t->count;
+		/* loop-threads.ts keysOf: key 0 (the root FIFO) in the kworker design, else this
+		 * submitter's share of the cgroups round-robin (ids 2 + c) */
+		t->keys = xalloc(sizeof(uint64_t) * (C / S + 2));
+		if (kworker_design)
+			t->keys[t->nkeys++] = 0;
+		else
+			for (uint32_t c = s; c < C; c += S)
+				t->keys[t->nkeys++] = 2 + c;
+		if (t->nkeys == 0)
+			t->keys[t->nkeys++] = 2 + s % C;
+	}
+	/* loop-threads.ts spawns the kworkers first, then the submitters */
+	for (uint32_t i = 0; i < S + K; i++) {
+		th[i].sh = sh;
+		if (i < K)
+			th[i].id = i;
+		if (pthread_create(&th[i].t, NULL, i < K ? lt_kworker : lt_submitter, &th[i]))
+			die("loop threads: pthread_create");
+	}
+	while (__atomic_load_n(&sh->ready, SEQ) < S + K) { /* every thread at the gate */
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+	uint64_t t0 = now_ns();
+	__atomic_store_n(&sh->gate, 1, SEQ);
+	futex(&sh->gate, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+	for (uint32_t s = 0; s < S; s++)
+		pthread_join(th[K + s].t, NULL);
+	/* drain as loop-threads.ts does: every command handled, then the workqueue idle, checked
+	 * every 1 ms (its setTimeout(1) poll) */
+	uint64_t deadline = now_ns() + 60000000000ull;
+	while (__atomic_load_n(&sh->handled, SEQ) < count || !loop_wq_idle(sh->wq)) {
+		if (now_ns() > deadline)
+			die("loop threads: the commands were not handled within 60 s");
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	double ms = (double)(now_ns() - t0) / 1e6;
+	loop_wq_stop(sh->wq);
+	for (uint32_t k = 0; k < K; k++)
+		pthread_join(th[k].t, NULL);
+
+	/* the checks of loop-threads.ts */
+	uint64_t missing = 0, twice = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		if (sh->seen[i] == 0)
+			missing++;
+		else if (sh->seen[i] > 1)
+			twice++;
+	}
+	uint64_t executions = 0, handled = 0, batches = 0, reentered = 0, fifo_broken = 0, dupes = 0, idled = 0, tag_wakes = 0, sleeps = 0;
+	uint64_t tag_waits = 0, tag_wait_ns = 0, calls = 0, queued_works = 0;
+	double kw_cpu = 0, kw_rq = 0, sub_cpu = 0, sub_rq = 0;
+	for (uint32_t k = 0; k < K; k++) {
+		struct lt_thread *t = &th[k];
+		executions += t->executions, handled += t->handled, batches += t->batches, reentered += t->reentered;
+		fifo_broken += t->fifo_broken, dupes += t->dupes, idled += t->idled, tag_wakes += t->tag_wakes, sleeps += t->sleeps;
+		kw_cpu += (double)t->cpu.run / 1e6, kw_rq += (double)t->cpu.wait / 1e6;
+	}
+	for (uint32_t s = 0; s < S; s++) {
+		struct lt_thread *t = &th[K + s];
+		tag_waits += t->tag_waits, tag_wait_ns += t->tag_wait_ns, calls += t->calls, queued_works += t->queued_works;
+		sub_cpu += (double)t->cpu.run / 1e6, sub_rq += (double)t->cpu.wait / 1e6;
+	}
+	struct loop_device *lo = sh->lo;
+	struct workqueue *wq = sh->wq;
+	int ok = !missing && !twice && !reentered && !fifo_broken && !dupes && handled == count && lo->queued == count &&
+		 wq->executed == executions && wq->queued == wq->executed;
+	printf("{\"submitters\":%u,\"kworkers\":%u,\"cgroups\":%u,\"count\":%u,\"design\":\"%s\",\"batch\":%u,\"inflight\":%u,\"spin\":%u,"
+	       "\"spinNs\":%.1f,\"spinNsPerCheck\":%.3f,\"ms\":%.3f,\"requestsPerSec\":%.1f,\"ok\":%s,\"exactlyOnce\":%s,\"missing\":%llu,\"twice\":%llu,"
+	       "\"dupes\":%llu,\"fifoBroken\":%llu,\"reentered\":%llu,\"handled\":%llu,\"executions\":%llu,\"batches\":%llu,\"idled\":%llu,"
+	       "\"kworkerSleeps\":%llu,\"tagWaits\":%llu,\"tagWaitMs\":%.3f,\"tagWakes\":%llu,\"calls\":%llu,\"queuedWorks\":%llu,"
+	       "\"dispatch\":{\"queued\":%u,\"rootQueued\":%u,\"allocFailures\":%u,\"workersCreated\":%u,\"queueNoop\":%u,\"rescued\":%u,\"nrWorkers\":%u},"
+	       "\"workqueue\":{\"queued\":%u,\"executed\":%u,\"collisions\":%u},"
+	       "\"submitterCpuMs\":%.3f,\"submitterRunQueueMs\":%.3f,\"kworkerCpuMs\":%.3f,\"kworkerRunQueueMs\":%.3f}\n",
+	       S, K, C, count, design, batch, inflight, spin, spin_ns, ns_per_check, ms, (double)count / (ms / 1000), ok ? "true" : "false",
+	       !missing && !twice && !dupes && handled == count ? "true" : "false", (unsigned long long)missing, (unsigned long long)twice,
+	       (unsigned long long)dupes, (unsigned long long)fifo_broken, (unsigned long long)reentered, (unsigned long long)handled,
+	       (unsigned long long)executions, (unsigned long long)batches, (unsigned long long)idled, (unsigned long long)sleeps,
+	       (unsigned long long)tag_waits, (double)tag_wait_ns / 1e6, (unsigned long long)tag_wakes, (unsigned long long)calls,
+	       (unsigned long long)queued_works, lo->queued, lo->root_queued, lo->alloc_failures, lo->workers_created, lo->queue_noop,
+	       lo->rescued, lo->nr_workers, wq->queued, wq->executed, wq->collisions, sub_cpu, sub_rq, kw_cpu, kw_rq);
+	return 0; /* the JSON says whether the checks passed */
+}
+
 int loop_main(int argc, char **argv)
 {
 	if (argc >= 6 && !strcmp(argv[2], "dispatch"))
 		return cmd_dispatch((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), argc >= 7 && !strcmp(argv[6], "one"));
 	if (argc >= 6 && !strcmp(argv[2], "lookup"))
 		return cmd_lookup((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]));
-	die("usage: kwq-native loop dispatch NCG N MS [batch|one] | loop lookup NCG LOOKUPS MS");
+	if (argc >= 8 && !strcmp(argv[2], "threads"))
+		return cmd_threads((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]), argv[7],
+				   argc >= 9 ? (uint32_t)atoi(argv[8]) : 64, argc >= 10 ? (uint32_t)atoi(argv[9]) : 1024,
+				   argc >= 11 ? atof(argv[10]) : DEFAULT_SPIN_NS);
+	die("usage: kwq-native loop dispatch NCG N MS [batch|one] | loop lookup NCG LOOKUPS MS"
+	    " | loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS]]");
 	return 2;
 }
