@@ -51,7 +51,13 @@
  *    same dispatch as section 2's C, the same tag arena and tag wait, the same checks
  *    per command, on 2 + 2 pthreads; its kworkers spin as long in time as kwq's
  *    (20,000 of Wasm's checks of `wake`, measured here per run) before a futex wait.
- *    kwq/C is req/s over req/s (no floor).
+ *    Per configuration one set of threads runs a warm-up (200,000 commands quick,
+ *    400,000 full, in phases: V8 optimizes the threads' code then, not in a timed round;
+ *    the C run has the same warm-up, so the cgroups' workers exist in both), then 5
+ *    timed rounds, each followed by the C run of the same round while kwq's threads
+ *    sleep; each figure is the median round (the notes give every round, min..max, and
+ *    the CPU of V8's compiler/GC threads per round, ~0 once warm). kwq/C is median
+ *    req/s over median req/s (no floor).
  */
 import { Bench, type Task as BenchTask } from 'tinybench';
 import {
@@ -382,7 +388,8 @@ const loopBench: BenchScript = async ({ quick }) => {
   }
 
   // ---- 3. the dispatch on real threads ---------------------------------------------
-  const count = quick ? 50_000 : 1_000_000;
+  // a round of 50,000 took 2-60 ms, either regime of 4 threads on 2 CPUs in one round (both kwq and C)
+  const count = quick ? 200_000 : 1_000_000;
   const threadRps = new Map<string, number>();
   const threadConfigs: ['per-cgroup' | 'kworker', number][] = [['kworker', 1], ...CGROUPS.map((n): ['per-cgroup', number] => ['per-cgroup', n])];
   // kwq's kworker spin (runLoopThreads' default, 20,000 read-only checks of `wake`) in time,
@@ -410,36 +417,56 @@ const loopBench: BenchScript = async ({ quick }) => {
     return (((await pick(n)) - base) * 1e6) / n;
   };
   /** what `kwq-native loop threads` prints (bench/native/loop.c) */
-  interface NativeThreads { requestsPerSec: number; ms: number; ok: boolean; exactlyOnce: boolean; missing: number; twice: number; dupes: number; fifoBroken: number; reentered: number; executions: number; kworkerSleeps: number; tagWaits: number; spin: number; spinNsPerCheck: number; dispatch: { queueNoop: number }; workqueue: { collisions: number } }
+  interface NativeThreads { requestsPerSec: number; ms: number; ok: boolean; warmup: number; exactlyOnce: boolean; missing: number; twice: number; dupes: number; fifoBroken: number; reentered: number; executions: number; kworkerSleeps: number; tagWaits: number; spin: number; spinNsPerCheck: number; dispatch: { queueNoop: number }; workqueue: { collisions: number } }
   const spinNsPerCheck = hasNative(c) ? await wasmNsPerCheck() : NaN;
+  // Each configuration: one set of threads, a warm-up of WARMUP commands (in phases: V8
+  // optimizes the threads' code then, not in a timed round; loop-threads.ts), then ROUNDS
+  // timed rounds of `count`, each followed by a C run of the same round (same warm-up, then
+  // one timed round) while kwq's threads sleep: interleaved, so that both see the same
+  // machine. The figure is the median round, the notes give min..max.
+  const ROUNDS = 5;
+  const WARMUP = quick ? 200_000 : 400_000;
+  const med = (a: number[]): number => [...a].sort((x, y) => x - y)[(a.length - 1) >> 1]!;
+  const span = (a: number[]): string => `${(Math.min(...a) / 1e6).toFixed(2)}..${(Math.max(...a) / 1e6).toFixed(2)}`;
   for (const [design, n] of threadConfigs) {
-    await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count: Math.min(count, 20_000), design, spin: WASM_SPIN }); // warm-up
-    const r = await runLoopThreads({ submitters: 2, kworkers: 2, cgroups: n, count, design, spin: WASM_SPIN });
+    const crs: NativeThreads[] = [];
+    const r = await runLoopThreads({
+      submitters: 2, kworkers: 2, cgroups: n, count, design, spin: WASM_SPIN, warmup: WARMUP, rounds: ROUNDS,
+      betweenRounds: () => {
+        // the same work in C: same threads, cgroups, count, design, batch (64), inflight (1024), warm-up
+        if (hasNative(c)) crs.push(c.run<NativeThreads>(['loop', 'threads', 2, 2, n, count, design, 64, 1024, (WASM_SPIN * spinNsPerCheck).toFixed(1), WARMUP]));
+      },
+    });
     if (!r.ok) throw new Error(`loop threads ${design} ${n}: ${r.problems.join('; ')}`);
     const label = design === 'kworker' ? 'kworker design (root FIFO)' : `${n} cgroup(s), per-cgroup`;
+    const kRps = r.rounds.map((x) => x.requestsPerSec);
     threadRps.set(label, r.requestsPerSec);
     figures.push({
       name: `threads: 2 submitters + 2 kworkers, ${label}`, value: r.requestsPerSec / 1e6, unit: 'M req/s',
       notes: {
-        'exactly once': r.ok, executions: r.workqueue.executed, 'queue_work no-ops': r.dispatch.queueNoop, 'handed to running kworker': r.workqueue.collisions,
-        'tag waits': r.submitters.reduce((a, s) => a + s.tagWaits, 0), requests: count,
+        'exactly once': r.ok, 'rounds (M req/s)': `${kRps.map((x) => (x / 1e6).toFixed(2)).join(' ')} (median of ${ROUNDS}, ${span(kRps)})`,
+        executions: r.rounds.map((x) => x.executed).join(' '), 'handed to running kworker': r.rounds.map((x) => x.collisions).join(' '),
+        'V8 compiler/GC threads CPU ms': r.rounds.map((x) => x.otherCpuMs.toFixed(1)).join(' '),
+        'queue_work no-ops (all phases)': r.dispatch.queueNoop, 'tag waits (all phases)': r.submitters.reduce((a, s) => a + s.tagWaits, 0),
+        requests: count, warmup: WARMUP,
       },
     });
     if (!hasNative(c)) continue;
-    // the same work in C, right after it: same threads, cgroups, count, design, batch (64), inflight (1024)
-    const cr = c.run<NativeThreads>(['loop', 'threads', 2, 2, n, count, design, 64, 1024, (WASM_SPIN * spinNsPerCheck).toFixed(1)]);
-    const cOk = cr.ok && cr.exactlyOnce;
+    const cOk = crs.every((x) => x.ok && x.exactlyOnce);
+    const cRps = crs.map((x) => x.requestsPerSec);
+    const bad = crs.find((x) => !(x.ok && x.exactlyOnce));
     figures.push({
-      name: `threads: 2 submitters + 2 kworkers, ${label} (native C)`, value: cr.requestsPerSec / 1e6, unit: 'M req/s',
+      name: `threads: 2 submitters + 2 kworkers, ${label} (native C)`, value: med(cRps) / 1e6, unit: 'M req/s',
       notes: {
-        'exactly once': cOk ? 'ok' : `FAILED (missing ${cr.missing}, twice ${cr.twice}, dupes ${cr.dupes}, FIFO broken ${cr.fifoBroken}, re-entered ${cr.reentered})`,
-        executions: cr.executions, 'queue_work no-ops': cr.dispatch.queueNoop, 'handed to running kworker': cr.workqueue.collisions, 'tag waits': cr.tagWaits,
-        'kworker futex sleeps': cr.kworkerSleeps,
-        'kworker spin': `${cr.spin} checks at ${cr.spinNsPerCheck.toFixed(2)} ns = kwq's ${WASM_SPIN} at ${spinNsPerCheck.toFixed(2)} ns`,
-        requests: count, cc: c.compiler,
+        'exactly once': !bad ? 'ok' : `FAILED (missing ${bad.missing}, twice ${bad.twice}, dupes ${bad.dupes}, FIFO broken ${bad.fifoBroken}, re-entered ${bad.reentered})`,
+        'rounds (M req/s)': `${cRps.map((x) => (x / 1e6).toFixed(2)).join(' ')} (median of ${crs.length}, ${span(cRps)})`,
+        executions: crs.map((x) => x.executions).join(' '), 'handed to running kworker': crs.map((x) => x.workqueue.collisions).join(' '),
+        'kworker futex sleeps': crs.map((x) => x.kworkerSleeps).join(' '), 'tag waits': crs.map((x) => x.tagWaits).join(' '),
+        'kworker spin': `${crs[0]!.spin} checks at ${crs[0]!.spinNsPerCheck.toFixed(2)} ns = kwq's ${WASM_SPIN} at ${spinNsPerCheck.toFixed(2)} ns`,
+        requests: count, warmup: WARMUP, cc: c.compiler,
       },
     });
-    if (cOk) ratios.push({ name: `threads, ${label}: kwq / native C (req/s)`, value: r.requestsPerSec / cr.requestsPerSec });
+    if (cOk) ratios.push({ name: `threads, ${label}: kwq / native C (req/s, medians of ${ROUNDS} interleaved rounds)`, value: r.requestsPerSec / med(cRps) });
     else notes.push(`loop threads ${label}: the native C reference failed its checks; no kwq/C ratio`);
   }
   for (const n of CGROUPS) {

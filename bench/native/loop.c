@@ -25,7 +25,7 @@
  *       the worker_tree lookup alone (bench/loop.ts's rb_find_batch_u64 figure): a tree
  *       of NCG workers, LOOKUPS keys 2 + ((i * 7919) % NCG) per iteration, no lock (as
  *       rb_find_batch_u64 takes none); the median ns/lookup.
- *   kwq-native loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS]]
+ *   kwq-native loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS [WARMUP]]]
  *       bench/loop.ts section 3 (src/runtime/loop-threads.ts with loop-kworker.js): the
  *       dispatch on pthreads. DESIGN per-cgroup (submitter s issues cgroups s, s + S, ...
  *       round-robin, ids 2 + c) or kworker (key 0: the root FIFO and its one work). Each
@@ -43,9 +43,10 @@
  *       checks, counted by the kworkers as loop-kworker.js does: a per-work `active` add
  *       (never re-entered), per-list per-submitter last seq (FIFO), a per-command `seen`
  *       byte add (exactly once), and at the end every byte 1, handled = COUNT, works
- *       queued = executed. requestsPerSec: COUNT / the time from the start gate until every
- *       command was handled and the workqueue idle, polled every 1 ms after the submitters
- *       ended (loop-threads.ts's setTimeout(1) drain). Where kwq's harness is JS: threads
+ *       queued = executed. Phases as loop-threads.ts: WARMUP (default 0) commands in up to 4
+ *       untimed phases, then COUNT timed; each phase opens the gate (its number), sleeps on a
+ *       done word the kworker that handled its last command wakes, then checks the workqueue
+ *       idle every 50 us. requestsPerSec: COUNT / the timed phase's time. Where kwq's harness is JS: threads
  *       are pthreads started before the gate (worker_threads + a 'ready' message), the
  *       gate is a futex word (Atomics.wait/notify), reports are the threads' structs read
  *       after pthread_join (postMessage), no canary check (the Wasm stack's), Atomics.wait/
@@ -74,6 +75,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -910,6 +913,9 @@ struct lt_shared {
 	uint32_t gate __attribute__((aligned(CACHELINE)));
 	uint32_t ready;
 	uint32_t handled __attribute__((aligned(CACHELINE))); /* loop-threads.ts's `handled` word */
+	int32_t done; /* the last phase whose commands were all handled (loop-kworker.js DONE) */
+	uint32_t nphases;
+	uint32_t targets[8]; /* commands queued by the end of each phase */
 	/* the checks' state (loop-kworker.js): rows = worker arena index, + 1 for the root list */
 	int32_t *active;
 	int32_t *last_seq;
@@ -925,6 +931,8 @@ struct lt_thread {
 	/* submitter */
 	uint64_t *keys;
 	uint32_t nkeys, count;
+	uint32_t phase_count[8]; /* this submitter's commands in each phase */
+	pid_t tid;
 	uint64_t queued, calls, tag_waits, tag_wait_ns, queued_works;
 	/* kworker */
 	uint64_t executions, handled, batches, reentered, fifo_broken, dupes, idled, tag_wakes, sleeps;
@@ -932,11 +940,36 @@ struct lt_thread {
 	struct cpu_t cpu;
 } __attribute__((aligned(CACHELINE)));
 
-static void lt_gate(struct lt_shared *sh)
+/* loop-kworker.js waitGate: sleep until the gate word reaches `phase` */
+static void lt_wait_gate(struct lt_shared *sh, uint32_t phase)
 {
-	__atomic_fetch_add(&sh->ready, 1, SEQ); /* loop-kworker.js's 'ready' message */
-	while (__atomic_load_n(&sh->gate, SEQ) == 0)
-		futex(&sh->gate, FUTEX_WAIT_PRIVATE, 0, NULL); /* pairs with the main thread's store + wake */
+	for (uint32_t v = __atomic_load_n(&sh->gate, SEQ); v < phase; v = __atomic_load_n(&sh->gate, SEQ))
+		futex(&sh->gate, FUTEX_WAIT_PRIVATE, v, NULL); /* pairs with the main thread's store + wake */
+}
+
+static void lt_gate(struct lt_thread *t)
+{
+	t->tid = (pid_t)syscall(SYS_gettid);
+	__atomic_fetch_add(&t->sh->ready, 1, SEQ); /* loop-kworker.js's 'ready' message */
+	lt_wait_gate(t->sh, 1);
+}
+
+/* a thread's CPU and run-queue ns so far, read by the main thread (loop-threads.ts taskSchedstat) */
+static struct cpu_t task_cpu(pid_t tid)
+{
+	struct cpu_t c = { 0, 0 };
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		unsigned long long a, b;
+		if (fscanf(f, "%llu %llu", &a, &b) == 2) {
+			c.run = a;
+			c.wait = b;
+		}
+		fclose(f);
+	}
+	return c;
 }
 
 static struct cpu_t cpu_since(struct cpu_t a)
@@ -959,40 +992,46 @@ static void *lt_submitter(void *arg)
 	struct lt_shared *sh = t->sh;
 	uint32_t batch = sh->batch;
 	struct loop_cmd **at = xalloc(sizeof(*at) * batch);
-	lt_gate(sh);
+	lt_gate(t);
 	struct cpu_t c0 = thread_cpu();
 	uint64_t t0 = now_ns();
-	uint32_t seq = 0;
-	while (seq < t->count) {
-		uint32_t want = t->count - seq < batch ? t->count - seq : batch;
-		uint32_t got = cmd_alloc_batch(sh->cmds, at, want);
-		if (got == 0) {
-			/* every command in flight: blk_mq_get_tag's sleep until blk_mq_put_tag frees some */
-			t->tag_waits++;
-			uint64_t tw = now_ns();
-			__atomic_fetch_add(&sh->tags.waiters, 1, SEQ); /* pairs with the kworkers' load after the free */
-			uint32_t woken = __atomic_load_n(&sh->tags.wake, SEQ);
-			got = cmd_alloc_batch(sh->cmds, at, want); /* a free before the add is seen here */
+	uint32_t seq = 0, end = 0;
+	for (uint32_t p = 0; p < sh->nphases; p++) {
+		if (p > 0)
+			lt_wait_gate(sh, p + 1);
+		end += t->phase_count[p];
+		while (seq < end) {
+			uint32_t want = end - seq < batch ? end - seq : batch;
+			uint32_t got = cmd_alloc_batch(sh->cmds, at, want);
 			if (got == 0) {
-				struct timespec ts = { 0, 5000000 }; /* Atomics.wait's 5 ms cap */
-				futex(&sh->tags.wake, FUTEX_WAIT_PRIVATE, woken, &ts);
+				/* every command in flight: blk_mq_get_tag's sleep until blk_mq_put_tag frees some */
+				t->tag_waits++;
+				uint64_t tw = now_ns();
+				__atomic_fetch_add(&sh->tags.waiters, 1, SEQ); /* pairs with the kworkers' load after the free */
+				uint32_t woken = __atomic_load_n(&sh->tags.wake, SEQ);
+				got = cmd_alloc_batch(sh->cmds, at, want); /* a free before the add is seen here */
+				if (got == 0) {
+					struct timespec ts = { 0, 5000000 }; /* Atomics.wait's 5 ms cap */
+					futex(&sh->tags.wake, FUTEX_WAIT_PRIVATE, woken, &ts);
+				}
+				__atomic_fetch_sub(&sh->tags.waiters, 1, SEQ);
+				t->tag_wait_ns += now_ns() - tw;
+				if (got == 0)
+					continue;
 			}
-			__atomic_fetch_sub(&sh->tags.waiters, 1, SEQ);
-			t->tag_wait_ns += now_ns() - tw;
-			if (got == 0)
-				continue;
+			for (uint32_t i = 0; i < got; i++) {
+				struct loop_cmd *c = at[i];
+				c->sub = (uint16_t)t->id;
+				c->key = t->keys[(seq + i) % t->nkeys];
+				c->tag = seq + i;
+			}
+			t->queued_works += loop_queue_work_batch_wq(sh->lo, sh->wq, at, got);
+			seq += got;
+			t->calls++;
 		}
-		for (uint32_t i = 0; i < got; i++) {
-			struct loop_cmd *c = at[i];
-			c->sub = (uint16_t)t->id;
-			c->key = t->keys[(seq + i) % t->nkeys];
-			c->tag = seq + i;
-		}
-		t->queued_works += loop_queue_work_batch_wq(sh->lo, sh->wq, at, got);
-		seq += got;
-		t->calls++;
 	}
 	t->queued = seq;
+	lt_wait_gate(sh, sh->nphases + 1); /* as loop-kworker.js: until the main thread read this thread's schedstat */
 	t->ns = now_ns() - t0;
 	t->cpu = cpu_since(c0);
 	free(at);
@@ -1007,7 +1046,7 @@ static void *lt_kworker(void *arg)
 	uint32_t cap = sh->batch, nsub = sh->nsub;
 	struct loop_cmd **out = xalloc(sizeof(*out) * cap);
 	struct loop_device *lo = sh->lo;
-	lt_gate(sh);
+	lt_gate(t);
 	struct cpu_t c0 = thread_cpu();
 	uint64_t t0 = now_ns();
 	for (;;) {
@@ -1044,7 +1083,14 @@ static void *lt_kworker(void *arg)
 				futex(&sh->tags.wake, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL); /* Atomics.notify: every waiter */
 				t->tag_wakes++;
 			}
-			__atomic_fetch_add(&sh->handled, (uint32_t)n, SEQ); /* pairs with the main thread's drain check */
+			uint32_t total = __atomic_add_fetch(&sh->handled, (uint32_t)n, SEQ); /* pairs with the main thread's drain check */
+			/* the phase whose last command this was: only this kworker's add reaches its target */
+			for (uint32_t p = 0; p < sh->nphases; p++) {
+				if (total == sh->targets[p]) {
+					__atomic_store_n(&sh->done, (int32_t)(p + 1), SEQ); /* pairs with the main thread's load + wait */
+					futex((uint32_t *)&sh->done, FUTEX_WAKE_PRIVATE, 1, NULL);
+				}
+			}
 		}
 		__atomic_fetch_sub(&sh->active[row], 1, SEQ);
 		loop_wq_done(sh->wq, t->id, w);
@@ -1078,7 +1124,7 @@ static double spin_ns_per_check(struct workqueue *wq)
 }
 
 static int cmd_threads(uint32_t S, uint32_t K, uint32_t C, uint32_t count, const char *design, uint32_t batch, uint32_t inflight,
-		       double spin_ns)
+		       double spin_ns, uint32_t warmup)
 {
 	int kworker_design = !strcmp(design, "kworker");
 	if (!kworker_design && strcmp(design, "per-cgroup"))
@@ -1086,6 +1132,13 @@ static int cmd_threads(uint32_t S, uint32_t K, uint32_t C, uint32_t count, const
 	if (S < 1 || S > 32 || K < 1 || K > LOOP_WQ_MAX_KWORKERS || C < 1 || C > (1u << 20) || count < 1 || count > (1u << 26) || batch < 1 ||
 	    batch > 4096 || inflight < 1 || inflight > (1u << 20))
 		die("loop threads: SUBMITTERS 1..32, KWORKERS 1..64, CGROUPS 1..2^20, COUNT 1..2^26, BATCH 1..4096, INFLIGHT 1..2^20");
+	if (warmup > (1u << 26))
+		die("loop threads: WARMUP 0..2^26");
+	/* phases as loop-threads.ts: the warm-up in up to 4 phases, then the timed one */
+	uint32_t nwarm = warmup < 4 ? warmup : 4, phases[8], nph = 0, total = 0;
+	for (uint32_t i = 0; i < nwarm; i++)
+		phases[nph++] = warmup / nwarm + (i < warmup % nwarm);
+	phases[nph++] = count;
 	struct lt_shared *sh = xalloc(sizeof(*sh));
 	sh->workers = arena_new(C); /* workerCapacity: cgroups */
 	sh->lo = xalloc(sizeof(*sh->lo));
@@ -1100,7 +1153,10 @@ static int cmd_threads(uint32_t S, uint32_t K, uint32_t C, uint32_t count, const
 	sh->last_seq = xalloc(sizeof(int32_t) * rows * S);
 	for (uint32_t i = 0; i < rows * S; i++)
 		sh->last_seq[i] = -1;
-	sh->seen = xalloc(count);
+	sh->nphases = nph;
+	for (uint32_t p = 0; p < nph; p++)
+		sh->targets[p] = total += phases[p];
+	sh->seen = xalloc(total);
 	sh->seq_base = xalloc(sizeof(uint32_t) * S);
 	sh->nsub = S;
 	sh->root_index = C;
@@ -1115,7 +1171,9 @@ static int cmd_threads(uint32_t S, uint32_t K, uint32_t C, uint32_t count, const
 		struct lt_thread *t = &th[K + s];
 		t->sh = sh;
 		t->id = s;
-		t->count = count / S + (s < count % S);
+		t->count = 0;
+		for (uint32_t p = 0; p < nph; p++)
+			t->count += t->phase_count[p] = phases[p] / S + (s < phases[p] % S);
 		sh->seq_base[s] = base;
 		base += t->count;
 		/* loop-threads.ts keysOf: key 0 (the root FIFO) in the kworker design, else this
@@ -1141,28 +1199,45 @@ static int cmd_threads(uint32_t S, uint32_t K, uint32_t C, uint32_t count, const
 		struct timespec ts = { 0, 100000 };
 		nanosleep(&ts, NULL);
 	}
-	uint64_t t0 = now_ns();
-	__atomic_store_n(&sh->gate, 1, SEQ);
+	/* each phase as loop-threads.ts runs it: open the gate, sleep on the done word until the
+	 * kworker that handled the phase's last command wakes this thread, then the workqueue
+	 * idle, checked every 50 us; the last phase is timed */
+	double ms = 0;
+	struct cpu_t sc0[S + K], sc1[S + K];
+	for (uint32_t p = 1; p <= nph; p++) {
+		if (p == nph)
+			for (uint32_t i = 0; i < S + K; i++)
+				sc0[i] = task_cpu(th[i].tid);
+		uint64_t t0 = now_ns(), deadline = t0 + 60000000000ull;
+		__atomic_store_n(&sh->gate, p, SEQ);
+		futex(&sh->gate, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+		for (int32_t v = __atomic_load_n(&sh->done, SEQ); v < (int32_t)p; v = __atomic_load_n(&sh->done, SEQ)) {
+			if (now_ns() > deadline)
+				die("loop threads: the commands were not handled within 60 s");
+			struct timespec ts = { 1, 0 };
+			futex((uint32_t *)&sh->done, FUTEX_WAIT_PRIVATE, (uint32_t)v, &ts); /* pairs with the kworkers' store + wake */
+		}
+		while (!loop_wq_idle(sh->wq)) {
+			if (now_ns() > deadline)
+				die("loop threads: the workqueue was not idle within 60 s");
+			struct timespec ts = { 0, 50000 };
+			nanosleep(&ts, NULL);
+		}
+		ms = (double)(now_ns() - t0) / 1e6;
+	}
+	for (uint32_t i = 0; i < S + K; i++)
+		sc1[i] = task_cpu(th[i].tid);
+	__atomic_store_n(&sh->gate, nph + 1, SEQ); /* the submitters end */
 	futex(&sh->gate, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 	for (uint32_t s = 0; s < S; s++)
 		pthread_join(th[K + s].t, NULL);
-	/* drain as loop-threads.ts does: every command handled, then the workqueue idle, checked
-	 * every 1 ms (its setTimeout(1) poll) */
-	uint64_t deadline = now_ns() + 60000000000ull;
-	while (__atomic_load_n(&sh->handled, SEQ) < count || !loop_wq_idle(sh->wq)) {
-		if (now_ns() > deadline)
-			die("loop threads: the commands were not handled within 60 s");
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
-	}
-	double ms = (double)(now_ns() - t0) / 1e6;
 	loop_wq_stop(sh->wq);
 	for (uint32_t k = 0; k < K; k++)
 		pthread_join(th[k].t, NULL);
 
 	/* the checks of loop-threads.ts */
 	uint64_t missing = 0, twice = 0;
-	for (uint32_t i = 0; i < count; i++) {
+	for (uint32_t i = 0; i < total; i++) {
 		if (sh->seen[i] == 0)
 			missing++;
 		else if (sh->seen[i] > 1)
@@ -1175,26 +1250,26 @@ static int cmd_threads(uint32_t S, uint32_t K, uint32_t C, uint32_t count, const
 		struct lt_thread *t = &th[k];
 		executions += t->executions, handled += t->handled, batches += t->batches, reentered += t->reentered;
 		fifo_broken += t->fifo_broken, dupes += t->dupes, idled += t->idled, tag_wakes += t->tag_wakes, sleeps += t->sleeps;
-		kw_cpu += (double)t->cpu.run / 1e6, kw_rq += (double)t->cpu.wait / 1e6;
+		kw_cpu += (double)(sc1[k].run - sc0[k].run) / 1e6, kw_rq += (double)(sc1[k].wait - sc0[k].wait) / 1e6;
 	}
 	for (uint32_t s = 0; s < S; s++) {
 		struct lt_thread *t = &th[K + s];
 		tag_waits += t->tag_waits, tag_wait_ns += t->tag_wait_ns, calls += t->calls, queued_works += t->queued_works;
-		sub_cpu += (double)t->cpu.run / 1e6, sub_rq += (double)t->cpu.wait / 1e6;
+		sub_cpu += (double)(sc1[K + s].run - sc0[K + s].run) / 1e6, sub_rq += (double)(sc1[K + s].wait - sc0[K + s].wait) / 1e6;
 	}
 	struct loop_device *lo = sh->lo;
 	struct workqueue *wq = sh->wq;
-	int ok = !missing && !twice && !reentered && !fifo_broken && !dupes && handled == count && lo->queued == count &&
+	int ok = !missing && !twice && !reentered && !fifo_broken && !dupes && handled == total && lo->queued == total &&
 		 wq->executed == executions && wq->queued == wq->executed;
-	printf("{\"submitters\":%u,\"kworkers\":%u,\"cgroups\":%u,\"count\":%u,\"design\":\"%s\",\"batch\":%u,\"inflight\":%u,\"spin\":%u,"
+	printf("{\"submitters\":%u,\"kworkers\":%u,\"cgroups\":%u,\"count\":%u,\"warmup\":%u,\"design\":\"%s\",\"batch\":%u,\"inflight\":%u,\"spin\":%u,"
 	       "\"spinNs\":%.1f,\"spinNsPerCheck\":%.3f,\"ms\":%.3f,\"requestsPerSec\":%.1f,\"ok\":%s,\"exactlyOnce\":%s,\"missing\":%llu,\"twice\":%llu,"
 	       "\"dupes\":%llu,\"fifoBroken\":%llu,\"reentered\":%llu,\"handled\":%llu,\"executions\":%llu,\"batches\":%llu,\"idled\":%llu,"
 	       "\"kworkerSleeps\":%llu,\"tagWaits\":%llu,\"tagWaitMs\":%.3f,\"tagWakes\":%llu,\"calls\":%llu,\"queuedWorks\":%llu,"
 	       "\"dispatch\":{\"queued\":%u,\"rootQueued\":%u,\"allocFailures\":%u,\"workersCreated\":%u,\"queueNoop\":%u,\"rescued\":%u,\"nrWorkers\":%u},"
 	       "\"workqueue\":{\"queued\":%u,\"executed\":%u,\"collisions\":%u},"
 	       "\"submitterCpuMs\":%.3f,\"submitterRunQueueMs\":%.3f,\"kworkerCpuMs\":%.3f,\"kworkerRunQueueMs\":%.3f}\n",
-	       S, K, C, count, design, batch, inflight, spin, spin_ns, ns_per_check, ms, (double)count / (ms / 1000), ok ? "true" : "false",
-	       !missing && !twice && !dupes && handled == count ? "true" : "false", (unsigned long long)missing, (unsigned long long)twice,
+	       S, K, C, count, warmup, design, batch, inflight, spin, spin_ns, ns_per_check, ms, (double)count / (ms / 1000), ok ? "true" : "false",
+	       !missing && !twice && !dupes && handled == total ? "true" : "false", (unsigned long long)missing, (unsigned long long)twice,
 	       (unsigned long long)dupes, (unsigned long long)fifo_broken, (unsigned long long)reentered, (unsigned long long)handled,
 	       (unsigned long long)executions, (unsigned long long)batches, (unsigned long long)idled, (unsigned long long)sleeps,
 	       (unsigned long long)tag_waits, (double)tag_wait_ns / 1e6, (unsigned long long)tag_wakes, (unsigned long long)calls,
@@ -1212,8 +1287,8 @@ int loop_main(int argc, char **argv)
 	if (argc >= 8 && !strcmp(argv[2], "threads"))
 		return cmd_threads((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]), argv[7],
 				   argc >= 9 ? (uint32_t)atoi(argv[8]) : 64, argc >= 10 ? (uint32_t)atoi(argv[9]) : 1024,
-				   argc >= 11 ? atof(argv[10]) : DEFAULT_SPIN_NS);
+				   argc >= 11 ? atof(argv[10]) : DEFAULT_SPIN_NS, argc >= 12 ? (uint32_t)atoi(argv[11]) : 0);
 	die("usage: kwq-native loop dispatch NCG N MS [batch|one] | loop lookup NCG LOOKUPS MS"
-	    " | loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS]]");
+	    " | loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS [WARMUP]]]");
 	return 2;
 }

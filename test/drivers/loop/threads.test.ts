@@ -52,4 +52,31 @@ describe('loop dispatch on real threads', () => {
     expect(r.dispatch.workersCreated - r.dispatch.workersFreed).toBe(r.dispatch.nrWorkers);
     expect(r.dispatch.nrWorkers).toBeLessThanOrEqual(3);
   }, 60_000);
+
+  test('a warm-up and timed rounds on the same threads: every command of every phase once, one report per round', async () => {
+    const seen: number[] = [];
+    const r = await runLoopThreads({
+      submitters: 2, kworkers: 2, cgroups: 4, count: 20_000, warmup: 10_000, rounds: 3, batch: 32, inflight: 256,
+      betweenRounds: (i) => { seen.push(i); },
+    });
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.rounds).toHaveLength(3);
+    expect(seen).toEqual([0, 1, 2]);
+    // every phase's commands, the warm-up's included, were handled once
+    expect(r.kworkers.reduce((a, k) => a + k.handled, 0)).toBe(10_000 + 3 * 20_000);
+    expect(r.dispatch.queued).toBe(10_000 + 3 * 20_000);
+    for (const round of r.rounds) {
+      expect(round.ms).toBeGreaterThan(0);
+      expect(round.requestsPerSec).toBeCloseTo((20_000 * 1000) / round.ms, 0);
+    }
+    // the report's figure is the median round's
+    const ms = r.rounds.map((x) => x.ms).sort((a, b) => a - b);
+    expect(r.ms).toBe(ms[1]);
+  }, 60_000);
+
+  test('names the option that is out of range', async () => {
+    await expect(runLoopThreads({ submitters: 1, kworkers: 1, cgroups: 1, count: 100, rounds: 0 })).rejects.toThrow(/rounds/);
+    await expect(runLoopThreads({ submitters: 1, kworkers: 1, cgroups: 1, count: 100, warmup: -1 })).rejects.toThrow(/warmup/);
+  });
 });
