@@ -22,10 +22,11 @@
  * Counting (psi_task_change -> psi_group_change). The sim runtime tells what a thread
  * counts as (sim.ts StallHook: woken or requeued = waiting, throttled stays waiting,
  * dispatched = on a CPU, asleep or dead = nothing), once per thread and virtual time
- * (the net of its changes then), before time moves on. PsiTracker walks the ancestors
- * of the thread's cgroup (PsiGroup.up) and, at each, first folds the stall since the
- * group's last change at its current rates (record_times up to now), then changes its
- * waiting/oncpu counts: O(depth) per change, no allocation, nothing done while time
+ * (the net of its changes then), before time moves on. PsiTracker sums the changes of
+ * one flush per group and then (settle) walks the ancestors of each changed group
+ * (PsiGroup.up) and, at each, first folds the stall since the group's last change at
+ * its current rates (record_times up to now), then changes its waiting/oncpu counts:
+ * O(depth) per changed group and time, no allocation, nothing done while time
  * passes (the pass over every queued and running thread at each event that this
  * replaced cost O(threads): issue 10's 1,000 vhost devices spent 67% of host time
  * there). A read first takes the runtime's pending changes and folds up to the current
@@ -143,6 +144,14 @@ export class PsiGroup {
   up: PsiGroup | null = null;
   /** cgroup.pressure when the stall was last folded: it holds until the next fold */
   private enabled = true;
+  /**
+   * PsiTracker's deferred count changes of the threads whose group this is (their net
+   * over one psiFlush), applied to this group and its ancestors by PsiTracker.settle
+   */
+  dWaiting = 0;
+  dOncpu = 0;
+  /** in PsiTracker's dirty list */
+  dirty = false;
 
   constructor() {
     this.ns[WORK_AT] = Infinity;
@@ -302,6 +311,10 @@ function calcAvgs(avg: number[], missed: number, time: number, period: number): 
  * ancestors of its cgroup folded and recounted (psi_group_change per group).
  */
 class PsiTracker implements StallHook {
+  /** groups with deferred count changes (the first nrDirty), applied by settle() */
+  private readonly dirty: (PsiGroup | null)[] = [];
+  private nrDirty = 0;
+
   constructor(
     private readonly rt: SimRuntime,
     /** the index of the default (v2) hierarchy in task.cgroups */
@@ -331,37 +344,59 @@ class PsiTracker implements StallHook {
         }
       } else state = PSI_IDLE;
     }
+    // The groups' count changes are summed per group and applied by settle(), at the
+    // same `now` (psiFlush: after all changes of one time). That is exact: a group's
+    // first fold at a time uses the counts from before that time's changes either way,
+    // and later folds at that time add nothing; the counts end the same. Issue 10:
+    // with a thousand workers taking turns on the CPUs, each flush told a thousand
+    // changes of one group, each a walk to the root.
     if (cur === old) {
-      if (state === from) return;
-      const dw = (state === PSI_WAITING ? 1 : 0) - (from === PSI_WAITING ? 1 : 0);
-      const don = (state === PSI_ONCPU ? 1 : 0) - (from === PSI_ONCPU ? 1 : 0);
-      for (let p = cur; p !== null; p = p.up) {
-        p.fold(now);
-        p.waiting += dw;
-        p.oncpu += don;
-      }
+      if (state === from || cur === null) return;
+      this.defer(cur, (state === PSI_WAITING ? 1 : 0) - (from === PSI_WAITING ? 1 : 0), (state === PSI_ONCPU ? 1 : 0) - (from === PSI_ONCPU ? 1 : 0));
     } else {
-      // a first count, the last one, or the task moved since (cgroup_move_task's part, late)
-      if (old !== null) count(old, from, -1, now);
+      // a first count, the last one (asleep, dead), or the task moved since (cgroup_move_task's part, late)
+      if (old !== null && from !== PSI_IDLE) this.defer(old, from === PSI_WAITING ? -1 : 0, from === PSI_ONCPU ? -1 : 0);
       if (cur !== null) {
         if (!cur.attached) {
           cg ??= (th.owner as Task).cgroups[this.dfl]!;
           for (let c: Cgroup | null = cg; c !== null && !c.cpuTg.psi.attached; c = c.parent) c.cpuTg.psi.attach(c, this.rt);
         }
-        count(cur, state, 1, now);
+        this.defer(cur, state === PSI_WAITING ? 1 : 0, state === PSI_ONCPU ? 1 : 0);
       }
     }
     th.psiState = state;
     th.psiGroup = cur;
   }
-}
 
-/** add `n` threads in `state` to the group and its ancestors */
-function count(g: PsiGroup, state: number, n: number, now: number): void {
-  for (let p: PsiGroup | null = g; p !== null; p = p.up) {
-    p.fold(now);
-    if (state === PSI_WAITING) p.waiting += n;
-    else p.oncpu += n;
+  /** `g`'s counts change by these at the next settle() (and its ancestors') */
+  private defer(g: PsiGroup, dw: number, don: number): void {
+    g.dWaiting += dw;
+    g.dOncpu += don;
+    if (!g.dirty) {
+      g.dirty = true;
+      this.dirty[this.nrDirty++] = g;
+    }
+  }
+
+  /** the deferred count changes (taskChange), each group's net: fold at `now`, then count, up to the root */
+  settle(now: number): void {
+    const q = this.dirty;
+    const n = this.nrDirty;
+    this.nrDirty = 0;
+    for (let i = 0; i < n; i++) {
+      const g = q[i]!;
+      q[i] = null;
+      g.dirty = false;
+      const dw = g.dWaiting;
+      const don = g.dOncpu;
+      g.dWaiting = 0;
+      g.dOncpu = 0;
+      for (let p: PsiGroup | null = g; p !== null; p = p.up) {
+        p.fold(now);
+        p.waiting += dw;
+        p.oncpu += don;
+      }
+    }
   }
 }
 
@@ -390,7 +425,11 @@ export function psiMoveTask(k: Kernel, task: Task): void {
   const rt = k.rt as SimRuntime;
   rt.psiFlush();
   th.psiHome = null; // the task's group changed
-  if (th.psiState !== PSI_IDLE) rt.stallHook?.taskChange(th, th.psiState, rt.eventNs());
+  const h = rt.stallHook;
+  if (th.psiState !== PSI_IDLE && h !== null) {
+    h.taskChange(th, th.psiState, rt.eventNs());
+    h.settle(rt.eventNs());
+  }
 }
 
 /** SchedSupport.attach: PSI for a kernel's sim runtime (cgroup v2: PSI lives on the default hierarchy) */
