@@ -199,6 +199,12 @@ export class Kernel {
    * counted): 0 means no e_freeze is set, so no task is frozen
    */
   nrCgroupFreeze = 0;
+  /**
+   * Bumped by every change that can change a task's effective cpu cgroup (a migration,
+   * a subtree_control write, a hierarchy mounted): Task.cpuCg caches chargeCpu's
+   * cgroupOf(task, 'cpu') while this is unchanged (cgroupsChanged).
+   */
+  cgroupEpoch = 0;
   /** obj_cgroups by id; id 0 means "no page" in page owner arrays */
   readonly objcgs: (ObjCgroup | null)[] = [null];
   readonly totalRamPages: number;
@@ -385,6 +391,7 @@ export class Kernel {
     if (v2) for (const c of controllers) r.root.subtreeControl.add(c);
     for (const c of controllers) this.ssHierarchy.set(c, r.hierarchyId);
     this.cgroupRoots.push(r);
+    this.cgroupsChanged();
   }
 
   private buildSysModule(): void {
@@ -1183,6 +1190,20 @@ export class Kernel {
     return woke;
   }
 
+  /**
+   * wakeUpProcess(task) for a caller that holds the task's thread (`th` === task.thread):
+   * the Task is read only for the sched_wakeup event. A dead task's thread is DEAD
+   * (do_exit kills it before the task is marked dead), which the runtime does not wake:
+   * the same answer as wakeUpProcess's alive check. vhost_worker_queue's wake-up runs
+   * per queued batch, and with a thousand workers the Task was a cache miss each (issue 10).
+   */
+  wakeUpThread(task: Task, th: SimThread): boolean {
+    const woke = this.rt.wakeUpProcess(th);
+    const tp = this.tp.schedWakeup;
+    if (woke && tp.enabled) tp.fire({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm });
+    return woke;
+  }
+
   /** kthread_use_mm: a kthread borrows `mm` (mmgrab); its allocations then charge mm's owner. */
   kthreadUseMm(task: Task, mm: MmStruct): void {
     if (!task.isKthread) throw new KwqError('kthread_use_mm', `${task} is not a kthread`);
@@ -1267,9 +1288,21 @@ export class Kernel {
     if (tp.enabled) tp.fire({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm, cpu, startNs: start, costNs: cost });
   }
 
+  /** a task's cgroups or a cgroup's effective controllers may have changed: drop the Task.cpuCg caches */
+  cgroupsChanged(): void {
+    this.cgroupEpoch++;
+  }
+
   /** charge `ns` of CPU time to the task's cpu cgroup (cpu.stat usage_usec) */
   chargeCpu(task: Task, ns: number, user: boolean): void {
-    const cg = this.cgroupOf(task, 'cpu');
+    // cgroupOf(task, 'cpu'), cached on the task (a Map and two Set lookups, and the
+    // task's css_set array: a cache miss per slice with a thousand tasks; issue 10)
+    let cg = task.cpuCg;
+    if (cg === null || task.cpuCgEpoch !== this.cgroupEpoch) {
+      cg = this.cgroupOf(task, 'cpu');
+      task.cpuCg = cg;
+      task.cpuCgEpoch = this.cgroupEpoch;
+    }
     if (user) cg.cpu.userNs += ns;
     else cg.cpu.systemNs += ns;
   }
@@ -1294,6 +1327,7 @@ export class Kernel {
           if (typeof made === 'number') throw new KwqError(where, `cannot create cgroup ${parts.slice(0, i + 1).join('/')}: ${made}`);
           n = made;
           if (r.v2 && i < parts.length - 1) for (const c of DFL_CONTROLLERS) if (cg.subtreeControl.has(c)) n.subtreeControl.add(c);
+          this.cgroupsChanged();
         }
         cg = n;
       }

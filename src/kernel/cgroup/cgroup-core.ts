@@ -180,6 +180,7 @@ export function cgroupMoveTask(k: Kernel, task: Task, dst: Cgroup): void {
   src.tasks.delete(task);
   dst.tasks.add(task);
   task.cgroups[h] = dst;
+  k.cgroupsChanged();
   if (dst.root.v2) psiMoveTask(k, task); // psi's cgroup_move_task: the thread's counts move with it now
   if (dst.root.controllers.has('pids') && src.ecss('pids') !== dst.ecss('pids')) {
     pidsUncharge(src, 1);

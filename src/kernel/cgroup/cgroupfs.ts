@@ -334,6 +334,7 @@ function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): num
     cg.subtreeControl.delete(ss);
   }
   if (enable.has('pids') || disable.has('pids')) pidsRecount(cg);
+  k.cgroupsChanged(); // effective css of the subtree's tasks (Task.cpuCg)
   return 0;
 }
 
