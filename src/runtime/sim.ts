@@ -97,7 +97,10 @@ export interface FairSched {
  * before time moves on. No allocation.
  */
 export interface StallHook {
+  /** may defer the groups' count changes until settle (the thread's own state is taken at once) */
   taskChange(th: SimThread, state: number, now: number): void;
+  /** after taskChange calls at `now` (psiFlush: all of one flush): apply what they deferred */
+  settle(now: number): void;
 }
 
 /**
@@ -255,6 +258,7 @@ export class SimRuntime implements Runtime {
       th.psiPending = false;
       h.taskChange(th, th.psiNext, this.now);
     }
+    h.settle(this.now);
   }
 
   jiffies(): number {

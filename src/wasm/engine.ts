@@ -587,7 +587,7 @@ export class VhostWorkerHandle {
  * vhost_worker_stats's f64. Another thread may be writing it (threads runtime): the
  * high word is read again so that a carry between the two reads is not torn. May be stale.
  */
-function readU64(u32: Uint32Array, at: number): number {
+export function readU64(u32: Uint32Array, at: number): number {
   let hi = u32[at + 1]!;
   for (;;) {
     const lo = u32[at]!;

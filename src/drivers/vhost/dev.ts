@@ -123,8 +123,14 @@ export class VhostDev {
     vq.shared.config(VHOST_VQ.AUX_WORK, w.ref);
   }
 
-  /** Threads runtime: the costs (ns) as cost-loop iterations in every vq's shared config. */
+  /** The costs to the workers' copies; threads runtime: as cost-loop iterations in every vq's shared config. */
   applyCosts(): void {
+    // the workers' copies (VhostWorker.wakeNs / workNs: read per run)
+    for (const w of this.workers) {
+      if (w === undefined) continue;
+      w.wakeNs = this.costs.wakeNs;
+      w.workNs = this.costs.workNs;
+    }
     const perNs = this.ve.spinPerNs;
     for (const vq of this.vqs) {
       const sh = vq.shared;

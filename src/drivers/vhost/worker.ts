@@ -34,7 +34,7 @@ import type { Tracepoint } from '../../kernel/trace.js';
 import type { VhostWorkerHandle } from '../../wasm/engine.js';
 import type { VhostDev } from './dev.js';
 import { FAULT, readU32, VHOST_ATTACH_VRING_WORKER, VHOST_FREE_WORKER, VHOST_GET_VRING_WORKER, VHOST_NEW_WORKER, writeFields } from './uapi.js';
-import { flushWorkFn, type VhostWork } from './vhost-engine.js';
+import { flushWorkFn, type VhostEngine, type VhostWork } from './vhost-engine.js';
 import { vhostGetVqFromUser, vhostVqAttachWorker } from './vq.js';
 
 /** sizeof(struct vhost_worker) on x86_64, for the GFP_KERNEL_ACCOUNT charge (order of magnitude) */
@@ -76,6 +76,20 @@ export class VhostWorker implements ThreadBody {
    */
   private readonly queueFn: (worker: number, work: number) => number;
   private readonly offset: number;
+  /**
+   * What a run and a wake-up read, on this object: with a thousand workers taking
+   * turns each run starts with cold caches, and the device, its costs object, the
+   * handle and the engine's kernel were a cache line each (issue 10). The engine and
+   * the kernel never change; the costs are copied by dev.applyCosts (vhostSetCosts)
+   * and the pid with the task.
+   */
+  private readonly ve: VhostEngine;
+  private readonly kernel: Kernel;
+  /** dev.costs.wakeNs / workNs (dev.applyCosts copies them) */
+  wakeNs: number;
+  workNs: number;
+  /** task.pid (the workqueue_execute_* tracepoints' pid) */
+  private pid = 0;
 
   constructor(
     readonly dev: VhostDev,
@@ -86,6 +100,17 @@ export class VhostWorker implements ThreadBody {
     this.simWake = dev.ve.threads === null;
     this.queueFn = dev.ve.engine.exports.vhost_worker_queue;
     this.offset = handle.offset;
+    this.ve = dev.ve;
+    this.kernel = dev.k;
+    this.wakeNs = dev.costs.wakeNs;
+    this.workNs = dev.costs.workNs;
+  }
+
+  /** the vhost_task or kthread, set once at creation */
+  setTask(t: Task): void {
+    this.task = t;
+    this.thread = t.thread;
+    this.pid = t.pid;
   }
 
   /** vhost_worker_queue in Wasm (VhostWorkerHandle.queue): 0 already queued, 1 added, 3 added and woke the thread */
@@ -95,37 +120,34 @@ export class VhostWorker implements ThreadBody {
   }
 
   get k(): Kernel {
-    return this.dev.k;
+    return this.kernel;
   }
 
   /** vhost_task_fn + vhost_run_work_list / vhost_run_work_kthread_list: one slice. */
   run(th: SimThread, budgetNs: number): boolean {
     // threads runtime: the worker's real thread is the one consumer of its list; the
     // Task here is for accounting, flags, cgroups and signals only
-    if (this.dev.ve.threads !== null) return false;
-    const k = this.dev.k;
-    const task = this.task!;
-    const ve = this.dev.ve;
-    const costs = this.dev.costs;
+    if (!this.simWake) return false;
+    const ve = this.ve;
     // kthread_use_mm(dev->mm) for the works (the kernel holds it for the loop's lifetime)
-    const useMm = this.mode === 'kthread' && this.dev.mm !== null && task.mm === null;
-    if (useMm) k.kthreadUseMm(task, this.dev.mm!);
+    const useMm = this.mode === 'kthread' && this.dev.mm !== null && this.task!.mm === null;
+    if (useMm) this.kernel.kthreadUseMm(this.task!, this.dev.mm!);
     if (this.sleeping) {
       this.sleeping = false;
       this.wakeups++;
-      th.costNs += costs.wakeNs;
+      th.costNs += this.wakeNs;
     }
     let more: boolean;
-    ve.workNs = costs.workNs;
+    ve.workNs = this.workNs;
     for (;;) {
       // one llist_del_all batch per Wasm call; handlers charge th as they go
-      const n = ve.runWorker(this.handle, th, 1, task.pid);
+      const n = ve.runWorkerAt(this.offset, th, 1, this.pid);
       if (n === 0 || th.costNs >= budgetNs) {
-        more = this.handle.hasWork(); // may be stale: the next run re-checks with llist_del_all
+        more = ve.hasWorkAt(this.offset); // may be stale: the next run re-checks with llist_del_all
         break;
       }
     }
-    if (useMm) k.kthreadUnuseMm(task);
+    if (useMm) this.kernel.kthreadUnuseMm(this.task!);
     if (!more && !th.wakePending) this.sleeping = true;
     return more;
   }
@@ -141,8 +163,8 @@ export class VhostWorker implements ThreadBody {
     const th = this.thread;
     if (th !== null && th.state === THREAD_RUNNABLE) return;
     const task = this.task;
-    if (task === null || !this.simWake) return;
-    this.dev.k.wakeUpProcess(task);
+    if (task === null || th === null || !this.simWake) return;
+    this.kernel.wakeUpThread(task, th); // wakeUpProcess(task) without touching the Task
   }
 
   /** Works this worker took off its list (built-ins and HOST works). May be stale. */
@@ -191,8 +213,7 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
     // vhost_task_create + vhost_task_start, then xa_alloc
     const t = k.userWorkerCreate(current, name, worker, () => vhostWorkerKilled(worker));
     if (typeof t === 'number') return fail(t);
-    worker.task = t;
-    worker.thread = t.thread;
+    worker.setTask(t);
     if (!startThread(worker)) {
       k.userWorkerStop(t);
       return fail(-ENOMEM);
@@ -203,8 +224,7 @@ export function vhostWorkerCreate(dev: VhostDev, current: Task): VhostWorker | n
     // kthread_create + wake_up_process, xa_alloc, then vhost_attach_task_to_cgroups
     const t = k.kthreadCreate(name, worker);
     if (typeof t === 'number') return fail(t);
-    worker.task = t;
-    worker.thread = t.thread;
+    worker.setTask(t);
     if (!startThread(worker)) {
       k.kthreadStop(t);
       return fail(-ENOMEM);
