@@ -351,6 +351,12 @@ const vhostThreadsBench: BenchScript = async ({ quick }) => {
     const wasm: Run[] = [];
     const ref: Run[] = [];
     const nat: Run[] = [];
+    // one untimed round of each first (a third of a round's length): in full runs kwq's
+    // first re-queue round read 8-11 M items/s and the next ones 27-32, a warm-up
+    // effect of the process (C's first round showed none), not the queue's steady cost
+    await runWasm(sc, durationMs / 3, cal.wasm, sc.mode);
+    await runRef(sc, durationMs / 3, cal.ts);
+    if (hasNative(c)) runNative(c, sc, durationMs / 3);
     for (let r = 0; r < rounds; r++) {
       // rotate which goes first, so that drift in the machine's load hits all alike
       const order: (() => Promise<void>)[] = [
