@@ -16,6 +16,8 @@
 //   line 1  +64  state      u32   VHOST_WORKER_RUNNING / _SLEEPING (futex word)
 //           +68  stop       u32   set by vhost_worker_stop
 //           +72  wakeups    u64   notifies sent (atomic add by producers)
+//           +80  spin_floor u32   the idle spin may shrink to spin >> spin_floor (host-set;
+//                                 it sat at +76, inside wakeups, until ABI 2)
 //   line 2  +128 pending    u32   rest of the detached FIFO chain, continued first
 //   (private +136 items      u64   works taken (built-ins run + HOST handed out)
 //    to the  +144 batches    u64   non-empty llist_del_all calls
@@ -80,7 +82,7 @@ export const VHOST_WORKER_STATE: u32 = 64;
 export const VHOST_WORKER_STOP: u32 = 68;
 export const VHOST_WORKER_WAKEUPS: u32 = 72;
 /** how far the idle re-check budget may shrink: spin >> floor (0: a fixed budget); set by the host */
-export const VHOST_WORKER_SPIN_FLOOR: u32 = 76;
+export const VHOST_WORKER_SPIN_FLOOR: u32 = 80;
 export const VHOST_WORKER_PENDING: u32 = 128;
 export const VHOST_WORKER_ITEMS: u32 = 136;
 export const VHOST_WORKER_BATCHES: u32 = 144;

@@ -38,7 +38,7 @@ export const CTRL_NCOUNTERS = CTRL + 20;
 export const CTRL_END = CTRL + 64;
 
 export const KWQ_MAGIC = 0x3151574b; // 'KWQ1'
-export const KWQ_ABI_VERSION = 1;
+export const KWQ_ABI_VERSION = 2; // assembly/layout.ts says what changed
 
 /** assembly/arena.ts */
 export const ARENA_HEADER_SIZE = 128;
@@ -55,7 +55,7 @@ export const VHOST_WORK = {
  * runtime reads them from memory after each run instead of a vhost_worker_stats call.
  */
 export const VHOST_WORKER = {
-  LIST: 0, STATE: 64, STOP: 68, WAKEUPS: 72, SPIN_FLOOR: 76, PENDING: 128, ITEMS: 136, BATCHES: 144, SIZE: 256,
+  LIST: 0, STATE: 64, STOP: 68, WAKEUPS: 72, SPIN_FLOOR: 80, PENDING: 128, ITEMS: 136, BATCHES: 144, SIZE: 256,
 } as const;
 export const VHOST_WORKER_RUNNING = 0;
 export const VHOST_WORKER_SLEEPING = 1;

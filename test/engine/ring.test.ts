@@ -3,7 +3,7 @@
 // threads runtime's 'ring-batch' / 'ring-each' producers on real threads.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type WorkRef } from '../../src/wasm/engine.js';
-import { VHOST_FN_COUNT, VHOST_FN_HOST, VHOST_FN_NOOP, VHOST_WORK } from '../../src/wasm/layout.js';
+import { VHOST_FN_COUNT, VHOST_FN_HOST, VHOST_FN_NOOP, VHOST_WORK, VHOST_WORKER } from '../../src/wasm/layout.js';
 import { ThreadRuntime } from '../../src/runtime/threads.js';
 import { KwqError } from '../../src/kernel/error.js';
 
@@ -40,7 +40,7 @@ describe('ring producers (Wasm)', () => {
   it('vhost_work_queue_batch_ordered wakes a sleeping worker once per call; n = 0 and a queued first work add nothing', () => {
     const { engine, x, worker, refs } = setup();
     const at = engine.stageInput(refs, 0, refs.length);
-    Atomics.store(engine.u32, (worker.offset + 64) >> 2, 1); // "asleep"
+    Atomics.store(engine.u32, (worker.offset + VHOST_WORKER.STATE) >> 2, 1); // "asleep"
     expect(x.vhost_work_queue_batch_ordered(worker.offset, at, 0)).toBe(0);
     expect(worker.stats().wakeups).toBe(0);
     expect(x.vhost_work_queue_batch_ordered(worker.offset, at, 4)).toBe(4);

@@ -29,7 +29,7 @@ describe('vhost_worker_queue', () => {
     arena.init(a, VHOST_FN_NOOP);
     arena.init(b, VHOST_FN_NOOP);
     // pretend the worker thread published SLEEPING (vhost_worker_loop does this before wait32)
-    Atomics.store(engine.u32, (worker.offset + 64) >> 2, 1);
+    Atomics.store(engine.u32, (worker.offset + VHOST_WORKER.STATE) >> 2, 1);
     expect(worker.sleeping).toBe(true);
     expect(worker.queue(a)).toBe(3); // added + woke
     expect(worker.sleeping).toBe(false);
@@ -116,7 +116,7 @@ describe('vhost_worker_queue', () => {
     const refs: WorkRef[] = [];
     for (let i = 0; i < 6; i++) { const w = arena.alloc(); arena.init(w, VHOST_FN_HOST, i); refs.push(w); }
     worker.queue(refs[2]!);
-    Atomics.store(engine.u32, (worker.offset + 64) >> 2, 1); // "asleep"
+    Atomics.store(engine.u32, (worker.offset + VHOST_WORKER.STATE) >> 2, 1); // "asleep"
     expect(worker.queueBatch(refs)).toBe(5);
     expect(worker.stats().wakeups).toBe(1);
     const args: number[] = [];
@@ -175,6 +175,19 @@ describe('VhostWorkerHandle reads of the worker struct (no Wasm call)', () => {
     expect(st.batches).toBe(2 ** 32 + 5);
     expect(worker.itemsTaken()).toBe(st.items);
     expect(worker.batchesTaken()).toBe(st.batches);
+  });
+
+  it('the spin floor and the wake-up count do not share bytes (the floor sat inside the u64 count until ABI 2)', () => {
+    const { engine, worker, arena } = setup();
+    const w = arena.alloc();
+    arena.init(w, VHOST_FN_NOOP);
+    worker.setSpinFloor(6);
+    Atomics.store(engine.u32, (worker.offset + VHOST_WORKER.STATE) >> 2, 1); // "asleep"
+    worker.queue(w);
+    expect(worker.stats().wakeups).toBe(1);
+    expect(engine.u32[(worker.offset + VHOST_WORKER.SPIN_FLOOR) >> 2]).toBe(6);
+    worker.run();
+    worker.setSpinFloor(0);
   });
 });
 
