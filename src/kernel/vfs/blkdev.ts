@@ -40,6 +40,8 @@ export interface Bio {
   done: boolean;
   /** called once by bioEndio */
   endIo: ((k: Kernel, bio: Bio) => void) | null;
+  /** bi_private: the submitter's data for endIo (lets a submitter pass one shared function instead of a closure per bio) */
+  endIoData: unknown;
   /** for the driver */
   private: unknown;
 }
@@ -100,7 +102,7 @@ export function bioEndio(k: Kernel, bio: Bio, status: number): void {
 }
 
 export function newBio(op: BioOp, offset: number, len: number, blkcg: Cgroup, task: Task | null): Bio {
-  return { op, offset, len, blkcg, task, status: 0, done: false, endIo: null, private: null };
+  return { op, offset, len, blkcg, task, status: 0, done: false, endIo: null, endIoData: null, private: null };
 }
 
 function bdevAops(bdev: BlockDevice): AddressSpaceOps {
