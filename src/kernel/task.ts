@@ -42,6 +42,9 @@ export class Task {
   /** Kernel.chargeCpu's cache: the task's effective cpu cgroup, valid while Kernel.cgroupEpoch is cpuCgEpoch */
   cpuCg: Cgroup | null = null;
   cpuCgEpoch = -1;
+  /** blkcgOf's cache: the task's effective io cgroup, valid while Kernel.cgroupEpoch is ioCgEpoch */
+  ioCg: Cgroup | null = null;
+  ioCgEpoch = -1;
   comm: string;
   /** real_parent */
   parent: Task | null;
