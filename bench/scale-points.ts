@@ -156,9 +156,14 @@ export async function loopPoint(ncg: number, minItems: number, minMs: number): P
       if (r !== n) throw new Error(`bench scale: io_submit returned ${r} of ${n}`);
       submitted += n;
     };
+    // profiling hook (not used by bench/scale.ts): KWQ_LOOP_ACTIVE=n keeps every cgroup's
+    // task, context and worker but lets only the first n tasks issue after the first
+    // round, to tell the cost of the objects a request touches from that of their number
+    const nActive = Number(process.env.KWQ_LOOP_ACTIVE ?? 0);
+    let active = jobs;
     const reap = (): number => {
       let got = 0;
-      for (const j of jobs) {
+      for (const j of active) {
         const ev = ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[];
         got += ev.length;
         if (ev.length) submit(j, ev.length);
@@ -179,20 +184,48 @@ export async function loopPoint(ncg: number, minItems: number, minMs: number): P
       return got;
     };
     for (const j of jobs) submit(j, QD);
+    if (nActive > 0) {
+      round(); // creates every worker
+      k.runUntilIdle();
+      for (const j of jobs.slice(nActive)) {
+        const ev = ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[];
+        done += ev.length;
+      }
+      active = jobs.slice(0, nActive);
+    }
     warmUp(() => void round(), minMs); // the first round creates every worker
+    const hp = process.env.KWQ_LOOP_HEAPPROF !== undefined ? await startHeapSampling() : null;
     const m = measure(() => {
       const got = round();
       if (got === 0) throw new Error('bench scale: a round completed no request');
       return got;
     }, minItems, minMs);
+    if (hp !== null) await hp(process.env.KWQ_LOOP_HEAPPROF!);
     k.runUntilIdle();
-    for (const j of jobs) done += (ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[]).length;
+    for (const j of active) done += (ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[]).length;
     // every request submitted completed once (its event reaped once); loopInfo's per-worker
     // snapshot does not fit a scratch slot past ~2000 workers, so it is not asked here
     return { x: ncg, ...m, items: done, exactlyOnce: done === submitted };
   } finally {
     k.shutdown();
   }
+}
+
+/**
+ * Profiling hook (KWQ_LOOP_HEAPPROF=FILE): V8's sampling heap profiler over the timed
+ * blocks, garbage included; the returned function writes the profile to FILE.
+ */
+async function startHeapSampling(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const s = new Session();
+  s.connect();
+  await s.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.KWQ_LOOP_HEAPPROF_PROMOTED === undefined });
+  return async (file) => {
+    const r = await s.post('HeapProfiler.stopSampling');
+    writeFileSync(file, JSON.stringify(r.profile));
+    s.disconnect();
+  };
 }
 
 /** The point `x` of `curve`. */
