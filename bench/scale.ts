@@ -55,7 +55,7 @@ import type { BenchScript, Figure, Ratio } from './types.js';
 import { median } from './stats.js';
 
 const FLOOR = 1.3;
-/** processes per point (pointInChildren); the 10,000-cgroup point (~2 minutes of set-up) runs in one */
+/** processes per point (pointInChildren) */
 const PROCESSES = 3;
 
 /** KWQ_BENCH_SCALE=CURVE[@X,...]: run only that curve (and only those x). */
@@ -152,12 +152,12 @@ const scaleBench: BenchScript = async ({ quick }) => {
   };
 
   // loop: issuing cgroups on one device
-  // quick stops at 1,000: setting up 10,000 cgroups (spawn + mkdir each) takes ~2 minutes here
+  // quick stops at 1,000 (a 10,000-cgroup point takes ~3 s a process to set up and run)
   const cgs = selected('loop', quick ? [1, 100, 1000] : [1, 10, 100, 1000, 10_000]);
   const loopPts: Point[] = [];
   for (const n of cgs) {
     const t0 = performance.now();
-    loopPts.push(pointInChildren('loop', n, minItems, minMs, n >= 10_000 ? 1 : PROCESSES));
+    loopPts.push(pointInChildren('loop', n, minItems, minMs, PROCESSES));
     process.stderr.write(`scale: loop ${n} cgroups in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
   if (loopPts.length) figures.push(...curve('loop0 4K O_DIRECT writes, per-cgroup (sim)', 'ns/request', loopPts, 'cgroups'));
