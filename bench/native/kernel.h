@@ -36,10 +36,11 @@ struct cpu_t {
 	uint64_t run, wait;
 };
 
-static inline struct cpu_t thread_cpu(void)
+/* a thread's CPU ns and ns runnable but waiting for a CPU from its schedstat file (0 0 where there is none) */
+static inline struct cpu_t schedstat_read(const char *path)
 {
 	struct cpu_t c = { 0, 0 };
-	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+	FILE *f = fopen(path, "r");
 	if (f) {
 		unsigned long long a, b;
 		if (fscanf(f, "%llu %llu", &a, &b) == 2) {
@@ -49,6 +50,11 @@ static inline struct cpu_t thread_cpu(void)
 		fclose(f);
 	}
 	return c;
+}
+
+static inline struct cpu_t thread_cpu(void)
+{
+	return schedstat_read("/proc/thread-self/schedstat");
 }
 
 /* keep the optimiser from dropping a computed value */

@@ -216,25 +216,41 @@ static inline struct wq_kworker *executing_kworker(struct workqueue *wq, struct 
 	return NULL;
 }
 
+/*
+ * A singly linked FIFO (head and tail pointers, `link` the next field): push at the
+ * tail, shift from the head. One pair of macros for the workqueue's work lists and the
+ * loop workers' command lists.
+ */
+#define FIFO_PUSH(headp, tailp, n, link)                   \
+	do {                                               \
+		(n)->link = NULL;                          \
+		if (!*(tailp))                             \
+			*(headp) = (n);                    \
+		else                                       \
+			(*(tailp))->link = (n);            \
+		*(tailp) = (n);                            \
+	} while (0)
+
+#define FIFO_SHIFT(headp, tailp, out, link)                \
+	do {                                               \
+		(out) = *(headp);                          \
+		if (out) {                                 \
+			*(headp) = (out)->link;            \
+			if (!(out)->link)                  \
+				*(tailp) = NULL;           \
+			(out)->link = NULL;                \
+		}                                          \
+	} while (0)
+
 static inline void work_push(struct work_struct **headp, struct work_struct **tailp, struct work_struct *w)
 {
-	w->entry = NULL;
-	if (!*tailp)
-		*headp = w;
-	else
-		(*tailp)->entry = w;
-	*tailp = w;
+	FIFO_PUSH(headp, tailp, w, entry);
 }
 
 static inline struct work_struct *work_shift(struct work_struct **headp, struct work_struct **tailp)
 {
-	struct work_struct *w = *headp;
-	if (!w)
-		return NULL;
-	*headp = w->entry;
-	if (!w->entry)
-		*tailp = NULL;
-	w->entry = NULL;
+	struct work_struct *w;
+	FIFO_SHIFT(headp, tailp, w, entry);
 	return w;
 }
 
@@ -365,23 +381,13 @@ static void loop_device_init(struct loop_device *lo, struct worker_arena *arena,
 
 static inline void cmd_push(struct loop_cmd **headp, struct loop_cmd **tailp, struct loop_cmd *cmd)
 {
-	cmd->next = NULL;
-	if (*tailp == NULL)
-		*headp = cmd;
-	else
-		(*tailp)->next = cmd;
-	*tailp = cmd;
+	FIFO_PUSH(headp, tailp, cmd, next);
 }
 
 static inline struct loop_cmd *cmd_shift(struct loop_cmd **headp, struct loop_cmd **tailp)
 {
-	struct loop_cmd *c = *headp;
-	if (!c)
-		return NULL;
-	*headp = c->next;
-	if (!c->next)
-		*tailp = NULL;
-	c->next = NULL;
+	struct loop_cmd *c;
+	FIFO_SHIFT(headp, tailp, c, next);
 	return c;
 }
 
@@ -957,19 +963,9 @@ static void lt_gate(struct lt_thread *t)
 /* a thread's CPU and run-queue ns so far, read by the main thread (loop-threads.ts taskSchedstat) */
 static struct cpu_t task_cpu(pid_t tid)
 {
-	struct cpu_t c = { 0, 0 };
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		unsigned long long a, b;
-		if (fscanf(f, "%llu %llu", &a, &b) == 2) {
-			c.run = a;
-			c.wait = b;
-		}
-		fclose(f);
-	}
-	return c;
+	return schedstat_read(path);
 }
 
 static struct cpu_t cpu_since(struct cpu_t a)
