@@ -83,6 +83,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "kernel.h"
 #include "loop.h"
 #include "rbtree.h"
@@ -133,20 +134,12 @@ struct loop_worker {
 	struct loop_device *lo;
 };
 
-/* the loop_worker arena: assembly/arena.ts's tagged Treiber stack + bump pointer */
-struct worker_arena {
-	uint64_t head __attribute__((aligned(CACHELINE))); /* tag << 32 | (index + 1), 0 = empty */
-	struct loop_worker *base __attribute__((aligned(CACHELINE)));
-	uint32_t count;
-	uint32_t unused; /* the first index never handed out */
-};
-
 struct loop_device {
 	uint32_t lo_work_lock __attribute__((aligned(CACHELINE))); /* line 0 */
 	struct rb_root worker_tree __attribute__((aligned(CACHELINE)));
 	struct loop_worker *idle_head, *idle_tail; /* idle_worker_list, oldest first */
 	struct loop_cmd *root_head, *root_tail;    /* rootcg_cmd_list */
-	struct worker_arena *worker_arena;
+	struct arena *worker_arena; /* of struct loop_worker (arena.h) */
 	uint32_t fail_pct, prng, nr_workers, root_nr_cmds;
 	uint32_t queued, root_queued, alloc_failures, workers_created, queue_noop, rescued, workers_freed;
 	struct work_struct rootcg_work __attribute__((aligned(16)));
@@ -160,29 +153,10 @@ struct loop_device {
 
 /* ---- assembly/arena.ts -------------------------------------------------------- */
 
-static inline uint32_t *free_link(struct loop_worker *w)
+/* a free loop_worker's link is its first word, as in assembly/arena.ts */
+static inline struct loop_worker *loop_worker_arena_alloc(struct arena *a)
 {
-	return (uint32_t *)(void *)w;
-}
-
-static struct loop_worker *arena_alloc(struct worker_arena *a)
-{
-	uint64_t old = __atomic_load_n(&a->head, SEQ);
-	for (;;) {
-		uint32_t idx = (uint32_t)old;
-		if (idx == 0) { /* arena_bump */
-			uint32_t u = __atomic_load_n(&a->unused, SEQ);
-			while (u < a->count) {
-				if (__atomic_compare_exchange_n(&a->unused, &u, u + 1, 0, SEQ, SEQ))
-					return &a->base[u];
-			}
-			return NULL;
-		}
-		uint32_t next = __atomic_load_n(free_link(&a->base[idx - 1]), __ATOMIC_RELAXED); /* may be stale: the tag rejects it */
-		uint64_t nw = ((uint64_t)((uint32_t)(old >> 32) + 1) << 32) | next;
-		if (__atomic_compare_exchange_n(&a->head, &old, nw, 0, SEQ, SEQ))
-			return &a->base[idx - 1];
-	}
+	return arena_alloc(a, sizeof(struct loop_worker), 0);
 }
 
 /* ---- the unbound workqueue of real kworker threads (assembly/loop-wq.ts) ------- */
@@ -368,7 +342,7 @@ static void loop_work_init(struct work_struct *w, struct loop_device *lo)
 	w->lo = lo;
 }
 
-static void loop_device_init(struct loop_device *lo, struct worker_arena *arena, uint32_t fail_pct, uint32_t seed)
+static void loop_device_init(struct loop_device *lo, struct arena *arena, uint32_t fail_pct, uint32_t seed)
 {
 	memset(lo, 0, sizeof(*lo));
 	lo->worker_tree.node = NULL;
@@ -431,7 +405,7 @@ static inline struct loop_worker *worker_alloc(struct loop_device *lo)
 		if (x % 100 < lo->fail_pct)
 			return NULL;
 	}
-	return arena_alloc(lo->worker_arena);
+	return loop_worker_arena_alloc(lo->worker_arena);
 }
 
 static inline struct loop_worker *rb_entry_worker(struct rb_node *n)
@@ -660,9 +634,9 @@ static void *xalloc(size_t bytes)
 	return p;
 }
 
-static struct worker_arena *arena_new(uint32_t count)
+static struct arena *arena_new(uint32_t count)
 {
-	struct worker_arena *a = xalloc(sizeof(*a));
+	struct arena *a = xalloc(sizeof(*a));
 	a->base = xalloc(sizeof(struct loop_worker) * count);
 	a->count = count;
 	return a;
@@ -719,7 +693,7 @@ static int cmd_dispatch(uint32_t ncg, uint32_t n, uint32_t ms, int one)
 {
 	if (n == 0 || ncg > WORKER_CAP)
 		die("loop dispatch: N >= 1 and NCG <= 512");
-	struct worker_arena *arena = arena_new(WORKER_CAP);
+	struct arena *arena = arena_new(WORKER_CAP);
 	struct loop_device *lo = xalloc(sizeof(*lo));
 	loop_device_init(lo, arena, 0, 1);
 	struct loop_cmd *cmds = xalloc(sizeof(struct loop_cmd) * n); /* one distinct loop_cmd per request */
@@ -800,7 +774,7 @@ static int cmd_lookup(uint32_t ncg, uint32_t lookups, uint32_t ms)
 {
 	if (ncg == 0 || ncg > WORKER_CAP || lookups == 0)
 		die("loop lookup: 1 <= NCG <= 512, LOOKUPS >= 1");
-	struct worker_arena *arena = arena_new(WORKER_CAP);
+	struct arena *arena = arena_new(WORKER_CAP);
 	struct loop_device *lo = xalloc(sizeof(*lo));
 	loop_device_init(lo, arena, 0, 1);
 	struct loop_cmd *cmds = xalloc(sizeof(struct loop_cmd) * ncg);
@@ -846,37 +820,14 @@ static int cmd_lookup(uint32_t ncg, uint32_t lookups, uint32_t ms)
 
 /* ---- loop threads: the dispatch on real threads (src/runtime/loop-threads.ts) ----- */
 
-/* the loop_cmd arena (blk-mq's tags): assembly/arena.ts's tagged Treiber stack + bump pointer,
- * arena_alloc_batch (one cmpxchg per command) and arena_free_batch (one chain push) */
-struct cmd_arena {
-	uint64_t head __attribute__((aligned(CACHELINE))); /* tag << 32 | (index + 1), 0 = empty */
-	struct loop_cmd *base __attribute__((aligned(CACHELINE)));
-	uint32_t count;
-	uint32_t unused;
-};
-
-static struct loop_cmd *cmd_alloc(struct cmd_arena *a)
+/* the loop_cmd arena (blk-mq's tags): arena.h's, arena_alloc_batch (one cmpxchg per
+ * command) and arena_free_batch (one chain push); a free command's link is free_link */
+static inline struct loop_cmd *cmd_alloc(struct arena *a)
 {
-	uint64_t old = __atomic_load_n(&a->head, SEQ);
-	for (;;) {
-		uint32_t idx = (uint32_t)old;
-		if (idx == 0) { /* arena_bump */
-			uint32_t u = __atomic_load_n(&a->unused, SEQ);
-			while (u < a->count) {
-				if (__atomic_compare_exchange_n(&a->unused, &u, u + 1, 0, SEQ, SEQ))
-					return &a->base[u];
-			}
-			return NULL;
-		}
-		/* may be stale (popped and reused meanwhile): the tagged cmpxchg rejects it */
-		uint32_t next = __atomic_load_n(&a->base[idx - 1].free_link, __ATOMIC_RELAXED);
-		uint64_t nw = ((uint64_t)((uint32_t)(old >> 32) + 1) << 32) | next;
-		if (__atomic_compare_exchange_n(&a->head, &old, nw, 0, SEQ, SEQ))
-			return &a->base[idx - 1];
-	}
+	return arena_alloc(a, sizeof(struct loop_cmd), offsetof(struct loop_cmd, free_link));
 }
 
-static uint32_t cmd_alloc_batch(struct cmd_arena *a, struct loop_cmd **out, uint32_t n)
+static uint32_t cmd_alloc_batch(struct arena *a, struct loop_cmd **out, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		struct loop_cmd *c = cmd_alloc(a);
@@ -887,21 +838,9 @@ static uint32_t cmd_alloc_batch(struct cmd_arena *a, struct loop_cmd **out, uint
 	return n;
 }
 
-static void cmd_free_batch(struct cmd_arena *a, struct loop_cmd **cmds, uint32_t n)
+static void cmd_free_batch(struct arena *a, struct loop_cmd **cmds, uint32_t n)
 {
-	if (n == 0)
-		return;
-	for (uint32_t i = 0; i + 1 < n; i++)
-		__atomic_store_n(&cmds[i]->free_link, (uint32_t)(cmds[i + 1] - a->base) + 1, __ATOMIC_RELAXED);
-	struct loop_cmd *last = cmds[n - 1];
-	uint32_t first = (uint32_t)(cmds[0] - a->base) + 1;
-	uint64_t old = __atomic_load_n(&a->head, SEQ);
-	for (;;) {
-		__atomic_store_n(&last->free_link, (uint32_t)old, __ATOMIC_RELAXED); /* private until the cmpxchg publishes it */
-		uint64_t nw = ((uint64_t)((uint32_t)(old >> 32) + 1) << 32) | first;
-		if (__atomic_compare_exchange_n(&a->head, &old, nw, 0, SEQ, SEQ))
-			return;
-	}
+	arena_free_batch(a, (void *const *)cmds, n, sizeof(struct loop_cmd), offsetof(struct loop_cmd, free_link));
 }
 
 /* the harness's tag-wait words (src/runtime/loop-kworker-layout.js TAGS), one line */
@@ -913,8 +852,8 @@ struct tag_wait {
 struct lt_shared {
 	struct loop_device *lo;
 	struct workqueue *wq;
-	struct cmd_arena *cmds;
-	struct worker_arena *workers;
+	struct arena *cmds;    /* of struct loop_cmd */
+	struct arena *workers; /* of struct loop_worker */
 	struct tag_wait tags;
 	uint32_t gate __attribute__((aligned(CACHELINE)));
 	uint32_t ready;
@@ -1050,7 +989,7 @@ static void *lt_kworker(void *arg)
 		if (!w)
 			break; /* stopped */
 		struct loop_worker *worker = worker_of_work(w);
-		uint32_t row = worker ? (uint32_t)(worker - sh->workers->base) : sh->root_index;
+		uint32_t row = worker ? arena_index(sh->workers, worker, sizeof(struct loop_worker)) : sh->root_index;
 		if (__atomic_fetch_add(&sh->active[row], 1, SEQ) != 0) /* pairs with the sub below, on any kworker */
 			t->reentered++;
 		t->executions++;
