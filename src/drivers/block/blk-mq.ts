@@ -49,23 +49,18 @@ import type { RequestQueue } from './blk-ioc-queue.js';
 import { bioIoprio } from './bio-ioprio.js';
 import { IOPRIO_CLASS_BE, IOPRIO_CLASS_NONE, IOPRIO_NORM, IOPRIO_PRIO_CLASS, IOPRIO_PRIO_VALUE } from './ioprio-uapi.js';
 
-/** The split state a bio carries while its requests are in flight (bio->__bi_remaining). */
-export class BioSplit {
-  remaining = 0;
-  status = 0;
-}
-
 /**
  * Split `bio` into requests of at most `maxBytes` and hand each to `queueRq(offset,
  * len)` in order. Flush bios carry no data: one request. Returns the number of requests.
+ * The split state is the bio's own (bio->__bi_remaining and the first error): nothing
+ * is allocated per bio.
  */
 export function blkMqSubmitBio(bio: Bio, maxBytes: number, queueRq: (bio: Bio, offset: number, len: number) => void): number {
   if (!(maxBytes > 0)) throw new KwqError('blk_mq_submit_bio', `bad max request size ${maxBytes}`);
-  const split = new BioSplit();
-  bio.private = split;
   const n = bio.len === 0 ? 1 : Math.ceil(bio.len / maxBytes);
   // every part is counted before the first is queued: a part may complete synchronously
-  split.remaining = n;
+  bio.remaining = n;
+  bio.splitStatus = 0;
   if (bio.len === 0) {
     queueRq(bio, bio.offset, 0);
     return 1;
@@ -76,24 +71,28 @@ export function blkMqSubmitBio(bio: Bio, maxBytes: number, queueRq: (bio: Bio, o
 
 /** blk_mq_end_request for one request of `bio`: the bio ends with its last request. */
 export function blkMqEndRequest(k: Kernel, bio: Bio, status: number): void {
-  const split = bio.private as BioSplit;
-  if (split.remaining <= 0) throw new KwqError('blk_mq_end_request', 'a request of this bio completed twice');
-  if (status < 0 && split.status === 0) split.status = status;
-  if (--split.remaining === 0) bioEndio(k, bio, split.status);
+  if (bio.remaining <= 0) throw new KwqError('blk_mq_end_request', 'a request of this bio completed twice');
+  if (status < 0 && bio.splitStatus === 0) bio.splitStatus = status;
+  if (--bio.remaining === 0) bioEndio(k, bio, bio.splitStatus);
 }
 
 /** BLK_MQ_MAX_DEPTH: blk_mq_alloc_tag_set reduces a larger queue_depth to this */
 export const BLK_MQ_MAX_DEPTH = 10240;
 
-/** A request that found no free tag (sbq_wait on the tags' wait list). */
+/**
+ * A request that found no free tag (sbq_wait on the tags' wait list). Waiters are
+ * kept on the tags' free list for reuse (the kernel's sbq_wait lives on the sleeping
+ * submitter's stack: no allocation), each with its wait predicate made once.
+ */
 class TagWaiter {
   issued = false;
-  constructor(
-    readonly issue: (bio: Bio, offset: number, len: number) => void,
-    readonly bio: Bio,
-    readonly offset: number,
-    readonly len: number,
-  ) {}
+  /** the submitter no longer waits on `issued` (it could not block): blkMqPutTag frees it */
+  detached = false;
+  issue: ((bio: Bio, offset: number, len: number) => void) | null = null;
+  bio: Bio | null = null;
+  offset = 0;
+  len = 0;
+  readonly isIssued = (): boolean => this.issued;
 }
 
 /**
@@ -106,6 +105,8 @@ export class BlkMqTags {
   /** requests waiting for a tag, oldest first (from `waitHead` on) */
   private readonly waiters: TagWaiter[] = [];
   private waitHead = 0;
+  /** waiters not in use */
+  private readonly freeWaiters: TagWaiter[] = [];
   /** blkMqPutTag is handing tags to waiters (a request it issues may end at once) */
   private waking = false;
   /** requests that had to wait for a tag (measured) */
@@ -119,10 +120,24 @@ export class BlkMqTags {
   get nrWaiting(): number {
     return this.waiters.length - this.waitHead;
   }
-  /** @internal blkMqGetTag's slow path */
-  wait(w: TagWaiter): void {
+  /** @internal blkMqGetTag's slow path: a waiter for this request, on the list */
+  wait(issue: (bio: Bio, offset: number, len: number) => void, bio: Bio, offset: number, len: number): TagWaiter {
+    const w = this.freeWaiters.pop() ?? new TagWaiter();
+    w.issued = false;
+    w.detached = false;
+    w.issue = issue;
+    w.bio = bio;
+    w.offset = offset;
+    w.len = len;
     this.waiters.push(w);
     this.nrWaited++;
+    return w;
+  }
+  /** @internal the waiter is done with (issued, and nobody tests it any more) */
+  freeWaiter(w: TagWaiter): void {
+    w.issue = null;
+    w.bio = null;
+    this.freeWaiters.push(w);
   }
   /** @internal the oldest waiter, taken off the list */
   next(): TagWaiter | null {
@@ -158,10 +173,11 @@ export function blkMqGetTag(k: Kernel, tags: BlkMqTags, issue: (bio: Bio, offset
     issue(bio, offset, len);
     return;
   }
-  const w = new TagWaiter(issue, bio, offset, len);
-  tags.wait(w);
+  const w = tags.wait(issue, bio, offset, len);
   // io_schedule() in blk_mq_get_tag: the submitter sleeps until a tag is freed to it
-  k.waitFor(() => w.issued);
+  k.waitFor(w.isIssued);
+  if (w.issued) tags.freeWaiter(w);
+  else w.detached = true; // could not block: blkMqPutTag frees it once issued
 }
 
 /**
@@ -179,7 +195,13 @@ export function blkMqPutTag(tags: BlkMqTags): void {
       if (w === null) break;
       tags.nrInUse++;
       w.issued = true;
-      w.issue(w.bio, w.offset, w.len);
+      const issue = w.issue!;
+      const bio = w.bio!;
+      const offset = w.offset;
+      const len = w.len;
+      // a submitter still sleeping in blkMqGetTag frees its own waiter when it wakes
+      if (w.detached) tags.freeWaiter(w);
+      issue(bio, offset, len);
     }
   } finally {
     tags.endWake();

@@ -44,6 +44,15 @@ export interface Bio {
   endIoData: unknown;
   /** for the driver */
   private: unknown;
+  /**
+   * bio->__bi_remaining: requests of this bio still in flight (blk-mq's split), and the
+   * first error one of them reported (bi_status before bio_endio). In the bio, as in
+   * the kernel, so a split allocates no state of its own.
+   */
+  remaining: number;
+  splitStatus: number;
+  /** bi_ioprio: 0 (IOPRIO_CLASS_NONE) until someone sets it (src/drivers/block/bio-ioprio.ts) */
+  ioprio: number;
 }
 
 export interface BlockDeviceOps {
@@ -70,6 +79,13 @@ export class BlockDevice {
   readOnly = false;
   /** write bios that failed in writeback (reported by the next fsync) */
   wbError = 0;
+  /**
+   * per-request structures of the direct-I/O path kept for reuse, newest on top
+   * (block/fops.c: struct blkdev_dio, which embeds its bio, from blkdev_dio_pool; a slab
+   * hands back the most recently freed object, still in cache). Their owner (aio.ts)
+   * decides their type.
+   */
+  readonly dioCache: unknown[] = [];
   constructor(
     readonly name: string,
     readonly major: number,
@@ -102,7 +118,30 @@ export function bioEndio(k: Kernel, bio: Bio, status: number): void {
 }
 
 export function newBio(op: BioOp, offset: number, len: number, blkcg: Cgroup, task: Task | null): Bio {
-  return { op, offset, len, blkcg, task, status: 0, done: false, endIo: null, endIoData: null, private: null };
+  return { op, offset, len, blkcg, task, status: 0, done: false, endIo: null, endIoData: null, private: null, remaining: 0, splitStatus: 0, ioprio: 0 };
+}
+
+/**
+ * bio_reset + bio_init of a bio its owner keeps for reuse (a bio embedded in the
+ * owner's per-request structure, as block/fops.c's struct blkdev_dio embeds its bio):
+ * the bio must have completed.
+ */
+export function bioReinit(bio: Bio, op: BioOp, offset: number, len: number, blkcg: Cgroup, task: Task | null): Bio {
+  if (!bio.done) throw new KwqError('bio_reset', 'bio reused before it completed');
+  bio.op = op;
+  bio.offset = offset;
+  bio.len = len;
+  bio.blkcg = blkcg;
+  bio.task = task;
+  bio.status = 0;
+  bio.done = false;
+  bio.endIo = null;
+  bio.endIoData = null;
+  bio.private = null;
+  bio.remaining = 0;
+  bio.splitStatus = 0;
+  bio.ioprio = 0;
+  return bio;
 }
 
 function bdevAops(bdev: BlockDevice): AddressSpaceOps {
