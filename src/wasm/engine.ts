@@ -520,9 +520,7 @@ export class VhostWorkerHandle {
 
   /** A pending chain or a non-empty list (vhost_worker_has_work, read here). May be stale. */
   hasWork(): boolean {
-    const u32 = this.engine.u32;
-    // may be stale: the pending chain is the consumer's; llist_empty's load pairs with llist_add's cmpxchg
-    return u32[(this.offset + VHOST_WORKER.PENDING) >> 2] !== 0 || Atomics.load(u32, (this.offset + VHOST_WORKER.LIST) >> 2) !== 0;
+    return vhostWorkerHasWork(this.engine.u32, this.offset);
   }
 
   /** The worker said it is asleep. May be stale. */
@@ -580,6 +578,15 @@ export class VhostWorkerHandle {
     e.works.free(w);
     return true;
   }
+}
+
+/**
+ * vhost_worker_has_work read from memory: a pending chain or a non-empty list at the
+ * worker struct `offset`. May be stale: the pending chain is the consumer's;
+ * llist_empty's load pairs with llist_add's cmpxchg.
+ */
+export function vhostWorkerHasWork(u32: Uint32Array, offset: number): boolean {
+  return u32[(offset + VHOST_WORKER.PENDING) >> 2] !== 0 || Atomics.load(u32, (offset + VHOST_WORKER.LIST) >> 2) !== 0;
 }
 
 /**

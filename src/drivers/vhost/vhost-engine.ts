@@ -32,7 +32,7 @@ import { ENOMEM } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { SimThread } from '../../runtime/sim-thread.js';
 import type { Tracepoint } from '../../kernel/trace.js';
-import { Engine, readU64, type HostHandler, type ObjectArena, type VhostWorkerHandle, type WorkRef } from '../../wasm/engine.js';
+import { Engine, readU64, vhostWorkerHasWork, type HostHandler, type ObjectArena, type VhostWorkerHandle, type WorkRef } from '../../wasm/engine.js';
 import { VHOST_FN_HOST, VHOST_WORK, VHOST_WORKER } from '../../wasm/layout.js';
 import { spinPerNs, VHOST_VQ, vqExports } from './vq-shared.js';
 import { VhostThreads } from './vhost-threads.js';
@@ -314,8 +314,7 @@ export class VhostEngine {
 
   /** VhostWorkerHandle.hasWork of the worker struct at `offset` (the handle object not touched). May be stale. */
   hasWorkAt(offset: number): boolean {
-    const u32 = this.engine.u32;
-    return u32[(offset + VHOST_WORKER.PENDING) >> 2] !== 0 || Atomics.load(u32, (offset + VHOST_WORKER.LIST) >> 2) !== 0;
+    return vhostWorkerHasWork(this.engine.u32, offset);
   }
 
   /** The rest of a batch with the tracepoints checked per work: out[from..n). */
