@@ -178,7 +178,7 @@ class AioKiocb {
   submittedNs = 0;
   /**
    * its bio, made with the first request and reused (block/fops.c embeds the bio in
-   * struct blkdev_dio; the kernel takes both from slabs, the model keeps them per context)
+   * struct blkdev_dio; the kernel takes both from slabs, the model keeps them on the device's dioCache)
    */
   bio: Bio | null = null;
   constructor(readonly bdev: BlockDevice) {}
