@@ -59,9 +59,9 @@ export interface KernelCloneArgs {
 
 const NS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWUSER;
 
-/** task_sigpending(current): an unblocked signal is pending for the thread or its group. */
+/** task_sigpending(current): an unblocked signal is pending for the thread's group (the model queues none per thread). */
 export function taskSigpending(t: Task): boolean {
-  return ((t.pending | t.signal.sharedPending) & ~t.blocked) !== 0;
+  return (t.signal.sharedPending & ~t.blocked) !== 0;
 }
 
 export function copyProcess(k: Kernel, current: Task, args: KernelCloneArgs): Task | number {

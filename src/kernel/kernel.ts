@@ -28,7 +28,7 @@ import {
   CLONE_THREAD, CLONE_UNTRACED, CLONE_VM, PF_KTHREAD, PF_NO_SETAFFINITY, PF_NOFREEZE, PF_NPROC_EXCEEDED, PF_USER_WORKER,
 } from './sched.js';
 import { SIGKILL, sigmask } from './signal-numbers.js';
-import { SignalStruct, OOM_SCORE_ADJ_MIN } from './signal-struct.js';
+import { SignalStruct, OOM_SCORE_ADJ_MIN, sharedPendingDel } from './signal-struct.js';
 import { commOf, Task, type SigkillHandler } from './task.js';
 import { copyProcess, type KernelCloneArgs } from './fork.js';
 import { doExit, doGroupExit } from './exit.js';
@@ -219,6 +219,8 @@ export class Kernel {
   private sysModuleDir!: Inode;
   private readonly flushTimer: TimerList;
   private down = false;
+  /** processes with a signal in shared_pending (signal.ts sharedPendingAdd): 0 lets a call's return skip the signal check */
+  nrSharedPending = 0;
 
   private constructor(opts: Required<Omit<BootOptions, 'maxThreads'>> & { maxThreads: number | undefined }, parsed: ReturnType<typeof parseCmdline>) {
     this.cmdline = opts.cmdline;
@@ -514,7 +516,7 @@ export class Kernel {
 
   private leave(task: Task, ret: number): number {
     if (!task.alive) return -EINTR;
-    handleCaughtSignals(task);
+    handleCaughtSignals(this, task);
     return ret;
   }
 
@@ -523,7 +525,7 @@ export class Kernel {
     this.enter(where, task);
     const r = fn();
     if (!task.alive) return -EINTR;
-    handleCaughtSignals(task);
+    handleCaughtSignals(this, task);
     return r;
   }
 
@@ -562,7 +564,7 @@ export class Kernel {
     if (opts.cgroup !== undefined) cgs = this.cgroupsForPath('spawn: cgroup', opts.cgroup, true);
     let child = copyProcess(this, parent, { flags: 0, name: opts.comm ?? parent.comm });
     if (child === -ERESTARTNOINTR) {
-      handleCaughtSignals(parent);
+      handleCaughtSignals(this, parent);
       child = copyProcess(this, parent, { flags: 0, name: opts.comm ?? parent.comm });
     }
     if (typeof child === 'number') throw new KwqError('spawn', `fork from ${parent} failed with ${child} (use fork() to get the errno)`);
@@ -603,7 +605,7 @@ export class Kernel {
     let r = copyProcess(this, task, { flags, ...(opts.comm !== undefined ? { name: opts.comm } : {}) });
     // -ERESTARTNOINTR never reaches user space: the handler runs and fork restarts
     if (r === -ERESTARTNOINTR) {
-      handleCaughtSignals(task);
+      handleCaughtSignals(this, task);
       r = copyProcess(this, task, { flags, ...(opts.comm !== undefined ? { name: opts.comm } : {}) });
     }
     if (typeof r === 'number') return this.leave(task, r);
@@ -657,7 +659,7 @@ export class Kernel {
     const deliver = task.signal.sharedPending & ~task.blocked;
     for (let s = 1; s <= 31; s++) {
       if (deliver & sigmask(s) && this.sigDisposition(task.signal, s) === 'default') {
-        task.signal.sharedPending &= ~sigmask(s);
+        sharedPendingDel(this, task.signal, sigmask(s));
         sendSigProcess(this, task, s);
       }
     }
@@ -971,7 +973,7 @@ export class Kernel {
     const r = show(this, file, task);
     if (typeof r === 'number') return this.leave(task, r);
     if (!task.alive) return -EINTR;
-    handleCaughtSignals(task);
+    handleCaughtSignals(this, task);
     return r;
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Rlimit } from './rlimit.js';
 import type { Task } from './task.js';
+import type { Kernel } from './kernel.js';
 
 export class SignalStruct {
   /** live threads of the group, the leader first */
@@ -22,6 +23,27 @@ export class SignalStruct {
   get nrThreads(): number {
     return this.threads.size;
   }
+}
+
+/**
+ * sigaddset(&signal->shared_pending, ...): `mask` pending for the process. The kernel
+ * counts the processes with any (Kernel.nrSharedPending) so that a call's return to
+ * user space, which asks on every syscall, reads one warm number instead of the
+ * process's signal_struct (the kernel's exit_to_user_mode_loop tests the thread's own
+ * TIF_SIGPENDING first for the same reason; with 10,000 processes taking turns the
+ * signal_struct was a cache miss per call; issue 10).
+ */
+export function sharedPendingAdd(k: Kernel, sigs: SignalStruct, mask: number): void {
+  if (mask === 0) return;
+  if (sigs.sharedPending === 0) k.nrSharedPending++;
+  sigs.sharedPending |= mask;
+}
+
+/** sigdelset of `mask` from the process's shared_pending (see sharedPendingAdd) */
+export function sharedPendingDel(k: Kernel, sigs: SignalStruct, mask: number): void {
+  if (sigs.sharedPending === 0) return;
+  sigs.sharedPending &= ~mask;
+  if (sigs.sharedPending === 0) k.nrSharedPending--;
 }
 
 export const OOM_SCORE_ADJ_MIN = -1000;

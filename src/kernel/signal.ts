@@ -17,6 +17,7 @@ import type { Kernel } from './kernel.js';
 import { doGroupExit } from './exit.js';
 import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, sigmask } from './signal-numbers.js';
 import type { Task } from './task.js';
+import { sharedPendingAdd, sharedPendingDel } from './signal-struct.js';
 
 export type SigDisposition = 'default' | 'ignore' | 'catch';
 
@@ -66,7 +67,7 @@ export function sendSigProcess(k: Kernel, target: Task, sig: number): number {
   }
   if (disp === 'ignore' || (disp === 'default' && (sig === SIGCHLD || sig === SIGURG || sig === SIGWINCH || sig === SIGCONT))) return 0;
   if (taker === null || disp === 'catch') {
-    sigs.sharedPending |= sigmask(sig);
+    sharedPendingAdd(k, sigs, sigmask(sig));
     return 0;
   }
   if (isStop(sig)) {
@@ -78,9 +79,9 @@ export function sendSigProcess(k: Kernel, target: Task, sig: number): number {
 }
 
 /** The task returns to user space: caught, unblocked pending signals are handled (cleared). */
-export function handleCaughtSignals(t: Task): void {
-  const deliverable = (t.pending | t.signal.sharedPending) & ~t.blocked;
+export function handleCaughtSignals(k: Kernel, t: Task): void {
+  if (k.nrSharedPending === 0) return; // nothing is pending in any process
+  const deliverable = t.signal.sharedPending & ~t.blocked;
   if (deliverable === 0) return;
-  t.pending &= ~deliverable;
-  t.signal.sharedPending &= ~deliverable;
+  sharedPendingDel(k, t.signal, deliverable);
 }

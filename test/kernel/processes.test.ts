@@ -165,6 +165,36 @@ describe('exit and signals', () => {
     expect(p.alive).toBe(false);
   });
 
+  test('a call returns past its signal check only while no process has a signal pending (Kernel.nrSharedPending)', async () => {
+    const k = await Kernel.boot();
+    const p = k.spawn();
+    const q = k.spawn();
+    expect(k.sigaction(p, SIGUSR1, 'catch')).toBe(0);
+    expect(k.sigaction(q, SIGUSR1, 'catch')).toBe(0);
+    // blocked in q: pending until q exits
+    k.sigprocmask(q, 0, sigmask(SIGUSR1));
+    k.kill(p, SIGUSR1);
+    k.kill(p, SIGUSR1); // already pending: counted once
+    k.kill(q, SIGUSR1);
+    expect(k.nrSharedPending).toBe(2);
+    // p's next call handles its caught signal; q's stays (blocked)
+    expect(k.setrlimit(p, RLIMIT_NPROC, k.getrlimit(p, RLIMIT_NPROC))).toBe(0); // a call: its return handles signals
+    expect(p.signal.sharedPending).toBe(0);
+    expect(k.setrlimit(q, RLIMIT_NPROC, k.getrlimit(q, RLIMIT_NPROC))).toBe(0);
+    expect(q.signal.sharedPending).toBe(sigmask(SIGUSR1));
+    expect(k.nrSharedPending).toBe(1);
+    // the pending signal dies with the process
+    k.kill(q, SIGKILL);
+    expect(q.alive).toBe(false);
+    expect(k.nrSharedPending).toBe(0);
+    // and a new one is handled again (the fast path did not stick)
+    k.kill(p, SIGUSR1);
+    expect(k.nrSharedPending).toBe(1);
+    expect(k.setrlimit(p, RLIMIT_NPROC, k.getrlimit(p, RLIMIT_NPROC))).toBe(0); // a call: its return handles signals
+    expect(p.signal.sharedPending).toBe(0);
+    expect(k.nrSharedPending).toBe(0);
+  });
+
   test('setrlimit: -EINVAL soft > hard, -EPERM raising hard without CAP_SYS_RESOURCE', async () => {
     const k = await Kernel.boot();
     const p = k.spawn({ uid: 1000, rlimits: { RLIMIT_NPROC: [10, 20] } });
