@@ -390,7 +390,7 @@ export class Kernel {
     const r = new CgroupRoot(this.cgroupRoots.length, v2, new Set(controllers), mountPoint);
     r.root = newCgroup(this, '', null, r);
     // systemd enables every controller at the root of the unified hierarchy
-    if (v2) for (const c of controllers) r.root.subtreeControl.add(c);
+    if (v2) for (const c of controllers) r.root.subtreeEnable(c);
     for (const c of controllers) this.ssHierarchy.set(c, r.hierarchyId);
     this.cgroupRoots.push(r);
     this.cgroupsChanged();
@@ -1328,7 +1328,7 @@ export class Kernel {
           const made = cgroupMkdir(this, cg, parts[i]!);
           if (typeof made === 'number') throw new KwqError(where, `cannot create cgroup ${parts.slice(0, i + 1).join('/')}: ${made}`);
           n = made;
-          if (r.v2 && i < parts.length - 1) for (const c of DFL_CONTROLLERS) if (cg.subtreeControl.has(c)) n.subtreeControl.add(c);
+          if (r.v2 && i < parts.length - 1) for (const c of DFL_CONTROLLERS) if (cg.subtreeControl.has(c)) n.subtreeEnable(c);
           this.cgroupsChanged();
         }
         cg = n;

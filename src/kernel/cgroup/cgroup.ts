@@ -37,6 +37,25 @@ export const CONTROLLERS: readonly Controller[] = ['cpu', 'io', 'memory', 'pids'
 /** controllers that may be enabled in threaded subtrees (cgrp_dfl_threaded_ss_mask: cpuset, cpu, pids; perf_event is implicit); the rest are domain controllers */
 export const THREADED_SS: ReadonlySet<Controller> = new Set<Controller>(['cpuset', 'cpu', 'pids']);
 
+/**
+ * The controller's bit in CgroupRoot.ssMask and Cgroup.subtreeSsMask (the kernel's
+ * ss_mask bitmaps): hasCss runs on every charge and bio (ecss), and two Set lookups of
+ * a string each time cost ~100 ns per loop request (issue 10). A switch on a constant
+ * argument folds away where ecss is inlined.
+ */
+export function ssBit(ss: Controller): number {
+  switch (ss) {
+    case 'cpuset': return 1;
+    case 'cpu': return 2;
+    case 'io': return 4;
+    case 'memory': return 8;
+    case 'hugetlb': return 16;
+    case 'pids': return 32;
+    case 'rdma': return 64;
+    case 'misc': return 128;
+  }
+}
+
 /** per-cgroup cpu time (cpu.stat / cpuacct), local: reads sum the subtree */
 export class CpuStat {
   userNs = 0;
@@ -65,6 +84,8 @@ export class CgroupRoot {
   root!: Cgroup;
   /** the controllers bound to the hierarchy: the v2 one has every controller (kwq mounts no v1 hierarchy beside it) */
   readonly controllers: ReadonlySet<Controller>;
+  /** `controllers` as ssBit bits */
+  readonly ssMask: number;
   constructor(
     /** index in task.cgroups */
     readonly hierarchyId: number,
@@ -74,6 +95,9 @@ export class CgroupRoot {
     readonly mountPoint: string,
   ) {
     this.controllers = v2 ? new Set(DFL_CONTROLLERS) : controllers;
+    let m = 0;
+    for (const c of this.controllers) m |= ssBit(c);
+    this.ssMask = m;
   }
 }
 
@@ -86,7 +110,9 @@ export class Cgroup {
   /** tasks whose css_set has this cgroup in this hierarchy */
   readonly tasks = new Set<Task>();
   /** v2 cgroup.subtree_control */
-  readonly subtreeControl = new Set<Controller>();
+  private readonly subtreeSs = new Set<Controller>();
+  /** cgroup.subtree_control as ssBit bits (subtree_ss_mask) */
+  subtreeSsMask = 0;
   /** v2 cgroup.type is "threaded" */
   threaded = false;
   readonly memcg: MemCgroup;
@@ -137,11 +163,29 @@ export class Cgroup {
     return this.parent === null;
   }
 
+  /** cgroup.subtree_control: the controllers this cgroup enables for its children */
+  get subtreeControl(): ReadonlySet<Controller> {
+    return this.subtreeSs;
+  }
+
+  /** `ss` in cgroup.subtree_control (cgroupfs's store, and the boot's and the path helper's setup) */
+  subtreeEnable(ss: Controller): void {
+    this.subtreeSs.add(ss);
+    this.subtreeSsMask |= ssBit(ss);
+  }
+
+  subtreeDisable(ss: Controller): void {
+    this.subtreeSs.delete(ss);
+    this.subtreeSsMask &= ~ssBit(ss);
+  }
+
   /** true if this cgroup has its own css for `ss` */
   hasCss(ss: Controller): boolean {
-    if (!this.root.controllers.has(ss)) return false;
-    if (!this.root.v2 || this.parent === null) return true;
-    return this.parent.subtreeControl.has(ss);
+    const bit = ssBit(ss);
+    const root = this.root;
+    if ((root.ssMask & bit) === 0) return false;
+    if (!root.v2 || this.parent === null) return true;
+    return (this.parent.subtreeSsMask & bit) !== 0;
   }
 
   /** cgroup_e_css: the effective css for `ss` (self or the nearest ancestor that has one) */

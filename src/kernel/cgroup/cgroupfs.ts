@@ -324,14 +324,14 @@ function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): num
   const vet = vetSubtreeControlEnable(cg, adding);
   if (vet < 0) return vet;
   for (const ss of adding) {
-    cg.subtreeControl.add(ss);
+    cg.subtreeEnable(ss);
     for (const c of cg.children.values()) if (c.online) cssOnline(k, c, ss);
   }
   for (const ss of disable as Set<Controller>) {
     // the children's css for ss go offline: their charges and stats go to this cgroup
     if (ss === 'memory') for (const c of cg.children.values()) memcgReparent(k, c.memcg);
     for (const c of cg.children.values()) if (c.online) cssOffline(k, c, ss);
-    cg.subtreeControl.delete(ss);
+    cg.subtreeDisable(ss);
   }
   if (enable.has('pids') || disable.has('pids')) pidsRecount(cg);
   k.cgroupsChanged(); // effective css of the subtree's tasks (Task.cpuCg)
