@@ -53,6 +53,14 @@ export class BlkCgroup {
    */
   private lastDev: string | null = null;
   private lastStat: BlkgIostat | null = null;
+  /**
+   * A block driver's cache for this cgroup, opaque here (the kernel's drivers hang
+   * per-cgroup data off the blkg, blkcg_gq): loop keeps the loop_worker it last queued
+   * this cgroup's commands to, so that the next command skips worker_tree's walk
+   * (loop-device.ts loopQueueWork; with 10,000 cgroups the walk's lower nodes are out
+   * of cache, and this object is read per bio anyway; issue 10).
+   */
+  driverHint: unknown = null;
   constructor(readonly cgroup: Cgroup) {}
 
   stat(dev: string): BlkgIostat {

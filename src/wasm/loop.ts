@@ -67,7 +67,7 @@ export interface LoopExports {
   loop_wq_size(): number;
   loop_device_init(lo: number, workerArena: number, failPct: number, seed: number): void;
   loop_set_fail_pct(lo: number, pct: number): void;
-  loop_queue_work(lo: number, cmd: number, idLo: number, idHi: number): number;
+  loop_queue_work(lo: number, cmd: number, idLo: number, idHi: number, hint: number): number;
   loop_queue_work_batch(lo: number, wq: number, cmds: number, n: number): number;
   loop_process_one(work: number, now: number): number;
   loop_process_batch(work: number, out: number, cap: number, now: number): number;
@@ -276,9 +276,14 @@ export class LoopDispatch {
     this.rootWork = lo + LO.ROOT_WORK;
   }
 
-  /** loop_queue_work (section 6.4 whole, one crossing): LOOP_QW_* flags; le.cmdWorker(cmd) says where it went. `id` 0: the root queue. */
-  queueWork(cmd: number, id: number): number {
-    return this.le.x.loop_queue_work(this.lo, cmd, id % TWO32 >>> 0, Math.floor(id / TWO32) >>> 0);
+  /**
+   * loop_queue_work (section 6.4 whole, one crossing): LOOP_QW_* flags; le.cmdWorker(cmd)
+   * says where it went. `id` 0: the root queue. `hint`: a live loop_worker of this
+   * device the caller cached for `id`; used instead of the tree walk when Wasm finds it
+   * is still the worker for `id` (assembly/loop.ts queue_locked), else ignored.
+   */
+  queueWork(cmd: number, id: number, hint = 0): number {
+    return this.le.x.loop_queue_work(this.lo, cmd, id % TWO32 >>> 0, Math.floor(id / TWO32) >>> 0, hint);
   }
 
   /**

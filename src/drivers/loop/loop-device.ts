@@ -390,9 +390,16 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
   // queue_on_root_worker(): key 0; the <= 5.13 design has only the one FIFO
   const id = lo.design === 'per-cgroup' && !queueOnRootWorker(css) ? css!.id : 0;
   const kt = lo.kthreads;
+  // the worker this cgroup's last command went to, if it is still live (LoopWorker.node
+  // is 0 once the reaper freed it): Wasm checks under the lock that it is still the
+  // tree's node for `id` and then skips the walk (sim runtime; the threads runtime's
+  // call walks, and its kworker threads own the work)
+  const bg = id !== 0 && kt === null ? css!.blkcg : null;
+  const hw = bg !== null ? (bg.driverHint as LoopWorker | null) : null;
+  const hint = hw !== null && hw.lo === lo && hw.node !== 0 ? hw.node : 0;
   // threads runtime: queue_work's __queue_work runs in the same Wasm call, under
   // lo_work_lock, and wakes a kworker thread
-  const f = kt !== null ? kt.queueWork(cmd.wasm, id) : lo.tree!.d.queueWork(cmd.wasm, id);
+  const f = kt !== null ? kt.queueWork(cmd.wasm, id) : lo.tree!.d.queueWork(cmd.wasm, id, hint);
   let work: WorkStruct | null;
   if (f & LOOP_QW_ROOT) {
     lo.stats.rootQueued++;
@@ -406,17 +413,24 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
     }
   } else {
     const node = kl.le.cmdWorker(cmd.wasm);
-    if (f & LOOP_QW_NEW) {
-      const w = new LoopWorker(kl.le, node, css!, lo);
-      if (kt === null) w.work = new WorkStruct(loopWorkfn, w, sharedPending(kl, w.workOff));
-      kl.workers[kl.le.workerIndex(node)] = w;
-      cssGet(css!);
-      lo.stats.workersCreated++;
-      const tp = k.trace.define('loop_worker_alloc');
-      if (tp.enabled) tp.emit({ dev: lo.name, cgroup: css!.path, id: css!.id });
+    let w: LoopWorker;
+    if (hint !== 0 && node === hint) {
+      w = hw!; // the cached worker took it (never a new one: a hint is a live worker)
+    } else {
+      if (f & LOOP_QW_NEW) {
+        const nw = new LoopWorker(kl.le, node, css!, lo);
+        if (kt === null) nw.work = new WorkStruct(loopWorkfn, nw, sharedPending(kl, nw.workOff));
+        kl.workers[kl.le.workerIndex(node)] = nw;
+        cssGet(css!);
+        lo.stats.workersCreated++;
+        const tp = k.trace.define('loop_worker_alloc');
+        if (tp.enabled) tp.emit({ dev: lo.name, cgroup: css!.path, id: css!.id });
+      }
+      w = kl.worker(node);
+      if (bg !== null) bg.driverHint = w;
     }
     if (f & LOOP_QW_RESCUED) lo.stats.rescued++; // list_del_init: rescued from the reaper
-    work = kt === null ? kl.worker(node).work : null;
+    work = kt === null ? w.work : null;
   }
   if (!(f & LOOP_QW_QUEUE)) lo.stats.queueNoop++;
   else if (kt === null) __queueWork(lo.workqueue!, work!);

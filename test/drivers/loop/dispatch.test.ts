@@ -39,6 +39,46 @@ describe('loop dispatch in Wasm', () => {
     expect(le.x.loop_process_batch(d.rootWork, out, outCap, 70)).toBe(0);
   });
 
+  test("loop_queue_work's hint: taken only while it is the tree's live worker for the key, of this device; else the walk decides", () => {
+    const le = new LoopEngine({ workers: 8, cmds: 32, devices: 2 });
+    const d = le.device(0, 1)!;
+    const d2 = le.device(1, 1)!;
+    const c = (): number => le.cmdAlloc();
+    const a = c();
+    expect(d.queueWork(a, 7)).toBe(LOOP_QW_NEW | LOOP_QW_QUEUE);
+    const w7 = le.cmdWorker(a);
+    const b = c();
+    d.queueWork(b, 8);
+    const w8 = le.cmdWorker(b);
+    // the right hint: the same worker; a wrong key's worker as the hint: still the right one
+    let x = c();
+    d.queueWork(x, 7, w7);
+    expect(le.cmdWorker(x)).toBe(w7);
+    x = c();
+    d.queueWork(x, 8, w7);
+    expect(le.cmdWorker(x)).toBe(w8);
+    // another device's worker for the same key is not this device's
+    const y = c();
+    expect(d2.queueWork(y, 7, w7)).toBe(LOOP_QW_NEW | LOOP_QW_QUEUE);
+    const w7b = le.cmdWorker(y);
+    expect(w7b).not.toBe(w7);
+    expect(d2.workers().map((w) => le.key(w))).toEqual([7]);
+    expect(d.nrWorkers).toBe(2);
+    // a freed worker's offset as the hint: its key is 0, so the walk makes a new worker
+    for (const w of [w7, w8]) {
+      const work = le.workOf(w);
+      clearPending(le, work);
+      while (d.processOne(work, 10) >= 64);
+    }
+    const freed: number[] = [];
+    d.freeIdleWorkers(1000, 60, true, (w) => freed.push(w));
+    expect(freed.sort()).toEqual([w7, w8].sort());
+    expect(le.key(w7)).toBe(0);
+    const z = c();
+    expect(d.queueWork(z, 7, w7) & LOOP_QW_NEW).toBe(LOOP_QW_NEW);
+    expect(d.workers().map((w) => le.key(w))).toEqual([7]);
+  });
+
   test('loop_queue_work: new worker, pending dedupe, root queue, FIFO, idle, rescue, reaper at last_ran_at + timeout', () => {
     const le = new LoopEngine({ workers: 4, cmds: 16, devices: 2 });
     const d = le.device(0, 1)!;
