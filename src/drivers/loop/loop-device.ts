@@ -418,8 +418,7 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
       w = hw!; // the cached worker took it (never a new one: a hint is a live worker)
     } else {
       if (f & LOOP_QW_NEW) {
-        const nw = new LoopWorker(kl.le, node, css!, lo);
-        if (kt === null) nw.work = new WorkStruct(loopWorkfn, nw, sharedPending(kl, nw.workOff));
+        const nw = new LoopWorker(kl.le, node, css!, lo, loopWorkfn, (off) => sharedPending(kl, off));
         kl.workers[kl.le.workerIndex(node)] = nw;
         cssGet(css!);
         lo.stats.workersCreated++;
@@ -430,7 +429,7 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
       if (bg !== null) bg.driverHint = w;
     }
     if (f & LOOP_QW_RESCUED) lo.stats.rescued++; // list_del_init: rescued from the reaper
-    work = kt === null ? w.work : null;
+    work = kt === null ? w : null;
   }
   if (!(f & LOOP_QW_QUEUE)) lo.stats.queueNoop++;
   else if (kt === null) __queueWork(lo.workqueue!, work!);
@@ -440,8 +439,8 @@ function loopQueueWork(lo: LoopDevice, cmd: LoopCmd): void {
 // ---- processing -----------------------------------------------------------------------
 
 function loopWorkfn(work: WorkStruct, kw: Kworker, budgetNs: number): number {
-  const w = work.data as LoopWorker;
-  return loopProcessWork(w.lo as LoopDevice, w, w.workOff, w.exec, kw, budgetNs);
+  const w = work as LoopWorker; // container_of(work, struct loop_worker, work)
+  return loopProcessWork(w.lo as LoopDevice, w, w.workOff, w, kw, budgetNs);
 }
 
 function loopRootcgWorkfn(work: WorkStruct, kw: Kworker, budgetNs: number): number {

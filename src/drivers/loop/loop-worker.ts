@@ -14,14 +14,14 @@
 import type { Cgroup } from '../../kernel/cgroup/cgroup.js';
 import type { LoopEngine } from '../../wasm/loop.js';
 import type { LoopCmd } from './loop-cmd.js';
-import type { WorkStruct } from './workqueue.js';
+import { WorkStruct, type SharedPendingBit, type WorkFunc } from './workqueue.js';
 
 /** What one work execution is doing: the command it waits for (blocked on backing I/O). */
-export class ExecState {
+export interface ExecState {
   /** a command whose backing I/O was submitted and not yet completed */
-  waiting: LoopCmd | null = null;
-  /** the kworker's flags before loop_process_work set PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO */
-  origFlags = -1;
+  waiting: LoopCmd | null;
+  /** the kworker's flags before loop_process_work set PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO; -1 between executions */
+  origFlags: number;
 }
 
 /** list_empty(&worker->cmd_list), read from the shared memory (may be stale off the lock) */
@@ -32,27 +32,53 @@ export class CmdListView {
   }
 }
 
-export class LoopWorker {
+/**
+ * The worker IS its work_struct, as the kernel embeds `struct work_struct work` in
+ * struct loop_worker (container_of in loop_workfn), and it holds its execution state
+ * itself: queueing and running a worker read one object, not a worker, a WorkStruct
+ * and an ExecState (with 10,000 cgroups each was a cache miss per worker and round;
+ * issue 10). In the threads runtime kworker threads run the work in Wasm and the
+ * WorkStruct part stays idle.
+ */
+export class LoopWorker extends WorkStruct implements ExecState {
   /** the Wasm loop_worker (0 once freed) */
   node: number;
   /** its work_struct in the shared memory */
   readonly workOff: number;
-  work!: WorkStruct;
-  readonly cmdList: CmdListView;
-  readonly exec = new ExecState();
+  waiting: LoopCmd | null = null;
+  origFlags = -1;
+  /** worker->lo */
+  readonly lo: unknown;
+  /** css_get'd at creation, css_put when freed */
+  readonly blkcgCss: Cgroup;
+  private readonly le: LoopEngine;
   /** last_ran_at when it was freed (the Wasm object is gone then) */
   private freedLastRanAt = 0;
-  constructor(
-    private readonly le: LoopEngine,
-    node: number,
-    /** css_get'd at creation, css_put when freed */
-    readonly blkcgCss: Cgroup,
-    /** worker->lo */
-    readonly lo: unknown,
-  ) {
+  private view: CmdListView | null = null;
+  constructor(le: LoopEngine, node: number, blkcgCss: Cgroup, lo: unknown, fn: WorkFunc, pending: (workOff: number) => SharedPendingBit) {
+    const workOff = le.workOf(node);
+    super(fn, null, pending(workOff));
+    this.data = this;
     this.node = node;
-    this.workOff = le.workOf(node);
-    this.cmdList = new CmdListView(le, this);
+    this.workOff = workOff;
+    this.lo = lo;
+    this.blkcgCss = blkcgCss;
+    this.le = le;
+  }
+
+  /** &worker->work */
+  get work(): WorkStruct {
+    return this;
+  }
+
+  /** what its execution is doing */
+  get exec(): ExecState {
+    return this;
+  }
+
+  /** worker->cmd_list, for inspection */
+  get cmdList(): CmdListView {
+    return (this.view ??= new CmdListView(this.le, this));
   }
 
   /** index of its Wasm object (the side table's key) */
@@ -87,6 +113,6 @@ export class RootQueue {
   work!: WorkStruct;
   /** its work_struct in the shared memory (0 before the first configure) */
   workOff = 0;
-  readonly exec = new ExecState();
+  readonly exec: ExecState = { waiting: null, origFlags: -1 };
   nrCmds = 0;
 }
