@@ -237,7 +237,10 @@ function indexAdd(memcg: MemCgroup, mapping: AddressSpace, n: number): void {
  */
 export function addPages(k: Kernel, mapping: AddressSpace, task: Task | null, first: number, count: number, dirty: boolean, memcg?: MemCgroup): number {
   mapping.lastError = 0;
-  const mc = memcg ?? getMemcgForCharge(k, task);
+  // the memcg is looked up with the first page that needs a charge (a write over
+  // pages already in the cache charges nothing: shmem_get_folio charges new folios
+  // only), so such a write does not read the writer's memcg at all
+  let mc: MemCgroup | null = memcg ?? null;
   const kind = mapping.kind;
   const setDirty = dirty && kind === 'file';
   const end = first + count;
@@ -253,6 +256,7 @@ export function addPages(k: Kernel, mapping: AddressSpace, task: Task | null, fi
     for (let s = i - base; s < stop; s++, i++) {
       const id = c.owner[s]!;
       if (id === 0) {
+        mc ??= getMemcgForCharge(k, task);
         const ret = chargePages(k, mc, 1, kind, task);
         if (ret < 0) {
           mapping.lastError = ret;
@@ -291,7 +295,7 @@ export function addPages(k: Kernel, mapping: AddressSpace, task: Task | null, fi
   }
   // a chunk made for a page whose charge failed
   if (c !== null && c.present === 0 && mapping.lookup(ci) === c) mapping.release(c);
-  if (added > 0) indexAdd(mc, mapping, added);
+  if (added > 0) indexAdd(mc!, mapping, added);
   return i - first;
 }
 
