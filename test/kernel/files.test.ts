@@ -13,6 +13,29 @@ const TEST_GET = _IOR(0xee, 2, 4);
 const TEST_RAW = _IO(0xee, 3);
 
 describe('fd table', () => {
+  test("fdget's one-entry cache: a closed fd is gone, a reused fd is the new File, a forked copy and an exit start afresh", async () => {
+    const k = await Kernel.boot();
+    const t = k.spawn();
+    const a = k.open(t, '/tmp/a', O_RDWR | O_CREAT);
+    const b = k.open(t, '/tmp/b', O_RDWR | O_CREAT);
+    expect(k.fileOf(t, a)!.path).toBe('/tmp/a'); // cached now
+    expect(k.close(t, a)).toBe(0);
+    expect(k.fileOf(t, a)).toBeNull();
+    const c = k.open(t, '/tmp/c', O_RDWR | O_CREAT);
+    expect(c).toBe(a); // the lowest free fd again
+    expect(k.fileOf(t, c)!.path).toBe('/tmp/c');
+    expect(k.fileOf(t, b)!.path).toBe('/tmp/b');
+    expect(k.fileOf(t, -1)).toBeNull();
+    expect(k.fileOf(t, 99)).toBeNull();
+    const child = k.fork(t);
+    if (typeof child === 'number') throw new Error(`fork ${child}`);
+    expect(k.close(child, b)).toBe(0);
+    expect(k.fileOf(child, b)).toBeNull();
+    expect(k.fileOf(t, b)!.path).toBe('/tmp/b'); // the parent's table is its own
+    k.kill(t, 9);
+    expect(t.files).toBeNull();
+  });
+
   test('open/dup/close share one File; release runs on the last close, after fork and exit too', async () => {
     const released: string[] = [];
     const opened: number[] = [];
