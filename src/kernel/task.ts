@@ -32,8 +32,8 @@ export class Task {
   // The fields a call and a thread's wake-up and slice read come first, side by side
   // (V8 lays the fields out in definition order, 8 bytes each after a 24-byte header):
   // with thousands of tasks taking turns each call or slice starts with its task out of
-  // cache, and the syscall path (enter, fdget, blkcgOf, the io_context) then reads the
-  // first two cache lines of it, not four (issue 10)
+  // cache, and the syscall path (enter, fdget, blkcgOf, the io_context, a request's
+  // pid and comm) then reads the first two or three cache lines of it, not four (issue 10)
   alive = true;
   /** the runtime thread when this task runs a body (kthreads, user workers) */
   thread: SimThread | null = null;
@@ -55,12 +55,13 @@ export class Task {
   activeMemcg: Cgroup | null = null;
   /** block/blk-ioc: task->io_context, owned by the blk-ioc driver */
   ioContext: unknown = null;
+  /** (a request records its issuer's pid and comm: blk-ioc.ts ioContextPrepare) */
+  comm: string;
   signal: SignalStruct;
   /** this task's cgroup in each mounted hierarchy (index = hierarchy id); its css_set */
   cgroups: Cgroup[];
   /** blocked signals (mask of 1..31); signals pending are the process's (SignalStruct.sharedPending) */
   blocked = 0;
-  comm: string;
   /** real_parent */
   parent: Task | null;
   readonly children = new Set<Task>();

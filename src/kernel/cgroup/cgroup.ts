@@ -102,24 +102,32 @@ export class CgroupRoot {
 }
 
 export class Cgroup {
-  readonly children = new Map<string, Cgroup>();
-  online = true;
+  // Field order is layout order (V8, 8 bytes a field after a 24-byte header): what a
+  // request's charge path reads (the id, the ecss walk's parent and root, css_get's
+  // refcount) fills the first cache line, the controllers' objects the second; with
+  // 10,000 cgroups taking turns each line is a cache miss (issue 10)
+  readonly id: number;
+  readonly parent: Cgroup | null;
+  readonly root: CgroupRoot;
   /** css references: 1 held by the directory until rmdir, plus css_get users */
   refcnt = 1;
   released = false;
+  readonly blkcg: BlkCgroup;
+  readonly memcg: MemCgroup;
+  readonly cpu = new CpuStat();
+  /** the cpu controller's task_group: weight, idle, bandwidth (cpu.ts) */
+  readonly cpuTg = new CpuCgroup();
+  /** cgroup.subtree_control as ssBit bits (subtree_ss_mask) */
+  subtreeSsMask = 0;
+  online = true;
+  /** v2 cgroup.type is "threaded" */
+  threaded = false;
+  readonly name: string;
+  readonly children = new Map<string, Cgroup>();
   /** tasks whose css_set has this cgroup in this hierarchy */
   readonly tasks = new Set<Task>();
   /** v2 cgroup.subtree_control */
   private readonly subtreeSs = new Set<Controller>();
-  /** cgroup.subtree_control as ssBit bits (subtree_ss_mask) */
-  subtreeSsMask = 0;
-  /** v2 cgroup.type is "threaded" */
-  threaded = false;
-  readonly memcg: MemCgroup;
-  readonly blkcg: BlkCgroup;
-  readonly cpu = new CpuStat();
-  /** the cpu controller's task_group: weight, idle, bandwidth (cpu.ts) */
-  readonly cpuTg = new CpuCgroup();
   /** the v2 freezer (freezer.ts) */
   readonly freezer = new CgroupFreezer();
   readonly pids = new PidsCgroup();
@@ -138,14 +146,13 @@ export class Cgroup {
   maxDescendants = Infinity;
   maxDepth = Infinity;
 
-  constructor(
-    readonly id: number,
-    readonly name: string,
-    readonly parent: Cgroup | null,
-    readonly root: CgroupRoot,
-  ) {
-    this.memcg = new MemCgroup(this);
+  constructor(id: number, name: string, parent: Cgroup | null, root: CgroupRoot) {
+    this.id = id;
+    this.name = name;
+    this.parent = parent;
+    this.root = root;
     this.blkcg = new BlkCgroup(this);
+    this.memcg = new MemCgroup(this);
   }
 
   /** path relative to the hierarchy root: '/', '/test.slice', ... */
