@@ -26,7 +26,7 @@
  * curve read 129 -> 1,374 ns (10.6x) where the steady state was 37 -> 60-70 ns.
  *
  * Each point runs in node processes of its own (bench/scale-points.ts, 3 per point,
- * the median): measured one after another in one process, every point but the first
+ * the median; the processes of a curve's points interleaved, see pointsInChildren): measured one after another in one process, every point but the first
  * ran in a later kernel of the process, which V8 had optimised the shared code for
  * less (+12-20 ns/work), and one process per point read 40 or 70 ns/work for the same
  * x = 1 point by the luck of its JIT. The cost of a second kernel in one process is
@@ -77,18 +77,31 @@ function pointInChild(curve: Curve, x: number, minItems: number, minMs: number, 
 }
 
 /**
- * The point measured in `n` processes of its own: the one with the median ns/item,
- * its notes carrying every process's figure. V8's optimisation of the shared code
- * differs between processes (which calls it inlines depends on when its background
- * compiles finish): the same x = 1 point read 40 ns/work in one process and 70 in
- * the next, so one process per point made the curve's ratio a coin toss.
+ * The curve's points, each measured in `n` processes of its own, the processes of the
+ * points interleaved (x1, x2, ..., x1, x2, ...): the one with the median ns/item is the
+ * point's figure, its notes carrying every process's figure. V8's optimisation of the
+ * shared code differs between processes (which calls it inlines depends on when its
+ * background compiles finish): the same x = 1 point read 40 ns/work in one process and
+ * 70 in the next, so one process per point made the curve's ratio a coin toss. And
+ * the machine's speed drifts over minutes (a shared host: the same point read 870 and
+ * 1,300 ns a request ten minutes apart), so a curve measured point after point could
+ * put x = 1 in a fast minute and x = 10,000 in a slow one; interleaved, every point
+ * samples the same minutes.
  */
-function pointInChildren(curve: Curve, x: number, minItems: number, minMs: number, n: number): Point {
-  const runs: Point[] = [];
-  for (let i = 0; i < n; i++) runs.push(pointInChild(curve, x, minItems, minMs).first);
-  runs.sort((a, b) => a.nsPerItem - b.nsPerItem);
-  const mid = runs[runs.length >> 1]!;
-  return { ...mid, processes: runs.map((r) => r.nsPerItem), exactlyOnce: runs.every((r) => r.exactlyOnce), items: runs.reduce((a, r) => a + r.items, 0) };
+function pointsInChildren(curve: Curve, xs: number[], minItems: number, minMs: number, n: number): Point[] {
+  const runs: Point[][] = xs.map(() => []);
+  for (let i = 0; i < n; i++) {
+    xs.forEach((x, j) => {
+      const t0 = performance.now();
+      runs[j]!.push(pointInChild(curve, x, minItems, minMs).first);
+      if (x >= 1000) process.stderr.write(`scale: ${curve} x=${x} (process ${i + 1} of ${n}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    });
+  }
+  return runs.map((rs) => {
+    const byNs = [...rs].sort((a, b) => a.nsPerItem - b.nsPerItem);
+    const mid = byNs[byNs.length >> 1]!;
+    return { ...mid, processes: rs.map((r) => r.nsPerItem), exactlyOnce: rs.every((r) => r.exactlyOnce), items: rs.reduce((a, r) => a + r.items, 0) };
+  });
 }
 
 function curve(name: string, unit: string, points: Point[], xName: string): Figure[] {
@@ -100,6 +113,8 @@ function curve(name: string, unit: string, points: Point[], xName: string): Figu
       series: name, x: p.x, 'vs x=1': Number((p.nsPerItem / points[0]!.nsPerItem).toFixed(3)), items: p.items,
       'min..max of blocks': `${p.spread[0].toFixed(1)}..${p.spread[1].toFixed(1)}`, 'cpu ns/item': Number(p.cpuNsPerItem.toFixed(1)),
       ...(p.processes ? { 'ns/item by process': p.processes.map((v) => v.toFixed(1)).join(' ') } : {}),
+      // each process against the x = 1 process run next to it in time (pointsInChildren)
+      ...(p.processes && points[0]!.processes ? { 'vs x=1 by process pair': p.processes.map((v, i) => (v / points[0]!.processes![i]!).toFixed(2)).join(' ') } : {}),
       'cpu vs x=1': Number((p.cpuNsPerItem / points[0]!.cpuNsPerItem).toFixed(3)), 'exactly-once': p.exactlyOnce ? 'ok' : 'FAILED',
     },
   }));
@@ -154,28 +169,23 @@ const scaleBench: BenchScript = async ({ quick }) => {
   // loop: issuing cgroups on one device
   // quick stops at 1,000 (a 10,000-cgroup point takes ~3 s a process to set up and run)
   const cgs = selected('loop', quick ? [1, 100, 1000] : [1, 10, 100, 1000, 10_000]);
-  const loopPts: Point[] = [];
-  for (const n of cgs) {
-    const t0 = performance.now();
-    loopPts.push(pointInChildren('loop', n, minItems, minMs, PROCESSES));
-    process.stderr.write(`scale: loop ${n} cgroups in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  }
+  const loopPts = cgs.length ? pointsInChildren('loop', cgs, minItems, minMs, PROCESSES) : [];
   if (loopPts.length) figures.push(...curve('loop0 4K O_DIRECT writes, per-cgroup (sim)', 'ns/request', loopPts, 'cgroups'));
   flat('loop cgroups', loopPts);
 
   // vhost: devices x io vqs, one process
   const devs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
   for (const vqs of quick ? [1, 16] : [1, 4, 16]) {
-    const pts: Point[] = [];
-    for (const d of selected(`vhost${vqs}`, devs)) pts.push(pointInChildren(`vhost${vqs}` as Curve, d, minItems, minMs, PROCESSES));
+    const xs = selected(`vhost${vqs}`, devs);
+    const pts = xs.length ? pointsInChildren(`vhost${vqs}` as Curve, xs, minItems, minMs, PROCESSES) : [];
     if (pts.length) figures.push(...curve(`vhost-scsi devices, ${vqs} io vq(s) each, one worker each (sim)`, 'ns/work', pts, 'devices'));
     flat(`vhost-scsi devices, ${vqs} io vq(s)`, pts);
   }
 
   // processes: one vhost-net device and vhost_task each
   const procs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
-  const procPts: Point[] = [];
-  for (const p of selected('processes', procs)) procPts.push(pointInChildren('processes', p, minItems, minMs, PROCESSES));
+  const procXs = selected('processes', procs);
+  const procPts = procXs.length ? pointsInChildren('processes', procXs, minItems, minMs, PROCESSES) : [];
   if (procPts.length) figures.push(...curve('qemu processes, each its own cgroup + vhost-net + vhost_task, 16 works a round (sim)', 'ns/work', procPts, 'processes'));
   flat('processes', procPts);
 
