@@ -107,8 +107,17 @@ export async function vhostPoint(opts: { devices: number; perDev: number; proces
       queues.push({ worker: dev.workers[0] as VhostWorker, works });
     }
     let rounds = 0;
-    const round = (): void => {
+    // The queueing loop is a function of its own, with nothing after the loop: when it
+    // sat in `round` before `rounds++`, V8 replaced `round` on the stack inside the loop
+    // (OSR) and in one process in five that cached OSR code deopted at `rounds++` on
+    // every round ("insufficient type feedback for unary operation", the same code 54
+    // times in one run: --trace-deopt); those processes read 87-185 ns/work where the
+    // others read 55-70 (processes x 1,000), a harness cost and not kwq's
+    const queueAll = (): void => {
       for (const q of queues) for (const w of q.works) vhostWorkerQueue(q.worker, w);
+    };
+    const round = (): void => {
+      queueAll();
       k.runUntilIdle();
       rounds++;
     };
