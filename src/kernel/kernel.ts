@@ -523,7 +523,20 @@ export class Kernel {
   /** run `fn` as a call by `task` (drivers use it for syscall-shaped internal entry points) */
   syscall<T>(where: string, task: Task, fn: () => T): T | number {
     this.enter(where, task);
-    const r = fn();
+    return this.syscallExit(task, fn());
+  }
+
+  /**
+   * syscall() in two halves, for a driver's hot entry point that should not allocate a
+   * closure per call (io_submit, io_getevents: two per task and round of a loop
+   * benchmark): syscallEnter, the body, then `return k.syscallExit(task, r)`.
+   */
+  syscallEnter(where: string, task: Task): void {
+    this.enter(where, task);
+  }
+
+  /** the end of a call by `task`: -EINTR if it died meanwhile, else `r` after its caught signals are handled */
+  syscallExit<T>(task: Task, r: T): T | number {
     if (!task.alive) return -EINTR;
     handleCaughtSignals(this, task);
     return r;

@@ -91,23 +91,44 @@ export function userKeys(arg: unknown): string[] | Fault {
   }
 }
 
-/** A user array (a C array argument): its elements, or FAULT if it is none or cannot be read. */
-export function userArray(arg: unknown, maxLen = 1 << 20): unknown[] | Fault {
+/**
+ * The length of a user array (a C array argument), at most `maxLen`, or FAULT if it is
+ * none or its length cannot be read. Its elements are then read one at a time with
+ * userArrayAt, as the kernel's get_user of each pointer is (io_submit reads iocbpp[i]
+ * just before submitting it), without a copy of the array.
+ */
+export function userArrayLength(arg: unknown, maxLen = 1 << 20): number | Fault {
   try {
     if (!Array.isArray(arg) && !ArrayBuffer.isView(arg)) return FAULT;
     // a typed array's length is a getter of its prototype (not user code); an array's is data
     const len = ArrayBuffer.isView(arg) ? (arg as unknown as ArrayLike<unknown>).length : getUser(arg, 'length');
     if (typeof len !== 'number' || !Number.isSafeInteger(len) || len < 0) return FAULT;
-    const out: unknown[] = [];
-    for (let i = 0; i < Math.min(len, maxLen); i++) {
-      const v = ArrayBuffer.isView(arg) ? (arg as unknown as ArrayLike<unknown>)[i] : getUser(arg, String(i));
-      if (v === FAULT) return FAULT;
-      out.push(v);
-    }
-    return out;
+    return Math.min(len, maxLen);
   } catch {
     return FAULT;
   }
+}
+
+/** Element `i` of a user array whose length userArrayLength gave, or FAULT. */
+export function userArrayAt(arg: unknown, i: number): unknown {
+  try {
+    return ArrayBuffer.isView(arg) ? (arg as unknown as ArrayLike<unknown>)[i] : getUser(arg, String(i));
+  } catch {
+    return FAULT;
+  }
+}
+
+/** A user array (a C array argument): its elements, or FAULT if it is none or cannot be read. */
+export function userArray(arg: unknown, maxLen = 1 << 20): unknown[] | Fault {
+  const len = userArrayLength(arg, maxLen);
+  if (len === FAULT) return FAULT;
+  const out: unknown[] = [];
+  for (let i = 0; i < len; i++) {
+    const v = userArrayAt(arg, i);
+    if (v === FAULT) return FAULT;
+    out.push(v);
+  }
+  return out;
 }
 
 /** Can `key` be written on `o` as a plain data property (without running user code)? Throws what a Proxy throws. */

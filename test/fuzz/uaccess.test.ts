@@ -201,6 +201,16 @@ describe('struct-filling ioctls given a buffer they cannot fill return -EFAULT a
     expect(ioSubmit(k, t, ctx, [{ ...good, aio_fildes: 'three' as never }])).toBe(-EFAULT);
     expect(ioSubmit(k, t, ctx, 'not a list' as never)).toBe(-EFAULT);
     expect(ioSubmit(k, t, ctx, [good, null as never])).toBe(1); // the first was submitted: its count
+    // a pointer that cannot be read (get_user of iocbpp[i] faults): the ones before it
+    // were submitted, as the kernel reads each pointer just before submitting it
+    // (io_submit returns `i ? i : -EFAULT`), and the first pointer faulting is -EFAULT
+    const ptrs = new Proxy([good, good], { getOwnPropertyDescriptor(a, key) { if (key === '1') throw new Error('x'); return Reflect.getOwnPropertyDescriptor(a, key); } });
+    const before = ctx.nrEvents;
+    expect(ioSubmit(k, t, ctx, ptrs)).toBe(1);
+    expect(ctx.nrEvents).toBe(before + 1);
+    const first = new Proxy([good], { getOwnPropertyDescriptor(a, key) { if (key === '0') throw new Error('x'); return Reflect.getOwnPropertyDescriptor(a, key); } });
+    expect(ioSubmit(k, t, ctx, first)).toBe(-EFAULT);
+    expect(ctx.nrEvents).toBe(before + 1);
     k.shutdown();
   });
 });
