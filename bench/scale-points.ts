@@ -56,6 +56,23 @@ function warmUp(round: () => void, ms: number): void {
   gc?.();
 }
 
+/**
+ * KWQ_SCALE_ROUNDS=N (bench/cachegrind.ts): the point runs exactly N rounds, untimed
+ * (no warm-up, no blocks; the figures read 0), so that a run under valgrind does the
+ * same work every time and two round counts differ by exactly the extra rounds.
+ */
+const FIXED_ROUNDS = Number(process.env.KWQ_SCALE_ROUNDS ?? 0);
+
+/** warmUp then measure; with KWQ_SCALE_ROUNDS, just the rounds */
+function warmUpAndMeasure(round: () => number, minItems: number, minMs: number, between?: () => Promise<void>): Promise<{ nsPerItem: number; cpuNsPerItem: number; spread: [number, number] }> {
+  if (FIXED_ROUNDS > 0) {
+    for (let i = 0; i < FIXED_ROUNDS; i++) round();
+    return Promise.resolve({ nsPerItem: 0, cpuNsPerItem: 0, spread: [0, 0] });
+  }
+  warmUp(() => void round(), minMs);
+  return (between?.() ?? Promise.resolve()).then(() => measure(round, minItems, minMs));
+}
+
 /** process CPU time (user + system), ms */
 const cpuMs = (): number => {
   const u = process.cpuUsage();
@@ -121,9 +138,8 @@ export async function vhostPoint(opts: { devices: number; perDev: number; proces
       k.runUntilIdle();
       rounds++;
     };
-    warmUp(round, opts.minMs);
     const perRound = runs.length;
-    const m = measure(() => {
+    const m = await warmUpAndMeasure(() => {
       round();
       return perRound;
     }, opts.minItems, opts.minMs);
@@ -202,14 +218,16 @@ export async function loopPoint(ncg: number, minItems: number, minMs: number): P
       }
       active = jobs.slice(0, nActive);
     }
-    warmUp(() => void round(), minMs); // the first round creates every worker
-    const hp = process.env.KWQ_LOOP_HEAPPROF !== undefined ? await startHeapSampling() : null;
-    const m = measure(() => {
+    // the first warm-up round creates every worker
+    const heap: { stop: ((file: string) => Promise<void>) | null } = { stop: null };
+    const m = await warmUpAndMeasure(() => {
       const got = round();
       if (got === 0) throw new Error('bench scale: a round completed no request');
       return got;
-    }, minItems, minMs);
-    if (hp !== null) await hp(process.env.KWQ_LOOP_HEAPPROF!);
+    }, minItems, minMs, async () => {
+      if (process.env.KWQ_LOOP_HEAPPROF !== undefined) heap.stop = await startHeapSampling();
+    });
+    if (heap.stop !== null) await heap.stop(process.env.KWQ_LOOP_HEAPPROF!);
     k.runUntilIdle();
     for (const j of active) done += (ioGetevents(k, j.task, j.ctx, 0, 2 * QD) as IoEvent[]).length;
     // every request submitted completed once (its event reaped once); loopInfo's per-worker
