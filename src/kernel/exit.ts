@@ -18,7 +18,7 @@ import type { Task } from './task.js';
 import { pidsUncharge } from './cgroup/cgroup-core.js';
 import { unchargeMm } from './memcontrol.js';
 import { taskHooksExit } from './task-hooks.js';
-import { sharedPendingDel } from './signal-struct.js';
+import { setGroupStopped, sharedPendingDel } from './signal-struct.js';
 
 /** do_exit(code): one thread. */
 export function doExit(k: Kernel, t: Task, code: number): void {
@@ -58,7 +58,10 @@ export function doExit(k: Kernel, t: Task, code: number): void {
   t.alive = false;
   t.signal.threads.delete(t);
   // the group's pending signals die with its last thread (__exit_signal frees signal_struct's queue)
-  if (t.signal.threads.size === 0) sharedPendingDel(k, t.signal, ~0);
+  if (t.signal.threads.size === 0) {
+    sharedPendingDel(k, t.signal, ~0);
+    setGroupStopped(k, t.signal, false);
+  }
   for (const cg of t.cgroups) {
     cg.tasks.delete(t);
     if (cg.root.controllers.has('pids')) pidsUncharge(cg, 1);

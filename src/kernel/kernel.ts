@@ -135,8 +135,9 @@ class TaskBody implements ThreadBody {
     private readonly k: Kernel,
   ) {}
   run(th: SimThread, budgetNs: number): boolean {
-    if (!this.task.alive) return false;
-    if (this.task.signal.stopped && !this.task.isKthread) return false;
+    if (!th.alive) return false; // the thread's copy of task.alive: the Task is not read
+    // no group stopped anywhere: the task's signal_struct is not read (signal-struct.ts)
+    if (this.k.nrGroupsStopped !== 0 && this.task.signal.stopped && !this.task.isKthread) return false;
     // no cgroup.freeze set anywhere: no task is frozen, and the walk to the task's
     // cgroup (three objects a run, cache misses with a thousand processes) is skipped
     if (this.k.nrCgroupFreeze !== 0 && taskFrozen(this.task)) return false;
@@ -221,6 +222,8 @@ export class Kernel {
   private down = false;
   /** processes with a signal in shared_pending (signal.ts sharedPendingAdd): 0 lets a call's return skip the signal check */
   nrSharedPending = 0;
+  /** processes in a group stop (signal-struct.ts setGroupStopped): 0 lets a thread's run skip the check */
+  nrGroupsStopped = 0;
 
   private constructor(opts: Required<Omit<BootOptions, 'maxThreads'>> & { maxThreads: number | undefined }, parsed: ReturnType<typeof parseCmdline>) {
     this.cmdline = opts.cmdline;

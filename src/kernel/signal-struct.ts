@@ -15,7 +15,7 @@ export class SignalStruct {
   groupExitCode = 0;
   /** signals pending for the whole group (shared_pending), a mask of 1..31 */
   sharedPending = 0;
-  /** SIGNAL_STOP_STOPPED */
+  /** SIGNAL_STOP_STOPPED (set through setGroupStopped, which counts it) */
   stopped = false;
   /** -1000..1000; OOM_SCORE_ADJ_MIN (-1000) exempts the process from the OOM killer */
   oomScoreAdj = 0;
@@ -44,6 +44,19 @@ export function sharedPendingDel(k: Kernel, sigs: SignalStruct, mask: number): v
   if (sigs.sharedPending === 0) return;
   sigs.sharedPending &= ~mask;
   if (sigs.sharedPending === 0) k.nrSharedPending--;
+}
+
+/**
+ * SIGNAL_STOP_STOPPED on or off for the process. The kernel counts the stopped
+ * processes (Kernel.nrGroupsStopped) so that a thread's run, which asks every time,
+ * reads one warm number while none is stopped instead of its process's signal_struct
+ * (with a thousand processes a cache miss a run; issue 10).
+ */
+export function setGroupStopped(k: Kernel, sigs: SignalStruct, stopped: boolean): void {
+  if (sigs.stopped === stopped) return;
+  sigs.stopped = stopped;
+  if (stopped) k.nrGroupsStopped++;
+  else k.nrGroupsStopped--;
 }
 
 export const OOM_SCORE_ADJ_MIN = -1000;

@@ -17,7 +17,7 @@ import type { Kernel } from './kernel.js';
 import { doGroupExit } from './exit.js';
 import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, sigmask } from './signal-numbers.js';
 import type { Task } from './task.js';
-import { sharedPendingAdd, sharedPendingDel } from './signal-struct.js';
+import { setGroupStopped, sharedPendingAdd, sharedPendingDel } from './signal-struct.js';
 
 export type SigDisposition = 'default' | 'ignore' | 'catch';
 
@@ -40,7 +40,7 @@ export function sendSigProcess(k: Kernel, target: Task, sig: number): number {
   if (target.isKthread) return 0; // kthreads ignore signals
   const sigs = target.signal;
   if (sig === SIGKILL) {
-    sigs.stopped = false;
+    setGroupStopped(k, sigs, false);
     doGroupExit(k, target.groupLeader.alive ? target.groupLeader : target, 128 + SIGKILL);
     return 0;
   }
@@ -48,13 +48,13 @@ export function sendSigProcess(k: Kernel, target: Task, sig: number): number {
   const disp = k.sigDisposition(sigs, sig);
   if (sig === SIGCONT) {
     if (sigs.stopped) {
-      sigs.stopped = false;
+      setGroupStopped(k, sigs, false);
       for (const t of sigs.threads) if (t.thread !== null) k.rt.wakeUpProcess(t.thread);
     }
     if (disp !== 'catch') return 0;
   }
   if (sig === SIGSTOP) {
-    sigs.stopped = true;
+    setGroupStopped(k, sigs, true);
     return 0;
   }
   // blocked in every thread that could take it: pending on the group
@@ -71,7 +71,7 @@ export function sendSigProcess(k: Kernel, target: Task, sig: number): number {
     return 0;
   }
   if (isStop(sig)) {
-    sigs.stopped = true;
+    setGroupStopped(k, sigs, true);
     return 0;
   }
   doGroupExit(k, target.groupLeader.alive ? target.groupLeader : target, 128 + sig);

@@ -195,6 +195,36 @@ describe('exit and signals', () => {
     expect(k.nrSharedPending).toBe(0);
   });
 
+  test('a thread run reads its signal_struct only while some group is stopped (Kernel.nrGroupsStopped)', async () => {
+    const k = await Kernel.boot();
+    const q = k.spawn({ comm: 'qemu' });
+    let runs = 0;
+    const w = k.userWorkerCreate(q, 'w', { run: () => { runs++; return false; } }, null) as typeof q;
+    k.rt.wakeUpProcess(w.thread!);
+    k.runUntilIdle();
+    expect(runs).toBe(1);
+    k.kill(q, SIGSTOP);
+    k.kill(q, SIGSTOP); // already stopped: counted once
+    expect(k.nrGroupsStopped).toBe(1);
+    k.rt.wakeUpProcess(w.thread!);
+    k.runUntilIdle();
+    expect(runs).toBe(1); // parked by the stop
+    k.kill(q, SIGCONT);
+    expect(k.nrGroupsStopped).toBe(0);
+    k.runUntilIdle();
+    expect(runs).toBe(2); // SIGCONT woke it
+    // a stopped process that dies is no longer counted, by SIGKILL or by a default action
+    const p = k.spawn();
+    k.kill(p, SIGSTOP);
+    k.kill(q, SIGSTOP);
+    expect(k.nrGroupsStopped).toBe(2);
+    k.kill(p, SIGTERM);
+    expect(p.alive).toBe(false);
+    expect(k.nrGroupsStopped).toBe(1);
+    k.kill(q, SIGKILL);
+    expect(k.nrGroupsStopped).toBe(0);
+  });
+
   test('setrlimit: -EINVAL soft > hard, -EPERM raising hard without CAP_SYS_RESOURCE', async () => {
     const k = await Kernel.boot();
     const p = k.spawn({ uid: 1000, rlimits: { RLIMIT_NPROC: [10, 20] } });
