@@ -64,13 +64,14 @@ function warmUp(round: () => void, ms: number): void {
 const FIXED_ROUNDS = Number(process.env.KWQ_SCALE_ROUNDS ?? 0);
 
 /** warmUp then measure; with KWQ_SCALE_ROUNDS, just the rounds */
-function warmUpAndMeasure(round: () => number, minItems: number, minMs: number, between?: () => Promise<void>): Promise<{ nsPerItem: number; cpuNsPerItem: number; spread: [number, number] }> {
+async function warmUpAndMeasure(round: () => number, minItems: number, minMs: number, between?: () => Promise<void>): Promise<{ nsPerItem: number; cpuNsPerItem: number; spread: [number, number] }> {
   if (FIXED_ROUNDS > 0) {
     for (let i = 0; i < FIXED_ROUNDS; i++) round();
-    return Promise.resolve({ nsPerItem: 0, cpuNsPerItem: 0, spread: [0, 0] });
+    return { nsPerItem: 0, cpuNsPerItem: 0, spread: [0, 0] };
   }
   warmUp(() => void round(), minMs);
-  return (between?.() ?? Promise.resolve()).then(() => measure(round, minItems, minMs));
+  await between?.();
+  return measure(round, minItems, minMs);
 }
 
 /** process CPU time (user + system), ms */
