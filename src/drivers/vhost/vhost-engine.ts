@@ -40,37 +40,20 @@ import { VhostThreads } from './vhost-threads.js';
 /** A vhost_work owned by the driver: the Wasm work plus its JS function. */
 export class VhostWork {
   /**
-   * Three fields and a flags word, 56 bytes with V8's 24-byte header, read twice a round
-   * (queue, run): with 1,000 devices of 16 works each the works of a round overflow L2
-   * between the two, and each line a work spans is a miss both times (cachegrind, a
-   * 1 MB cache: 6.1 misses a work at 1,000 devices, 0 at 1; issue 10). The table index
-   * is derived from the Wasm node (VhostEngine.indexOf) and the fn's name for
-   * tracepoints is looked up when one fires (workFnName).
+   * Three fields, 48 bytes with V8's 24-byte header, read twice a round (queue, run):
+   * with 1,000 devices of 16 works each the works of a round overflow L2 between the
+   * two, and each line a work spans is a miss both times (cachegrind, a 1 MB cache:
+   * 6.1 misses a work at 1,000 devices, 0 at 1; issue 10). The table index is derived
+   * from the Wasm node (VhostEngine.indexOf), the fn's name for tracepoints is looked
+   * up when one fires (workFnName), and a flush's completion is its data (VhostFlush),
+   * not a flags word on every work.
    */
   constructor(
     readonly ref: WorkRef,
     readonly fn: (w: VhostWork) => void,
-    /** the object the fn works on (a vq, a flush, a device) */
+    /** the object the fn works on (a vq, a VhostFlush, a device) */
     public data: unknown,
   ) {}
-  /** WORK_DONE | WORK_FREE_ON_RUN (the accessors below) */
-  private flags = 0;
-
-  /** set by the flush work's fn; read by the flusher */
-  get done(): boolean {
-    return (this.flags & WORK_DONE) !== 0;
-  }
-  set done(v: boolean) {
-    this.flags = v ? this.flags | WORK_DONE : this.flags & ~WORK_DONE;
-  }
-
-  /** free the work when it has run (a flush that could not wait for it) */
-  get freeOnRun(): boolean {
-    return (this.flags & WORK_FREE_ON_RUN) !== 0;
-  }
-  set freeOnRun(v: boolean) {
-    this.flags = v ? this.flags | WORK_FREE_ON_RUN : this.flags & ~WORK_FREE_ON_RUN;
-  }
 
   /** the fn's name for tracepoints (Function.name is slow: looked up once per fn) */
   get fnName(): string {
@@ -78,8 +61,15 @@ export class VhostWork {
   }
 }
 
-const WORK_DONE = 1;
-const WORK_FREE_ON_RUN = 2;
+/**
+ * struct vhost_flush_struct without its work: the completion the flusher waits on
+ * (the flush work's data), and whether the work frees itself when it runs (a flush
+ * that could not wait for it).
+ */
+export class VhostFlush {
+  done = false;
+  freeOnRun = false;
+}
 
 const fnNames = new WeakMap<(w: VhostWork) => void, string>();
 
@@ -102,13 +92,7 @@ function workFnName(fn: (w: VhostWork) => void): string {
  * runBatches: 29.5 -> 25.4 ns per work on a second kernel, a handler shared by both).
  */
 export function flushWorkFn(w: VhostWork): void {
-  w.done = true; // complete(&flush.wait_event)
-}
-
-/** Run a work's fn: the flush inline (see flushWorkFn), any other at the handlers' call site. */
-function runWorkFn(w: VhostWork): void {
-  if (w.fn === flushWorkFn) w.done = true;
-  else w.fn(w);
+  (w.data as VhostFlush).done = true; // complete(&flush.wait_event)
 }
 
 const engines = new WeakMap<Kernel, VhostEngine>();
@@ -185,10 +169,12 @@ export class VhostEngine {
     // name and ts first in the literal: fire(), emit() without the check (src/kernel/trace.ts)
     const start = this.tpStart;
     if (start.enabled) start.fire({ name: start.name, ts: start.now, pid: this.pid, work: w.ref, fn: w.fnName });
-    runWorkFn(w);
+    const flush = w.fn === flushWorkFn ? (w.data as VhostFlush) : null;
+    if (flush !== null) flush.done = true; // flushWorkFn, inline (see there)
+    else w.fn(w);
     const end = this.tpEnd;
     if (end.enabled) end.fire({ name: end.name, ts: end.now, pid: this.pid, work: w.ref });
-    if (w.freeOnRun) this.workFree(w);
+    if (flush?.freeOnRun === true) this.workFree(w);
   }
 
   /** dispatchWork while workqueue_execute_start and _end are both off: no event code (see runBatches). */
@@ -197,8 +183,15 @@ export class VhostEngine {
     this.hostWorks++;
     if (th !== null) th.costNs += this.workNs; // charge(), with the batch's thread in a register
     else this.sink += this.workNs;
-    runWorkFn(w);
-    if (w.freeOnRun) this.workFree(w);
+    if (w.fn === flushWorkFn) this.runFlush(w);
+    else w.fn(w);
+  }
+
+  /** flushWorkFn at a call site of its own (see there), and the free of a flush that could not wait */
+  private runFlush(w: VhostWork): void {
+    const flush = w.data as VhostFlush;
+    flush.done = true; // complete(&flush.wait_event)
+    if (flush.freeOnRun) this.workFree(w);
   }
 
   /** The driver work a HOST work's arg names (the table index). */

@@ -34,7 +34,7 @@ import type { Tracepoint } from '../../kernel/trace.js';
 import type { VhostWorkerHandle } from '../../wasm/engine.js';
 import type { VhostDev } from './dev.js';
 import { FAULT, readU32, VHOST_ATTACH_VRING_WORKER, VHOST_FREE_WORKER, VHOST_GET_VRING_WORKER, VHOST_NEW_WORKER, writeFields } from './uapi.js';
-import { flushWorkFn, type VhostEngine, type VhostWork } from './vhost-engine.js';
+import { flushWorkFn, VhostFlush, type VhostEngine, type VhostWork } from './vhost-engine.js';
 import { vhostGetVqFromUser, vhostVqAttachWorker } from './vq.js';
 
 /** sizeof(struct vhost_worker) on x86_64, for the GFP_KERNEL_ACCOUNT charge (order of magnitude) */
@@ -345,7 +345,8 @@ export function vhostWorkerFlush(worker: VhostWorker): boolean {
     void threads.flushHandle(worker.handle);
     return false;
   }
-  const f = dev.ve.workAlloc(flushWorkFn, null);
+  const flush = new VhostFlush();
+  const f = dev.ve.workAlloc(flushWorkFn, flush);
   if (typeof f === 'number') {
     // The kernel's flush work is on the stack: a flush cannot fail. With no work to
     // queue (the arena is full), wait until the worker's list and pending chain are
@@ -354,19 +355,18 @@ export function vhostWorkerFlush(worker: VhostWorker): boolean {
     dev.k.waitFor(() => !worker.handle.hasWork() || worker.killed || worker.dead);
     return !worker.handle.hasWork();
   }
-  f.done = false;
   vhostWorkerQueue(worker, f);
   // DIVERGENCE: wait_for_completion blocks the ioctl until the worker ran the flush
   // work. In sim from top-level code k.waitFor runs the simulation until then. When
   // it cannot (threads runtime, a call from inside the simulation, or a worker that
   // can never run: its process is stopped), kwq returns without waiting; the flush
   // work stays queued and frees itself when it runs.
-  dev.k.waitFor(() => f.done || worker.killed || worker.dead);
-  if (f.done) {
+  dev.k.waitFor(() => flush.done || worker.killed || worker.dead);
+  if (flush.done) {
     dev.ve.workFree(f);
     return true;
   }
-  f.freeOnRun = true;
+  flush.freeOnRun = true;
   return false;
 }
 
