@@ -39,6 +39,16 @@
  * Floor (issue 10): the cost per item at 10,000 cgroups or 1,000 devices (or
  * processes) within 1.3x of the cost at 1.
  *
+ * Native C beside the vhost curves (bench/native/kwq-native.c `scale`): the same
+ * rounds (every work of every device queued with vhost_worker_queue, then each woken
+ * worker's batches run, each work's handler through a table counting its runs) with
+ * the same devices x works, one C process run right after each kwq process of the
+ * point. Its curve is what the memory hierarchy does to the queue-and-run work itself
+ * as the host grows (its works, nodes and handler records; 1 MB at 1,000 x 16); the
+ * part of kwq's growth beyond it is kwq's. The processes curve's C is the 16-works
+ * shape (the C has no processes, cgroups or scheduler: what kwq models around the
+ * queue). The loop curve has no C here (bench/loop.ts has the dispatch's).
+ *
  * Startup: Kernel.boot to the first ioctl's return (spawn, open /dev/vhost-net,
  * VHOST_SET_OWNER), per runtime, best and median of 5; and kwq.wasm's compile
  * (new WebAssembly.Module, once per process) and instantiate over the shared memory,
@@ -53,6 +63,7 @@ import { readFileSync } from 'node:fs';
 import type { Curve, Point, PointReport } from './scale-points.js';
 import type { BenchScript, Figure, Ratio } from './types.js';
 import { median } from './stats.js';
+import { hasNative, nativeRef, type NativeRef } from './native/native.js';
 
 const FLOOR = 1.3;
 /** processes per point (pointInChildren) */
@@ -88,23 +99,48 @@ function pointInChild(curve: Curve, x: number, minItems: number, minMs: number, 
  * put x = 1 in a fast minute and x = 10,000 in a slow one; interleaved, every point
  * samples the same minutes.
  */
-function pointsInChildren(curve: Curve, xs: number[], minItems: number, minMs: number, n: number): Point[] {
+function pointsInChildren(curve: Curve, xs: number[], minItems: number, minMs: number, n: number, c: NativeRef | null): ScalePoint[] {
   const runs: Point[][] = xs.map(() => []);
+  const cRuns: NativeScale[][] = xs.map(() => []);
+  const works = worksPerDevice(curve);
   for (let i = 0; i < n; i++) {
     xs.forEach((x, j) => {
       const t0 = performance.now();
       runs[j]!.push(pointInChild(curve, x, minItems, minMs).first);
+      // the C of the same point right after it: the same minutes of the machine
+      if (c !== null && works > 0) cRuns[j]!.push(c.run<NativeScale>(['scale', x, works, minItems, minMs]));
       if (x >= 1000) process.stderr.write(`scale: ${curve} x=${x} (process ${i + 1} of ${n}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     });
   }
-  return runs.map((rs) => {
+  return runs.map((rs, j) => {
     const byNs = [...rs].sort((a, b) => a.nsPerItem - b.nsPerItem);
     const mid = byNs[byNs.length >> 1]!;
-    return { ...mid, processes: rs.map((r) => r.nsPerItem), exactlyOnce: rs.every((r) => r.exactlyOnce), items: rs.reduce((a, r) => a + r.items, 0) };
+    const cs = cRuns[j]!;
+    const native = cs.length ? { nsPerItem: median(cs.map((r) => r.nsPerItem)), processes: cs.map((r) => r.nsPerItem), exactlyOnce: cs.every((r) => r.exactlyOnce) } : undefined;
+    return { ...mid, processes: rs.map((r) => r.nsPerItem), exactlyOnce: rs.every((r) => r.exactlyOnce), items: rs.reduce((a, r) => a + r.items, 0), native };
   });
 }
 
-function curve(name: string, unit: string, points: Point[], xName: string): Figure[] {
+/** what `kwq-native scale DEVICES WORKS MIN_ITEMS MS` prints */
+interface NativeScale {
+  nsPerItem: number;
+  spread: [number, number];
+  items: number;
+  exactlyOnce: boolean;
+}
+
+/** a curve's point with the native C of the same point (vhost curves, when a compiler is present) */
+interface ScalePoint extends Point {
+  native?: { nsPerItem: number; processes: number[]; exactlyOnce: boolean };
+}
+
+/** the works a device queues a round on a vhost curve (the C point's shape); 0: no C point (loop) */
+function worksPerDevice(curve: Curve): number {
+  if (curve === 'processes') return 16;
+  return curve.startsWith('vhost') ? Number(curve.slice('vhost'.length)) : 0;
+}
+
+function curve(name: string, unit: string, points: ScalePoint[], xName: string): Figure[] {
   return points.map((p) => ({
     name: `${name}, ${xName} ${p.x}`,
     value: p.nsPerItem,
@@ -116,6 +152,11 @@ function curve(name: string, unit: string, points: Point[], xName: string): Figu
       // each process against the x = 1 process run next to it in time (pointsInChildren)
       ...(p.processes && points[0]!.processes ? { 'vs x=1 by process pair': p.processes.map((v, i) => (v / points[0]!.processes![i]!).toFixed(2)).join(' ') } : {}),
       'cpu vs x=1': Number((p.cpuNsPerItem / points[0]!.cpuNsPerItem).toFixed(3)), 'exactly-once': p.exactlyOnce ? 'ok' : 'FAILED',
+      ...(p.native ? {
+        'C ns/item': Number(p.native.nsPerItem.toFixed(2)), 'kwq/C': Number((p.nsPerItem / p.native.nsPerItem).toFixed(2)),
+        'C vs x=1': Number((p.native.nsPerItem / points[0]!.native!.nsPerItem).toFixed(3)),
+        'C ns/item by process': p.native.processes.map((v) => v.toFixed(2)).join(' '), 'C exactly-once': p.native.exactlyOnce ? 'ok' : 'FAILED',
+      } : {}),
     },
   }));
 }
@@ -158,18 +199,29 @@ const scaleBench: BenchScript = async ({ quick }) => {
   const minMs = quick ? 60 : 400;
   const figures: Figure[] = [];
   const ratios: Ratio[] = [];
-  const flat = (name: string, pts: Point[]): void => {
+  const notes: string[] = [];
+  const c = nativeRef();
+  if (!hasNative(c)) notes.push(c.note);
+  const native = hasNative(c) ? c : null;
+  const flat = (name: string, pts: ScalePoint[]): void => {
     if (pts.length < 2) return; // KWQ_BENCH_SCALE ran one point or none
-    const r = pts[pts.length - 1]!.nsPerItem / pts[0]!.nsPerItem;
-    ratios.push({ name: `${name}: ns/item at x=${pts[pts.length - 1]!.x} vs x=1 (lower is better)`, value: r, floor: FLOOR, pass: r <= FLOOR });
+    const last = pts[pts.length - 1]!;
+    const r = last.nsPerItem / pts[0]!.nsPerItem;
+    ratios.push({ name: `${name}: ns/item at x=${last.x} vs x=1 (lower is better)`, value: r, floor: FLOOR, pass: r <= FLOOR });
     // the same on process CPU time (no floor: the floor is the issue's, on the figure above)
-    ratios.push({ name: `${name}: process CPU ns/item at x=${pts[pts.length - 1]!.x} vs x=1`, value: pts[pts.length - 1]!.cpuNsPerItem / pts[0]!.cpuNsPerItem });
+    ratios.push({ name: `${name}: process CPU ns/item at x=${last.x} vs x=1`, value: last.cpuNsPerItem / pts[0]!.cpuNsPerItem });
+    // native C of the same rounds: its own growth, and kwq against it at both ends
+    if (last.native && pts[0]!.native) {
+      ratios.push({ name: `${name}: native C ns/item at x=${last.x} vs x=1 (the queue work's own growth)`, value: last.native.nsPerItem / pts[0]!.native.nsPerItem });
+      ratios.push({ name: `${name}: kwq vs native C at x=1 (lower is better)`, value: pts[0]!.nsPerItem / pts[0]!.native.nsPerItem });
+      ratios.push({ name: `${name}: kwq vs native C at x=${last.x} (lower is better)`, value: last.nsPerItem / last.native.nsPerItem });
+    }
   };
 
   // loop: issuing cgroups on one device
   // quick stops at 1,000 (a 10,000-cgroup point takes ~3 s a process to set up and run)
   const cgs = selected('loop', quick ? [1, 100, 1000] : [1, 10, 100, 1000, 10_000]);
-  const loopPts = cgs.length ? pointsInChildren('loop', cgs, minItems, minMs, PROCESSES) : [];
+  const loopPts = cgs.length ? pointsInChildren('loop', cgs, minItems, minMs, PROCESSES, null) : [];
   if (loopPts.length) figures.push(...curve('loop0 4K O_DIRECT writes, per-cgroup (sim)', 'ns/request', loopPts, 'cgroups'));
   flat('loop cgroups', loopPts);
 
@@ -177,7 +229,7 @@ const scaleBench: BenchScript = async ({ quick }) => {
   const devs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
   for (const vqs of quick ? [1, 16] : [1, 4, 16]) {
     const xs = selected(`vhost${vqs}`, devs);
-    const pts = xs.length ? pointsInChildren(`vhost${vqs}` as Curve, xs, minItems, minMs, PROCESSES) : [];
+    const pts = xs.length ? pointsInChildren(`vhost${vqs}` as Curve, xs, minItems, minMs, PROCESSES, native) : [];
     if (pts.length) figures.push(...curve(`vhost-scsi devices, ${vqs} io vq(s) each, one worker each (sim)`, 'ns/work', pts, 'devices'));
     flat(`vhost-scsi devices, ${vqs} io vq(s)`, pts);
   }
@@ -185,11 +237,11 @@ const scaleBench: BenchScript = async ({ quick }) => {
   // processes: one vhost-net device and vhost_task each
   const procs = quick ? [1, 100, 1000] : [1, 10, 100, 1000];
   const procXs = selected('processes', procs);
-  const procPts = procXs.length ? pointsInChildren('processes', procXs, minItems, minMs, PROCESSES) : [];
+  const procPts = procXs.length ? pointsInChildren('processes', procXs, minItems, minMs, PROCESSES, native) : [];
   if (procPts.length) figures.push(...curve('qemu processes, each its own cgroup + vhost-net + vhost_task, 16 works a round (sim)', 'ns/work', procPts, 'processes'));
   flat('processes', procPts);
 
-  if (process.env['KWQ_BENCH_SCALE']) return { title: `scale: KWQ_BENCH_SCALE=${process.env['KWQ_BENCH_SCALE']}`, figures, ratios };
+  if (process.env['KWQ_BENCH_SCALE']) return { title: `scale: KWQ_BENCH_SCALE=${process.env['KWQ_BENCH_SCALE']}`, figures, ratios, notes };
 
   // a second kernel in one process: the x = 1 vhost point measured as the process's
   // first kernel and again in a second one (bench/scale-points.ts says why it differs)
@@ -229,7 +281,7 @@ const scaleBench: BenchScript = async ({ quick }) => {
   figures.push({ name: 'startup: kwq.wasm instantiate over the shared memory, main thread', value: median(inst), unit: 'ms', notes: { 'best ms': Number(Math.min(...inst).toFixed(3)), runs: inst.length } });
   figures.push({ name: 'startup: kwq.wasm instantiate in a new worker thread (per thread)', value: median(thr), unit: 'ms', notes: { 'best ms': Number(Math.min(...thr).toFixed(3)), runs: thr.length } });
 
-  return { title: 'scale: sim cost per item from 1 to 10,000 cgroups, 1 to 1,000 devices and processes (default capacities); startup', figures, ratios };
+  return { title: 'scale: sim cost per item from 1 to 10,000 cgroups, 1 to 1,000 devices and processes (default capacities); startup', figures, ratios, notes };
 };
 
 export default scaleBench;

@@ -10,6 +10,7 @@
  *   kwq-native threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR [WORKERS [noop|count]]
  *       MODE: ring-each (one vhost_worker_queue per work) | ring-batch (one llist_add_batch per burst)
  *   kwq-native rbtree N SEED MS PROTOCOL        PROTOCOL: same | fresh
+ *   kwq-native scale DEVICES WORKS MIN_ITEMS MS
  *
  * Written for this repository from the kernel's algorithms (include/linux/llist.h,
  * drivers/vhost/vhost.c's vhost_worker_queue / vhost_run_work_list, lib/rbtree.c's
@@ -309,6 +310,161 @@ static int cmd_llist(int argc, char **argv)
 	int ok = w.items == queued && w.violations == 0;
 	printf("{\"nsPerItem\":%.4f,\"medianNsPerItem\":%.4f,\"minNsPerItem\":%.4f,\"samples\":%llu,\"batch\":%u,\"items\":%llu,\"exactlyOnce\":%s}\n",
 	       sum / samples / B, median / B, best_of, (unsigned long long)samples, B, (unsigned long long)w.items, ok ? "true" : "false");
+	return 0;
+}
+
+/* ---- the scale curves' queue work on one thread: bench/scale.ts ------------- */
+
+/*
+ * What a vhost driver work is beside its node in kwq: a VhostWork object holding the
+ * handler and its data, found through the engine's table by the node's arg (the
+ * index). The bench's handler counts its runs (runs[data]++), through a pointer.
+ */
+struct host_work {
+	void (*fn)(struct host_work *);
+	uint64_t data;
+};
+
+static uint32_t *scale_runs;
+
+static void count_run(struct host_work *hw)
+{
+	scale_runs[hw->data]++;
+}
+
+/* vhost_run_work_list with HOST works: each work's fn through the table, after the clear */
+static inline uint64_t vhost_worker_run_host(struct vhost_worker *w, struct host_work **table)
+{
+	struct llist_node *node = llist_del_all(&w->list);
+	if (!node)
+		return 0;
+	node = llist_reverse_order(node);
+	uint64_t items = 0, vcost = 0, viol = 0;
+	while (node) {
+		struct vhost_work *work = (struct vhost_work *)node;
+		struct llist_node *next = node->next; /* before the clear: a producer may re-queue it */
+		vcost += work->cost;
+		viol += !test_and_clear_bit(VHOST_WORK_QUEUED, &work->flags);
+		struct host_work *hw = table[work->arg];
+		hw->fn(hw);
+		items++;
+		node = next;
+	}
+	w->items += items;
+	w->batches++;
+	w->vcost += vcost;
+	w->violations += viol;
+	return items;
+}
+
+/*
+ * kwq-native scale DEVICES WORKS MIN_ITEMS MS: bench/scale-points.ts's vhost round
+ * in C. DEVICES workers (the kernel's layout above), DEVICES * WORKS 32-byte works
+ * allocated device after device (kwq's arena bumps in that order), each with its
+ * host_work and table slot; a round queues every work of every device in that order
+ * (vhost_worker_queue; the first work on an empty list wakes its worker: SLEEPING ->
+ * RUNNING and onto the run queue, as wake_up_process puts the task on a run queue),
+ * then runs each woken worker in wake order until its list is empty
+ * (vhost_run_work_list batches, each work's fn through the table) and puts it back to
+ * sleep. Timing as scale-points.ts: rounds for MS, then three blocks of at least
+ * MIN_ITEMS / 3 works and MS / 3 (the clock read as there), the median block's ns/work. What is not here: the
+ * simulation kwq runs around it (virtual time, the scheduler, PSI, cpu.stat), the
+ * JS-to-Wasm calls; so the curve is what the memory hierarchy does to the same
+ * queue-and-run work as the host grows.
+ */
+static int cmd_scale(int argc, char **argv)
+{
+	if (argc < 6)
+		die("usage: scale DEVICES WORKS MIN_ITEMS MS");
+	uint32_t D = (uint32_t)atoi(argv[2]), V = (uint32_t)atoi(argv[3]);
+	double min_items = atof(argv[4]), ms = atof(argv[5]);
+	if (D < 1 || V < 1)
+		die("scale: DEVICES and WORKS must be >= 1");
+	uint32_t n = D * V;
+	struct vhost_worker *workers = aligned_alloc(CACHELINE, sizeof(struct vhost_worker) * D);
+	struct vhost_worker **runq = malloc(sizeof(*runq) * D);
+	struct vhost_work *works = aligned_alloc(CACHELINE, sizeof(struct vhost_work) * n);
+	struct host_work *hws = malloc(sizeof(*hws) * n);
+	struct host_work **table = malloc(sizeof(*table) * n);
+	scale_runs = calloc(n, sizeof(*scale_runs));
+	if (!workers || !runq || !works || !hws || !table || !scale_runs)
+		die("out of memory");
+	memset(workers, 0, sizeof(struct vhost_worker) * D);
+	memset(works, 0, sizeof(struct vhost_work) * n);
+	for (uint32_t d = 0; d < D; d++)
+		workers[d].state = SLEEPING;
+	for (uint32_t i = 0; i < n; i++) {
+		works[i].fn = FN_COUNT; /* a HOST work: the table's */
+		works[i].arg = i;
+		hws[i].fn = count_run;
+		hws[i].data = i;
+		table[i] = &hws[i];
+	}
+	uint64_t rounds = 0, queued = 0;
+	double blocks[3];
+	/* one round: queue every work of every device, then run the woken workers */
+#define SCALE_ROUND()                                                                          \
+	do {                                                                                   \
+		uint32_t nr = 0;                                                               \
+		for (uint32_t d = 0; d < D; d++) {                                             \
+			struct vhost_worker *w = &workers[d];                                  \
+			for (uint32_t v = 0; v < V; v++) {                                     \
+				struct vhost_work *work = &works[d * V + v];                   \
+				if (test_and_set_bit(VHOST_WORK_QUEUED, &work->flags))         \
+					continue;                                              \
+				queued++;                                                      \
+				if (llist_add(&work->node, &w->list) && w->state == SLEEPING) { \
+					w->state = RUNNING; /* wake_up_process */              \
+					runq[nr++] = w;                                        \
+				}                                                              \
+			}                                                                      \
+		}                                                                              \
+		for (uint32_t i = 0; i < nr; i++) {                                            \
+			struct vhost_worker *w = runq[i];                                      \
+			while (vhost_worker_run_host(w, table))                                \
+				;                                                              \
+			w->state = SLEEPING;                                                   \
+		}                                                                              \
+		rounds++;                                                                      \
+	} while (0)
+	/* warm-up as scale-points.ts: at least 3 rounds and MS */
+	uint64_t t_warm = now_ns();
+	for (int i = 0; i < 3 || now_ns() - t_warm < (uint64_t)(ms * 1e6); i++)
+		SCALE_ROUND();
+	/* blocks as scale-points.ts measure(): the clock read after rounds 1, 2, ..., then every eighth of the rounds so far */
+	for (int b = 0; b < 3; b++) {
+		uint64_t t0 = now_ns(), items = 0;
+		for (uint64_t r = 1, check = 1;; r++) {
+			SCALE_ROUND();
+			items += n;
+			if (r < check)
+				continue;
+			if ((double)items >= min_items / 3 && (double)(now_ns() - t0) >= ms / 3 * 1e6)
+				break;
+			check = r + (r >> 3 ? r >> 3 : 1);
+		}
+		blocks[b] = (double)(now_ns() - t0) / (double)items;
+	}
+#undef SCALE_ROUND
+	int ok = 1;
+	uint64_t taken = 0, viol = 0;
+	for (uint32_t i = 0; i < n; i++)
+		ok &= scale_runs[i] == rounds;
+	for (uint32_t d = 0; d < D; d++) {
+		taken += workers[d].items;
+		viol += workers[d].violations;
+	}
+	ok &= taken == queued && queued == rounds * n && viol == 0;
+	double lo = blocks[0], hi = blocks[0], mid;
+	for (int b = 1; b < 3; b++) {
+		if (blocks[b] < lo)
+			lo = blocks[b];
+		if (blocks[b] > hi)
+			hi = blocks[b];
+	}
+	mid = blocks[0] + blocks[1] + blocks[2] - lo - hi;
+	printf("{\"nsPerItem\":%.4f,\"spread\":[%.4f,%.4f],\"items\":%llu,\"exactlyOnce\":%s}\n", mid, lo, hi,
+	       (unsigned long long)(rounds * n), ok ? "true" : "false");
 	return 0;
 }
 
@@ -718,7 +874,7 @@ static int cmd_calibrate(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		die("usage: kwq-native calibrate | llist ... | threads ... | rbtree ...");
+		die("usage: kwq-native calibrate | llist ... | threads ... | rbtree ... | scale ... | io-wq ... | loop ...");
 	if (!strcmp(argv[1], "calibrate"))
 		return cmd_calibrate();
 	if (!strcmp(argv[1], "llist"))
@@ -727,8 +883,10 @@ int main(int argc, char **argv)
 		return cmd_threads(argc, argv);
 	if (!strcmp(argv[1], "rbtree"))
 		return cmd_rbtree(argc, argv);
+	if (!strcmp(argv[1], "scale"))
+		return cmd_scale(argc, argv);
 	if (!strcmp(argv[1], "io-wq")) return io_wq_main(argc, argv);
 	if (!strcmp(argv[1], "loop")) return loop_main(argc, argv);
-	die("unknown command (calibrate, llist, threads, rbtree)");
+	die("unknown command (calibrate, llist, threads, rbtree, scale, io-wq, loop)");
 	return 2;
 }

@@ -1,7 +1,7 @@
 // The native C reference of the vhost benchmarks (bench/native/kwq-native.c): its
 // llist, threads (2 producers + 1 worker, and a worker per producer counting each work,
-// as bench/vhost-scsi.ts runs it) and rbtree commands report every item run exactly
-// once and the tree valid. Skipped, with the reason, without a compiler.
+// as bench/vhost-scsi.ts runs it), scale (bench/scale.ts's rounds) and rbtree commands
+// report every item run exactly once and the tree valid. Skipped, with the reason, without a compiler.
 import { describe, expect, it } from 'vitest';
 import { hasNative, nativeRef } from '../../bench/native/native.js';
 
@@ -46,6 +46,22 @@ describe.skipIf(!hasNative(c))('native C vhost references (bench/native/kwq-nati
   it('threads refuses more workers than producers and an unknown function', () => {
     expect(() => run(['threads', 'ring-each', 64, 64, 32, 2, 50, 1, 150, 40, 10, 20, 6, 3, 'noop'])).toThrow();
     expect(() => run(['threads', 'ring-each', 64, 64, 32, 2, 50, 1, 150, 40, 10, 20, 6, 1, 'spin'])).toThrow();
+  });
+
+  it('scale: every work of every device run once a round, in whole rounds', () => {
+    for (const [devices, works] of [[1, 1], [7, 16], [300, 4]] as const) {
+      const r = run<{ exactlyOnce: boolean; items: number; nsPerItem: number; spread: [number, number] }>(['scale', devices, works, 1000, 5]);
+      expect(r.exactlyOnce, `${devices} x ${works}`).toBe(true);
+      expect(r.items % (devices * works)).toBe(0);
+      expect(r.items).toBeGreaterThanOrEqual(1000);
+      expect(r.spread[0]).toBeLessThanOrEqual(r.nsPerItem);
+      expect(r.nsPerItem).toBeLessThanOrEqual(r.spread[1]);
+    }
+  });
+
+  it('scale refuses no devices or no works', () => {
+    expect(() => run(['scale', 0, 16, 1000, 5])).toThrow();
+    expect(() => run(['scale', 4, 0, 1000, 5])).toThrow();
   });
 
   it('rbtree, both protocols: nothing lost or missed, the tree valid', () => {
