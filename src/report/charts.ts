@@ -448,7 +448,10 @@ export interface BenchJson {
 /**
  * bench/scale.ts: host cost per item against the count (cgroups, devices or processes),
  * one line per curve, log-log; the bars are the min..max of the point's 3 blocks.
- * Reads the figures whose notes carry `series` and `x` (the startup figures do not).
+ * Reads the figures whose notes carry `series` and `x` (the startup figures do not);
+ * where a point's notes carry the native C of the same rounds ('C ns/item'), the C
+ * curve is drawn dashed in the curve's colour (no bars: its processes' figures are in
+ * the notes, not its blocks).
  */
 export function scaleChart(bench: BenchJson): VegaLiteSpec {
   const sections = need<BenchJson['sections']>('scale', bench, 'sections');
@@ -459,13 +462,16 @@ export function scaleChart(bench: BenchJson): VegaLiteSpec {
     if (typeof n['series'] !== 'string' || typeof n['x'] !== 'number') return [];
     const series = n['series'];
     const spread = /^([\d.]+)\.\.([\d.]+)$/.exec(String(n['min..max of blocks'] ?? ''));
-    return [{
-      series, x: n['x'], ns: f.value, unit: f.unit,
-      // "…, cgroups 100": what x counts
-      of: f.name.startsWith(`${series}, `) ? f.name.slice(series.length + 2).split(' ')[0] : '',
+    // "…, cgroups 100": what x counts
+    const of = f.name.startsWith(`${series}, `) ? f.name.slice(series.length + 2).split(' ')[0] : '';
+    const kwq = {
+      series, impl: 'kwq', x: n['x'], ns: f.value, unit: f.unit, of,
       lo: spread ? Number(spread[1]) : f.value, hi: spread ? Number(spread[2]) : f.value,
       exactlyOnce: String(n['exactly-once'] ?? ''),
-    }];
+    };
+    const c = n['C ns/item'];
+    if (typeof c !== 'number') return [kwq];
+    return [kwq, { series, impl: 'native C', x: n['x'], ns: c, unit: f.unit, of, lo: c, hi: c, exactlyOnce: String(n['C exactly-once'] ?? '') }];
   });
   if (values.length === 0) throw new KwqError('chart scale', "the 'scale' section has no curve figures (notes with series and x)");
   const series = [...new Set(values.map((v) => v.series))];
@@ -474,17 +480,19 @@ export function scaleChart(bench: BenchJson): VegaLiteSpec {
   const env = bench.env;
   return {
     $schema: SCHEMA,
-    title: { text: 'scale: sim cost per item vs count (bench/scale.ts)', subtitle: `host ns per request or work, median of 3 blocks (bars: their min..max)${env ? `; ${env.quick ? '--quick, ' : ''}${env.cpus ?? '?'} × ${env.cpu ?? 'CPU'}` : ''}` },
+    title: { text: 'scale: sim cost per item vs count (bench/scale.ts)', subtitle: `host ns per request or work, median of 3 blocks (bars: their min..max)${values.some((v) => v.impl === 'native C') ? '; dashed: native C of the same rounds' : ''}${env ? `; ${env.quick ? '--quick, ' : ''}${env.cpus ?? '?'} × ${env.cpu ?? 'CPU'}` : ''}` },
     width: WIDTH, height: HEIGHT,
     data: { values },
     layer: [
-      { mark: { type: 'rule', opacity: 0.5 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
+      { transform: [{ filter: "datum.impl === 'kwq'" }], mark: { type: 'rule', opacity: 0.5 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
       {
         mark: { type: 'line', point: { filled: true, size: 40 } },
         encoding: {
           x, color,
           y: { field: 'ns', type: 'quantitative', title: 'host ns per item (log)', scale: { type: 'log' } },
-          tooltip: [{ field: 'of' }, { field: 'unit' }, { field: 'exactlyOnce', title: 'exactly-once' }],
+          // one line per curve and implementation: kwq solid, the native C dashed
+          strokeDash: { field: 'impl', type: 'nominal', title: null, scale: { domain: ['kwq', 'native C'], range: [[1, 0], [4, 3]] }, legend: values.some((v) => v.impl === 'native C') ? { orient: 'bottom' } : null },
+          tooltip: [{ field: 'impl' }, { field: 'of' }, { field: 'unit' }, { field: 'exactlyOnce', title: 'exactly-once' }],
         },
       },
     ],
