@@ -22,7 +22,8 @@ import {
 } from '../src/index.js';
 import type { VhostDev } from '../src/drivers/vhost/dev.js';
 import type { VhostWork } from '../src/drivers/vhost/vhost-engine.js';
-import { vhostWorkerQueue, type VhostWorker } from '../src/drivers/vhost/worker.js';
+import type { WorkRef } from '../src/wasm/engine.js';
+import { vhostWorkerQueueRef, type VhostWorker } from '../src/drivers/vhost/worker.js';
 import { median } from './stats.js';
 
 export const CURVES = ['loop', 'vhost1', 'vhost4', 'vhost16', 'processes'] as const;
@@ -113,7 +114,11 @@ export async function vhostPoint(opts: { devices: number; perDev: number; proces
   const k = await Kernel.boot({ seed: 1, cmdline: scsi ? `vhost_scsi.max_io_vqs=${opts.perDev}` : '' });
   try {
     const runs: number[] = [];
-    const queues: { worker: VhostWorker; works: VhostWork[] }[] = [];
+    const workers: VhostWorker[] = [];
+    // the works' Wasm nodes, device after device (a driver's vqs keep their works; the
+    // queue is given the node, as the kernel's vhost_worker_queue is given the
+    // vhost_work): the round reads the VhostWork objects once, when they run
+    const refs: WorkRef[] = [];
     const fn = (w: VhostWork): void => { runs[w.data as number]!++; };
     const one = k.spawn({ comm: 'qemu-system-x86', uid: 107, cgroup: '/machine.slice/vm0' });
     for (let d = 0; d < opts.devices; d++) {
@@ -123,15 +128,16 @@ export async function vhostPoint(opts: { devices: number; perDev: number; proces
       const r = k.ioctl(task, fd, VHOST_SET_OWNER);
       if (r !== 0) throw new Error(`bench scale: VHOST_SET_OWNER of device ${d} returned ${r}`);
       const dev = k.fileOf(task, fd)!.privateData as VhostDev;
-      const works: VhostWork[] = [];
       for (let v = 0; v < opts.perDev; v++) {
         const w = dev.ve.workAlloc(fn, runs.length);
         if (typeof w === 'number') throw new Error(`bench scale: work arena full at device ${d} (default capacities)`);
         runs.push(0);
-        works.push(w);
+        refs.push(w.ref);
       }
-      queues.push({ worker: dev.workers[0] as VhostWorker, works });
+      workers.push(dev.workers[0] as VhostWorker);
     }
+    const refsOf = Uint32Array.from(refs);
+    const perDev = opts.perDev;
     let rounds = 0;
     // The queueing loop is a function of its own, with nothing after the loop: when it
     // sat in `round` before `rounds++`, V8 replaced `round` on the stack inside the loop
@@ -140,7 +146,10 @@ export async function vhostPoint(opts: { devices: number; perDev: number; proces
     // times in one run: --trace-deopt); those processes read 87-185 ns/work where the
     // others read 55-70 (processes x 1,000), a harness cost and not kwq's
     const queueAll = (): void => {
-      for (const q of queues) for (const w of q.works) vhostWorkerQueue(q.worker, w);
+      for (let d = 0, i = 0; d < workers.length; d++) {
+        const worker = workers[d]!;
+        for (const end = i + perDev; i < end; i++) vhostWorkerQueueRef(worker, refsOf[i]! as WorkRef);
+      }
     };
     const round = (): void => {
       queueAll();

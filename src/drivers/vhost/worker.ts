@@ -31,7 +31,7 @@ import { kfreeAccount, kmallocAccount, type KmemObj } from '../../kernel/memcont
 import type { Task } from '../../kernel/task.js';
 import { THREAD_RUNNABLE, type SimThread, type ThreadBody } from '../../runtime/sim-thread.js';
 import type { Tracepoint } from '../../kernel/trace.js';
-import type { VhostWorkerHandle } from '../../wasm/engine.js';
+import type { VhostWorkerHandle, WorkRef } from '../../wasm/engine.js';
 import type { VhostDev } from './dev.js';
 import { FAULT, readU32, VHOST_ATTACH_VRING_WORKER, VHOST_FREE_WORKER, VHOST_GET_VRING_WORKER, VHOST_NEW_WORKER, writeFields } from './uapi.js';
 import { flushWorkFn, VhostFlush, type VhostEngine, type VhostWork } from './vhost-engine.js';
@@ -124,10 +124,10 @@ export class VhostWorker implements ThreadBody {
     this.pid = t.pid;
   }
 
-  /** vhost_worker_queue in Wasm (VhostWorkerHandle.queue): 0 already queued, 1 added, 3 added and woke the thread */
-  queueWork(work: VhostWork): number {
+  /** vhost_worker_queue in Wasm (VhostWorkerHandle.queue) of the work at `ref`: 0 already queued, 1 added, 3 added and woke the thread */
+  queueWork(ref: WorkRef): number {
     const queue = this.queueFn;
-    return queue(this.offset, work.ref);
+    return queue(this.offset, ref);
   }
 
   get k(): Kernel {
@@ -322,9 +322,21 @@ export function vhostWorkerDestroy(worker: VhostWorker): void {
 
 /** vhost_worker_queue: test_and_set QUEUED + llist_add in Wasm; ops->wakeup on success. */
 export function vhostWorkerQueue(worker: VhostWorker, work: VhostWork): void {
-  const added = (worker.queueWork(work) & 1) !== 0;
+  vhostWorkerQueueRef(worker, work.ref);
+}
+
+/**
+ * vhostWorkerQueue by the work's Wasm node (VhostWork.ref, a driver work's): what the
+ * kernel's vhost_worker_queue is given, a pointer to the vhost_work, and all it
+ * touches of the work is that struct. A caller that keeps the refs of its works
+ * queues them without reading their JS objects, which the run reads (issue 10: with
+ * 16,000 works queued a round, each VhostWork read at queue time was another line
+ * that L2 had lost again by the time the run read it).
+ */
+export function vhostWorkerQueueRef(worker: VhostWorker, ref: WorkRef): void {
+  const added = (worker.queueWork(ref) & 1) !== 0;
   const tp = worker.tpQueue;
-  if (tp.enabled) tp.fire({ name: tp.name, ts: tp.now, pid: worker.task?.pid ?? 0, worker: worker.id, work: work.ref, added });
+  if (tp.enabled) tp.fire({ name: tp.name, ts: tp.now, pid: worker.task?.pid ?? 0, worker: worker.id, work: ref, added });
   if (added) worker.wake();
 }
 
