@@ -36,7 +36,7 @@ import { handleCaughtSignals, sendSigProcess, type SigDisposition } from './sign
 import { formatParam, moduleParamsIn, parseCmdline, registeredModules, type ParamValue } from './module.js';
 import { DEFAULT_RELEASE, parseFeature, parseRelease, RELEASES, type Feature, type Release } from './release.js';
 import { Tracer, type Tracepoint } from './trace.js';
-import { Cgroup, CgroupRoot, CONTROLLERS, DFL_CONTROLLERS, type Controller } from './cgroup/cgroup.js';
+import { Cgroup, CgroupRoot, CONTROLLERS, DFL_CONTROLLERS, type Controller, type CpuStat } from './cgroup/cgroup.js';
 import { cgroupAttach, cgroupAttachTaskAll, cgroupMkdir, newCgroup } from './cgroup/cgroup-core.js';
 import { cgroupFiles, cgroupfsFill } from './cgroup/cgroupfs.js';
 import { taskFrozen } from './cgroup/freezer.js';
@@ -1298,12 +1298,27 @@ export class Kernel {
     if (inode.nlink === 0 && inode.openCount === 0 && inode.mapping !== null && inode.mapping.kind === 'shmem') shmemEvictInode(this, inode);
   }
 
-  /** cpu accounting for a slice a thread ran (kernel threads and user workers: system time) */
+  /**
+   * cpu accounting for a slice a thread ran (kernel threads and user workers: system
+   * time): chargeCpu without reading the Task. th.alive is task.alive (do_exit kills
+   * the thread before it marks the task dead, and neither happens between a slice and
+   * this call), and the thread caches its task's cpu cgroup stats as Task.cpuCg does.
+   */
   private accountRun(th: SimThread, start: number, cost: number, cpu: number): void {
-    const task = th.owner as Task;
-    if (cost > 0 && task.alive) this.chargeCpu(task, cost, false);
+    if (cost > 0 && th.alive) {
+      let acct = th.acct as CpuStat | null;
+      if (acct === null || th.acctEpoch !== this.cgroupEpoch) {
+        acct = this.cgroupOf(th.owner as Task, 'cpu').cpu;
+        th.acct = acct;
+        th.acctEpoch = this.cgroupEpoch;
+      }
+      acct.systemNs += cost;
+    }
     const tp = this.tp.schedSlice;
-    if (tp.enabled) tp.fire({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm, cpu, startNs: start, costNs: cost });
+    if (tp.enabled) {
+      const task = th.owner as Task;
+      tp.fire({ name: tp.name, ts: tp.now, pid: task.pid, comm: task.comm, cpu, startNs: start, costNs: cost });
+    }
   }
 
   /** a task's cgroups or a cgroup's effective controllers may have changed: drop the Task.cpuCg caches */
