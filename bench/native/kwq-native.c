@@ -106,8 +106,23 @@ static inline unsigned vhost_worker_queue(struct vhost_worker *w, struct vhost_w
 	return 1 | (vhost_worker_wakeup(w) << 1);
 }
 
-/* one llist_del_all batch (vhost_run_work_list); returns the works taken */
-static inline uint64_t vhost_worker_run_batch(struct vhost_worker *w)
+/*
+ * What a vhost driver work is beside its node in kwq: a VhostWork object holding the
+ * handler and its data, found through the engine's table by the node's arg (the
+ * index). bench/scale.ts's handler counts its runs (runs[data]++), through a pointer.
+ */
+struct host_work {
+	void (*fn)(struct host_work *);
+	uint64_t data;
+};
+
+/*
+ * one llist_del_all batch (vhost_run_work_list); returns the works taken. With a table,
+ * each work's fn is the table's handler record at its arg (HOST works), called after the
+ * clear; without, the built-ins: NOOP skipped, COUNT an atomic add. (Inline with a
+ * constant table, the compiler keeps one of the two.)
+ */
+static inline uint64_t vhost_worker_run_list(struct vhost_worker *w, struct host_work **table)
 {
 	struct llist_node *node = llist_del_all(&w->list);
 	if (!node)
@@ -119,7 +134,10 @@ static inline uint64_t vhost_worker_run_batch(struct vhost_worker *w)
 		struct llist_node *next = node->next; /* before the clear: a producer may re-queue it */
 		vcost += work->cost;
 		viol += !test_and_clear_bit(VHOST_WORK_QUEUED, &work->flags);
-		if (work->fn == FN_COUNT)
+		if (table) {
+			struct host_work *hw = table[work->arg];
+			hw->fn(hw);
+		} else if (work->fn == FN_COUNT)
 			__atomic_fetch_add(&counters[work->arg & (NCOUNTERS - 1)], 1, SEQ);
 		else if (work->fn != FN_NOOP)
 			sink += work->fn;
@@ -131,6 +149,12 @@ static inline uint64_t vhost_worker_run_batch(struct vhost_worker *w)
 	w->vcost += vcost;
 	w->violations += viol;
 	return items;
+}
+
+/* one llist_del_all batch (vhost_run_work_list) of built-in works (NOOP, COUNT); returns the works taken */
+static inline uint64_t vhost_worker_run_batch(struct vhost_worker *w)
+{
+	return vhost_worker_run_list(w, NULL);
 }
 
 static inline int idle_spin(struct vhost_worker *w, uint32_t spin)
@@ -315,46 +339,11 @@ static int cmd_llist(int argc, char **argv)
 
 /* ---- the scale curves' queue work on one thread: bench/scale.ts ------------- */
 
-/*
- * What a vhost driver work is beside its node in kwq: a VhostWork object holding the
- * handler and its data, found through the engine's table by the node's arg (the
- * index). The bench's handler counts its runs (runs[data]++), through a pointer.
- */
-struct host_work {
-	void (*fn)(struct host_work *);
-	uint64_t data;
-};
-
 static uint32_t *scale_runs;
 
 static void count_run(struct host_work *hw)
 {
 	scale_runs[hw->data]++;
-}
-
-/* vhost_run_work_list with HOST works: each work's fn through the table, after the clear */
-static inline uint64_t vhost_worker_run_host(struct vhost_worker *w, struct host_work **table)
-{
-	struct llist_node *node = llist_del_all(&w->list);
-	if (!node)
-		return 0;
-	node = llist_reverse_order(node);
-	uint64_t items = 0, vcost = 0, viol = 0;
-	while (node) {
-		struct vhost_work *work = (struct vhost_work *)node;
-		struct llist_node *next = node->next; /* before the clear: a producer may re-queue it */
-		vcost += work->cost;
-		viol += !test_and_clear_bit(VHOST_WORK_QUEUED, &work->flags);
-		struct host_work *hw = table[work->arg];
-		hw->fn(hw);
-		items++;
-		node = next;
-	}
-	w->items += items;
-	w->batches++;
-	w->vcost += vcost;
-	w->violations += viol;
-	return items;
 }
 
 /*
@@ -421,7 +410,7 @@ static int cmd_scale(int argc, char **argv)
 		}                                                                              \
 		for (uint32_t i = 0; i < nr; i++) {                                            \
 			struct vhost_worker *w = runq[i];                                      \
-			while (vhost_worker_run_host(w, table))                                \
+			while (vhost_worker_run_list(w, table))                                \
 				;                                                              \
 			w->state = SLEEPING;                                                   \
 		}                                                                              \
