@@ -1300,9 +1300,9 @@ export class Kernel {
 
   /**
    * cpu accounting for a slice a thread ran (kernel threads and user workers: system
-   * time): chargeCpu without reading the Task. th.alive is task.alive (do_exit kills
-   * the thread before it marks the task dead, and neither happens between a slice and
-   * this call), and the thread caches its task's cpu cgroup stats as Task.cpuCg does.
+   * time): chargeCpu without reading the Task. th.alive and task.alive agree here
+   * (do_exit kills the thread and marks the task dead in one call, never across a
+   * slice's end), and the thread caches its task's cpu cgroup stats as Task.cpuCg does.
    */
   private accountRun(th: SimThread, start: number, cost: number, cpu: number): void {
     if (cost > 0 && th.alive) {

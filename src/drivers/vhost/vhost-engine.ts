@@ -40,7 +40,8 @@ import { VhostThreads } from './vhost-threads.js';
 /** A vhost_work owned by the driver: the Wasm work plus its JS function. */
 export class VhostWork {
   /**
-   * Three fields, 48 bytes with V8's 24-byte header, read twice a round (queue, run):
+   * Three fields, 48 bytes with V8's 24-byte header, read when the work runs and, by
+   * vhostWorkerQueue, when it is queued (vhostWorkerQueueRef queues by the node alone):
    * with 1,000 devices of 16 works each the works of a round overflow L2 between the
    * two, and each line a work spans is a miss both times (cachegrind, a 1 MB cache:
    * 6.1 misses a work at 1,000 devices, 0 at 1; issue 10). The table index is derived
