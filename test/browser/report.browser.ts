@@ -7,7 +7,7 @@
  *     (their aria-labels name the datum) against the scenario's --json data, the tour's
  *     tables verbatim, the oracle table's cells, the engine's figures;
  *   - `kwq report --bench` on a real bench JSON (test/report/fixtures): a point per scale
- *     curve figure at its ns/item;
+ *     curve figure at its ns/item, and per native C figure beside it;
  *   - that JSON is what the scenarios print (the sim runtime is deterministic, so a fresh
  *     run of multiqueue gives the same data).
  * Run by `npm run test:browser` (not `npm test`: no browser there).
@@ -261,13 +261,24 @@ describe('kwq report in headless Chromium', () => {
       expect(c!.width).toBeGreaterThan(100);
       const curves = bench.sections.find((s) => s.section === 'scale')!.figures.filter((f) => typeof f.notes?.['series'] === 'string');
       expect(curves.length).toBeGreaterThan(0);
-      expect(c!.labels).toHaveLength(curves.length);
+      // a point per figure, and one per native C figure of the same rounds (the vhost curves')
+      const withC = curves.filter((f) => typeof f.notes!['C ns/item'] === 'number');
+      expect(withC.length).toBeGreaterThan(0);
+      expect(c!.labels).toHaveLength(curves.length + withC.length);
+      const at = (f: (typeof curves)[number], impl: string) =>
+        c!.labels.filter((l) => l['series'] === f.notes!['series'] && l['impl'] === impl && num(l['count: cgroups, devices or processes (log)']) === f.notes!['x']);
       for (const f of curves) {
-        const pt = c!.labels.filter((l) => l['series'] === f.notes!['series'] && num(l['count: cgroups, devices or processes (log)']) === f.notes!['x']);
+        const pt = at(f, 'kwq');
         expect(pt, f.name).toHaveLength(1);
         // the label shows ns/item to 12 significant digits
         expect(Math.abs(num(pt[0]!['host ns per item (log)']) - f.value) / f.value, f.name).toBeLessThan(1e-9);
         expect(pt[0]!['exactly-once']).toBe(f.notes!['exactly-once']);
+      }
+      for (const f of withC) {
+        const pt = at(f, 'native C');
+        expect(pt, `${f.name} (C)`).toHaveLength(1);
+        expect(num(pt[0]!['host ns per item (log)']), `${f.name} (C)`).toBe(f.notes!['C ns/item']);
+        expect(pt[0]!['exactly-once']).toBe(f.notes!['C exactly-once']);
       }
     } finally {
       await p.close();
