@@ -64,11 +64,12 @@ async function vhostPath(batch: number): Promise<Path> {
   const worker = dev.workers[0] as VhostWorker;
   const runs = new Uint32Array(batch);
   const works: VhostWork[] = [];
-  const fn = (w: VhostWork): void => {
-    runs[w.data as number]!++;
+  // given its data, as the drivers' poll and completion works are (workAllocData)
+  const fn = (i: number): void => {
+    runs[i]!++;
   };
   for (let i = 0; i < batch; i++) {
-    const w = dev.ve.workAlloc(fn, i);
+    const w = dev.ve.workAllocData(fn, i);
     if (typeof w === 'number') throw new Error(`bench sim: vhost work arena full at ${i}`);
     works.push(w);
   }

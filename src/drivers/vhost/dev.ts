@@ -93,7 +93,7 @@ export class VhostDev {
       const vq = new VhostVirtqueue(dev, i, h, shared);
       dev.vqs.push(vq);
       if (h !== null) {
-        const w = ve.workAlloc(pollWorkFn, vq);
+        const w = ve.workAllocData(pollWorkFn, vq);
         if (typeof w === 'number') {
           dev.freeWorks();
           return w;
@@ -181,8 +181,8 @@ export class VhostDev {
   }
 }
 
-function pollWorkFn(w: import('./vhost-engine.js').VhostWork): void {
-  const vq = w.data as VhostVirtqueue;
+/** vhost_poll_func's work: the vq's handle_kick (the work's data is its vq) */
+function pollWorkFn(vq: VhostVirtqueue): void {
   vq.handleKick?.(vq);
 }
 

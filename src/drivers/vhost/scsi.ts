@@ -41,7 +41,6 @@ import {
   VHOST_NEW_WORKER, VHOST_SCSI_ABI_VERSION, VHOST_SCSI_CLEAR_ENDPOINT, VHOST_SCSI_FEATURES, VHOST_SCSI_GET_ABI_VERSION,
   VHOST_SCSI_SET_ENDPOINT, VHOST_SET_FEATURES, writeFields,
 } from './uapi.js';
-import type { VhostWork } from './vhost-engine.js';
 import { vhostVqAccessOk, vhostVringIoctl, type VhostVirtqueue } from './vq.js';
 import { vhostDevFlush, vhostWorkerIoctl } from './worker.js';
 
@@ -66,7 +65,7 @@ interface ScsiState {
 const handleIo = (vq: VhostVirtqueue): void => vhostHandleVq(vq, 'work');
 // ctl (TMF/AN requests) and evt vqs: the same loop, completed inline
 const handleCtl = (vq: VhostVirtqueue): void => vhostHandleVq(vq, 'inline');
-const completionWork = (w: VhostWork): void => vhostComplete(w.data as VhostVirtqueue);
+const completionWork = (vq: VhostVirtqueue): void => vhostComplete(vq);
 
 function readTarget(arg: unknown): VhostScsiTarget | typeof FAULT {
   const abi = readU32(arg, 'abi_version');
@@ -157,7 +156,7 @@ export const vhostScsiFops: FileOperations = {
     if (typeof dev === 'number') return dev;
     for (let i = VHOST_SCSI_VQ_IO; i < dev.vqs.length; i++) {
       const vq = dev.vqs[i]!;
-      const w = dev.ve.workAlloc(completionWork, vq);
+      const w = dev.ve.workAllocData(completionWork, vq);
       if (typeof w === 'number') {
         dev.freeWorks();
         return w;

@@ -40,20 +40,22 @@ import { VhostThreads } from './vhost-threads.js';
 /** A vhost_work owned by the driver: the Wasm work plus its JS function. */
 export class VhostWork {
   /**
-   * Three fields, 48 bytes with V8's 24-byte header, read when the work runs and, by
-   * vhostWorkerQueue, when it is queued (vhostWorkerQueueRef queues by the node alone):
-   * with 1,000 devices of 16 works each the works of a round overflow L2 between the
-   * two, and each line a work spans is a miss both times (cachegrind, a 1 MB cache:
-   * 6.1 misses a work at 1,000 devices, 0 at 1; issue 10). The table index is derived
-   * from the Wasm node (VhostEngine.indexOf), the fn's name for tracepoints is looked
-   * up when one fires (workFnName), and a flush's completion is its data (VhostFlush),
-   * not a flags word on every work.
+   * Three fields, 48 bytes with V8's 24-byte header. With 1,000 devices of 16 works each
+   * the works of a round overflow L2 between queue and run, and each line a work spans
+   * is a miss each time it is read (cachegrind, a 1 MB cache: 6.1 misses a work at 1,000
+   * devices, 0 at 1; issue 10). So it is read as little as it can be: vhostWorkerQueueRef
+   * queues by the Wasm node alone, an untraced run calls the fn from the engine's fns
+   * and args arrays (a workAllocData work's fn is given its data, not the work), the
+   * table index is derived from the node (VhostEngine.indexOf), the fn's name for
+   * tracepoints is looked up when one fires (workFnName), and a flush's completion is
+   * its data (VhostFlush), not a flags word on every work.
    */
   constructor(
     readonly ref: WorkRef,
-    readonly fn: (w: VhostWork) => void,
+    /** the handler: given the work (workAlloc, the kernel's vhost_work_fn_t) or its data (workAllocData) */
+    readonly fn: VhostWorkFn,
     /** the object the fn works on (a vq, a VhostFlush, a device) */
-    public data: unknown,
+    readonly data: unknown,
   ) {}
 
   /** the fn's name for tracepoints (Function.name is slow: looked up once per fn) */
@@ -72,9 +74,12 @@ export class VhostFlush {
   freeOnRun = false;
 }
 
-const fnNames = new WeakMap<(w: VhostWork) => void, string>();
+/** a work's handler, called with the one argument its allocation named (the work, or its data) */
+export type VhostWorkFn = (arg: never) => void;
 
-function workFnName(fn: (w: VhostWork) => void): string {
+const fnNames = new WeakMap<VhostWorkFn, string>();
+
+function workFnName(fn: VhostWorkFn): string {
   let n = fnNames.get(fn);
   if (n === undefined) {
     n = fn.name || 'vhost_work';
@@ -92,8 +97,8 @@ function workFnName(fn: (w: VhostWork) => void): string {
  * collects feedback, so only a later kernel lost the inlining (with the stats reads of
  * runBatches: 29.5 -> 25.4 ns per work on a second kernel, a handler shared by both).
  */
-export function flushWorkFn(w: VhostWork): void {
-  (w.data as VhostFlush).done = true; // complete(&flush.wait_event)
+export function flushWorkFn(flush: VhostFlush): void {
+  flush.done = true; // complete(&flush.wait_event)
 }
 
 const engines = new WeakMap<Kernel, VhostEngine>();
@@ -102,6 +107,14 @@ export class VhostEngine {
   readonly engine: Engine;
   /** index -> work; grows as the arena's high-water mark does (dense: indices come out in order) */
   private readonly table: (VhostWork | null)[] = [];
+  /**
+   * index -> the work's fn and the argument it is called with (the work itself, or its
+   * data: workAllocData), beside the table: the untraced run reads these two dense
+   * arrays and not the VhostWork (issue 10: with 16,000 works a round the VhostWork
+   * objects, 48 bytes each, were most of a work's cache misses at run time)
+   */
+  private readonly fns: (((arg: unknown) => void) | null)[] = [];
+  private readonly args: unknown[] = [];
   /** worker struct indices given back; below `workerStructsUsed`, every index was handed out once */
   private readonly freeWorkerStructs: number[] = [];
   private workerStructsUsed = 0;
@@ -164,42 +177,43 @@ export class VhostEngine {
 
   /** Run one HOST work that came off a worker's list: its fn, its virtual cost, the tracepoints. */
   private dispatchWork(ref: WorkRef, fn: number, arg: number): void {
-    const w = this.hostWork(ref, fn, arg);
+    const f = this.hostFn(ref, fn, arg);
+    const w = this.table[arg]!;
     this.hostWorks++;
     this.charge(this.workNs);
     // name and ts first in the literal: fire(), emit() without the check (src/kernel/trace.ts)
     const start = this.tpStart;
     if (start.enabled) start.fire({ name: start.name, ts: start.now, pid: this.pid, work: w.ref, fn: w.fnName });
-    const flush = w.fn === flushWorkFn ? (w.data as VhostFlush) : null;
+    const flush = f === flushWorkFn ? (this.args[arg] as VhostFlush) : null;
     if (flush !== null) flush.done = true; // flushWorkFn, inline (see there)
-    else w.fn(w);
+    else f(this.args[arg]);
     const end = this.tpEnd;
     if (end.enabled) end.fire({ name: end.name, ts: end.now, pid: this.pid, work: w.ref });
     if (flush?.freeOnRun === true) this.workFree(w);
   }
 
-  /** dispatchWork while workqueue_execute_start and _end are both off: no event code (see runBatches). */
+  /** dispatchWork while workqueue_execute_start and _end are both off: no event code, and no read of the VhostWork (see runBatches). */
   private dispatchUntraced(ref: WorkRef, fn: number, arg: number, th: SimThread | null): void {
-    const w = this.hostWork(ref, fn, arg);
+    const f = this.hostFn(ref, fn, arg);
     this.hostWorks++;
     if (th !== null) th.costNs += this.workNs; // charge(), with the batch's thread in a register
     else this.sink += this.workNs;
-    if (w.fn === flushWorkFn) this.runFlush(w);
-    else w.fn(w);
+    if (f === flushWorkFn) this.runFlush(arg);
+    else f(this.args[arg]);
   }
 
   /** flushWorkFn at a call site of its own (see there), and the free of a flush that could not wait */
-  private runFlush(w: VhostWork): void {
-    const flush = w.data as VhostFlush;
+  private runFlush(index: number): void {
+    const flush = this.args[index] as VhostFlush;
     flush.done = true; // complete(&flush.wait_event)
-    if (flush.freeOnRun) this.workFree(w);
+    if (flush.freeOnRun) this.workFree(this.table[index]!);
   }
 
-  /** The driver work a HOST work's arg names (the table index). */
-  private hostWork(ref: WorkRef, fn: number, arg: number): VhostWork {
-    const w = fn === VHOST_FN_HOST ? this.table[arg] : null;
-    if (w === null || w === undefined) throw new KwqError('vhost worker', `work ${ref} (fn ${fn}, arg ${arg}) is not a vhost driver work`);
-    return w;
+  /** The fn of the driver work a HOST work's arg names (the table index). */
+  private hostFn(ref: WorkRef, fn: number, arg: number): (arg: unknown) => void {
+    const f = fn === VHOST_FN_HOST ? this.fns[arg] : null;
+    if (f === null || f === undefined) throw new KwqError('vhost worker', `work ${ref} (fn ${fn}, arg ${arg}) is not a vhost driver work`);
+    return f;
   }
 
   /** The kernel's vhost engine, created on first use. */
@@ -219,16 +233,35 @@ export class VhostEngine {
     return engines.get(k);
   }
 
-  /** vhost_work_init on a new work: the work, or -ENOMEM when the arena is full. */
+  /** vhost_work_init on a new work whose fn is given the work (vhost_work_fn_t): the work, or -ENOMEM when the arena is full. */
   workAlloc(fn: (w: VhostWork) => void, data: unknown): VhostWork | number {
+    return this.alloc(fn, data, true);
+  }
+
+  /**
+   * workAlloc for a fn that is given the work's data instead (what the kernel's handlers
+   * get with container_of): a run then reads no JS object of the work. The drivers'
+   * poll, completion and flush works are of this kind.
+   */
+  workAllocData<D>(fn: (data: D) => void, data: D): VhostWork | number {
+    return this.alloc(fn, data, false);
+  }
+
+  private alloc(fn: VhostWorkFn, data: unknown, givenWork: boolean): VhostWork | number {
     const ref = this.engine.works.tryAlloc();
     if (ref < 0) return -ENOMEM;
     const index = (ref - this.base) / VHOST_WORK.SIZE;
     this.engine.works.init(ref as WorkRef, VHOST_FN_HOST, index, 0);
     const w = new VhostWork(ref as WorkRef, fn, data);
-    // a never-used work's index is the table's length (the arena bumps in order): push keeps it dense
-    while (this.table.length < index) this.table.push(null);
+    // a never-used work's index is the table's length (the arena bumps in order): push keeps them dense
+    while (this.table.length < index) {
+      this.table.push(null);
+      this.fns.push(null);
+      this.args.push(null);
+    }
     this.table[index] = w;
+    this.fns[index] = fn as (arg: unknown) => void;
+    this.args[index] = givenWork ? w : data;
     return w;
   }
 
@@ -243,6 +276,8 @@ export class VhostEngine {
     if (this.table[index] !== w) return;
     if (this.engine.works.queued(w.ref)) throw new KwqError('vhost', `work ${w.ref} is freed while QUEUED`);
     this.table[index] = null;
+    this.fns[index] = null;
+    this.args[index] = null;
     this.engine.works.free(w.ref);
   }
 

@@ -358,7 +358,7 @@ export function vhostWorkerFlush(worker: VhostWorker): boolean {
     return false;
   }
   const flush = new VhostFlush();
-  const f = dev.ve.workAlloc(flushWorkFn, flush);
+  const f = dev.ve.workAllocData(flushWorkFn, flush);
   if (typeof f === 'number') {
     // The kernel's flush work is on the stack: a flush cannot fail. With no work to
     // queue (the arena is full), wait until the worker's list and pending chain are

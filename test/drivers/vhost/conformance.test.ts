@@ -543,6 +543,42 @@ describe('queueing and flushing on the Wasm structures (sections 1.7-1.9)', () =
     expect(seen).toEqual([false, false, false]);
   });
 
+  test('a workAlloc fn is given its work, a workAllocData fn its data, traced or not; a freed slot runs its new fn', async () => {
+    const { k, qemu, fd } = await setup('scsi', { ioVqs: 1 });
+    expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
+    const dev = devOf(k, qemu, fd);
+    const got: unknown[] = [];
+    const data = { name: 'the data' };
+    const byWork = dev.ve.workAlloc((self) => got.push(self), data);
+    const byData = dev.ve.workAllocData((d: typeof data) => got.push(d), data);
+    if (typeof byWork === 'number' || typeof byData === 'number') throw new Error('alloc');
+    const round = (): void => {
+      vhostVqWorkQueue(dev.vqs[0]!, byWork);
+      vhostVqWorkQueue(dev.vqs[0]!, byData);
+      k.advance(1);
+    };
+    round();
+    expect(got).toEqual([byWork, data]);
+    expect(got[1]).toBe(data);
+    // traced: the dispatch with the workqueue_execute_* events calls the same fns the same way
+    const fns: unknown[] = [];
+    const off = k.trace.on('workqueue_execute_start', (e) => fns.push(e.fn));
+    got.length = 0;
+    round();
+    off();
+    expect(got).toEqual([byWork, data]);
+    expect(fns).toHaveLength(2);
+    // the slot of a freed work is taken by the next allocation, with its own fn and argument
+    dev.ve.workFree(byData);
+    const again = dev.ve.workAllocData((n: number) => got.push(n), 7);
+    if (typeof again === 'number') throw new Error('alloc');
+    expect(dev.ve.indexOf(again)).toBe(dev.ve.indexOf(byData));
+    got.length = 0;
+    vhostVqWorkQueue(dev.vqs[0]!, again);
+    k.advance(1);
+    expect(got).toEqual([7]);
+  });
+
   test('flush waits for works queued before it on an attached worker, and skips an unattached one', async () => {
     const { k, qemu, fd } = await setup('scsi', { ioVqs: 1 });
     expect(k.ioctl(qemu, fd, VHOST_SET_OWNER)).toBe(0);
