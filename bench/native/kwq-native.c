@@ -346,6 +346,41 @@ static void count_run(struct host_work *hw)
 	scale_runs[hw->data]++;
 }
 
+/* a scale point's works and workers */
+struct scale {
+	struct vhost_worker *workers, **runq;
+	struct vhost_work *works;
+	struct host_work **table;
+	uint32_t devices, per_dev;
+	uint64_t rounds, queued;
+};
+
+/* one round: queue every work of every device, then run the woken workers until their lists are empty */
+static void scale_round(struct scale *s)
+{
+	uint32_t nr = 0;
+	for (uint32_t d = 0; d < s->devices; d++) {
+		struct vhost_worker *w = &s->workers[d];
+		for (uint32_t v = 0; v < s->per_dev; v++) {
+			struct vhost_work *work = &s->works[(size_t)d * s->per_dev + v];
+			if (test_and_set_bit(VHOST_WORK_QUEUED, &work->flags))
+				continue;
+			s->queued++;
+			if (llist_add(&work->node, &w->list) && w->state == SLEEPING) {
+				w->state = RUNNING; /* wake_up_process */
+				s->runq[nr++] = w;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		struct vhost_worker *w = s->runq[i];
+		while (vhost_worker_run_list(w, s->table))
+			;
+		w->state = SLEEPING;
+	}
+	s->rounds++;
+}
+
 /*
  * kwq-native scale DEVICES WORKS MIN_ITEMS MS: bench/scale-points.ts's vhost round
  * in C. DEVICES workers (the kernel's layout above), DEVICES * WORKS 32-byte works
@@ -355,11 +390,11 @@ static void count_run(struct host_work *hw)
  * RUNNING and onto the run queue, as wake_up_process puts the task on a run queue),
  * then runs each woken worker in wake order until its list is empty
  * (vhost_run_work_list batches, each work's fn through the table) and puts it back to
- * sleep. Timing as scale-points.ts: rounds for MS, then three blocks of at least
- * MIN_ITEMS / 3 works and MS / 3 (the clock read as there), the median block's ns/work. What is not here: the
- * simulation kwq runs around it (virtual time, the scheduler, PSI, cpu.stat), the
- * JS-to-Wasm calls; so the curve is what the memory hierarchy does to the same
- * queue-and-run work as the host grows.
+ * sleep (scale_round). Timing as scale-points.ts: rounds for MS, then three blocks of
+ * at least MIN_ITEMS / 3 works and MS / 3 (the clock read as there), the median
+ * block's ns/work. What is not here: the simulation kwq runs around it (virtual time,
+ * the scheduler, PSI, cpu.stat), the JS-to-Wasm calls; so the curve is what the
+ * memory hierarchy does to the same queue-and-run work as the host grows.
  */
 static int cmd_scale(int argc, char **argv)
 {
@@ -383,48 +418,23 @@ static int cmd_scale(int argc, char **argv)
 	for (uint32_t d = 0; d < D; d++)
 		workers[d].state = SLEEPING;
 	for (uint32_t i = 0; i < n; i++) {
-		works[i].fn = FN_COUNT; /* a HOST work: the table's */
+		works[i].fn = FN_COUNT; /* unused: with a table, every work runs its handler record */
 		works[i].arg = i;
 		hws[i].fn = count_run;
 		hws[i].data = i;
 		table[i] = &hws[i];
 	}
-	uint64_t rounds = 0, queued = 0;
+	struct scale sc = { workers, runq, works, table, D, V, 0, 0 };
 	double blocks[3];
-	/* one round: queue every work of every device, then run the woken workers */
-#define SCALE_ROUND()                                                                          \
-	do {                                                                                   \
-		uint32_t nr = 0;                                                               \
-		for (uint32_t d = 0; d < D; d++) {                                             \
-			struct vhost_worker *w = &workers[d];                                  \
-			for (uint32_t v = 0; v < V; v++) {                                     \
-				struct vhost_work *work = &works[d * V + v];                   \
-				if (test_and_set_bit(VHOST_WORK_QUEUED, &work->flags))         \
-					continue;                                              \
-				queued++;                                                      \
-				if (llist_add(&work->node, &w->list) && w->state == SLEEPING) { \
-					w->state = RUNNING; /* wake_up_process */              \
-					runq[nr++] = w;                                        \
-				}                                                              \
-			}                                                                      \
-		}                                                                              \
-		for (uint32_t i = 0; i < nr; i++) {                                            \
-			struct vhost_worker *w = runq[i];                                      \
-			while (vhost_worker_run_list(w, table))                                \
-				;                                                              \
-			w->state = SLEEPING;                                                   \
-		}                                                                              \
-		rounds++;                                                                      \
-	} while (0)
 	/* warm-up as scale-points.ts: at least 3 rounds and MS */
 	uint64_t t_warm = now_ns();
 	for (int i = 0; i < 3 || now_ns() - t_warm < (uint64_t)(ms * 1e6); i++)
-		SCALE_ROUND();
+		scale_round(&sc);
 	/* blocks as scale-points.ts measure(): the clock read after rounds 1, 2, ..., then every eighth of the rounds so far */
 	for (int b = 0; b < 3; b++) {
 		uint64_t t0 = now_ns(), items = 0;
 		for (uint64_t r = 1, check = 1;; r++) {
-			SCALE_ROUND();
+			scale_round(&sc);
 			items += n;
 			if (r < check)
 				continue;
@@ -434,7 +444,7 @@ static int cmd_scale(int argc, char **argv)
 		}
 		blocks[b] = (double)(now_ns() - t0) / (double)items;
 	}
-#undef SCALE_ROUND
+	uint64_t rounds = sc.rounds, queued = sc.queued;
 	int ok = 1;
 	uint64_t taken = 0, viol = 0;
 	for (uint32_t i = 0; i < n; i++)
