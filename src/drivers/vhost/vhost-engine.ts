@@ -13,7 +13,8 @@
  * A worker body drains its Wasm llist with one `VhostWorkerHandle.run` call per
  * llist_del_all batch; the HOST works of the batch come back in FIFO order (QUEUED
  * already cleared, as vhost_run_work_list clears it before fn) and are dispatched
- * here to their VhostWork.fn (tracepoints workqueue_execute_start/end). Handlers add the virtual CPU time they use with
+ * here to their VhostWork's fn, given the work or its data (workAlloc / workAllocData;
+ * tracepoints workqueue_execute_start/end). Handlers add the virtual CPU time they use with
  * `charge(ns)`: to the sim thread running the worker (so `k.now` advances inside the
  * batch), or to a sink that the caller charges to the worker task afterwards.
  *
@@ -90,7 +91,7 @@ function workFnName(fn: VhostWorkFn): string {
 
 /**
  * The flush work's fn (__vhost_worker_flush's vhost_flush_work: complete(&flush.wait_event)).
- * The dispatch runs it at a call site of its own, never through `w.fn(w)`: every
+ * The dispatch runs it at a call site of its own, never through the handlers' `f(arg)`: every
  * SET_OWNER and most vring ioctls queue a flush, and once the handlers' call site
  * has seen this function beside a handler V8 makes it megamorphic (no inlining of any
  * handler). In the first kernel of a process the set-up flushes run before that site
