@@ -202,8 +202,8 @@ export class Kernel {
   nrCgroupFreeze = 0;
   /**
    * Bumped by every change that can change a task's effective cpu cgroup (a migration,
-   * a subtree_control write, a hierarchy mounted): Task.cpuCg caches chargeCpu's
-   * cgroupOf(task, 'cpu') while this is unchanged (cgroupsChanged).
+   * a subtree_control write, a hierarchy mounted): cpuStatOf's caches (Task.acct,
+   * SimThread.acct) hold cgroupOf(task, 'cpu')'s stats while this is unchanged (cgroupsChanged).
    */
   cgroupEpoch = 0;
   /** obj_cgroups by id; id 0 means "no page" in page owner arrays */
@@ -1302,18 +1302,10 @@ export class Kernel {
    * cpu accounting for a slice a thread ran (kernel threads and user workers: system
    * time): chargeCpu without reading the Task. th.alive and task.alive agree here
    * (do_exit kills the thread and marks the task dead in one call, never across a
-   * slice's end), and the thread caches its task's cpu cgroup stats as Task.cpuCg does.
+   * slice's end), and the stats are cached on the thread (cpuStatOf).
    */
   private accountRun(th: SimThread, start: number, cost: number, cpu: number): void {
-    if (cost > 0 && th.alive) {
-      let acct = th.acct as CpuStat | null;
-      if (acct === null || th.acctEpoch !== this.cgroupEpoch) {
-        acct = this.cgroupOf(th.owner as Task, 'cpu').cpu;
-        th.acct = acct;
-        th.acctEpoch = this.cgroupEpoch;
-      }
-      acct.systemNs += cost;
-    }
+    if (cost > 0 && th.alive) this.cpuStatOf(th, th.owner as Task).systemNs += cost;
     const tp = this.tp.schedSlice;
     if (tp.enabled) {
       const task = th.owner as Task;
@@ -1321,23 +1313,32 @@ export class Kernel {
     }
   }
 
-  /** a task's cgroups or a cgroup's effective controllers may have changed: drop the Task.cpuCg caches */
+  /** a task's cgroups or a cgroup's effective controllers may have changed: drop the cpuStatOf and blkcgOf caches */
   cgroupsChanged(): void {
     this.cgroupEpoch++;
   }
 
   /** charge `ns` of CPU time to the task's cpu cgroup (cpu.stat usage_usec) */
   chargeCpu(task: Task, ns: number, user: boolean): void {
-    // cgroupOf(task, 'cpu'), cached on the task (a Map and two Set lookups, and the
-    // task's css_set array: a cache miss per slice with a thousand tasks; issue 10)
-    let cg = task.cpuCg;
-    if (cg === null || task.cpuCgEpoch !== this.cgroupEpoch) {
-      cg = this.cgroupOf(task, 'cpu');
-      task.cpuCg = cg;
-      task.cpuCgEpoch = this.cgroupEpoch;
+    const stat = this.cpuStatOf(task, task);
+    if (user) stat.userNs += ns;
+    else stat.systemNs += ns;
+  }
+
+  /**
+   * The cpu stats of cgroupOf(task, 'cpu'), cached in `cache` (the task, or its sim
+   * thread, whose slice charge must not read the Task) while the cgroup epoch holds:
+   * the lookup is a Map and two Set lookups and the task's css_set array, a cache miss
+   * per charge with a thousand tasks (issue 10).
+   */
+  private cpuStatOf(cache: { acct: unknown; acctEpoch: number }, task: Task): CpuStat {
+    let stat = cache.acct as CpuStat | null;
+    if (stat === null || cache.acctEpoch !== this.cgroupEpoch) {
+      stat = this.cgroupOf(task, 'cpu').cpu;
+      cache.acct = stat;
+      cache.acctEpoch = this.cgroupEpoch;
     }
-    if (user) cg.cpu.userNs += ns;
-    else cg.cpu.systemNs += ns;
+    return stat;
   }
 
   /** wrap a thread body so a stopped group parks it */

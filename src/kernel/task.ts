@@ -22,7 +22,7 @@ import type { Nsproxy } from './nsproxy.js';
 import { PF_KTHREAD } from './sched.js';
 import type { SignalStruct } from './signal-struct.js';
 import type { FilesStruct } from './vfs/fdtable.js';
-import type { Cgroup } from './cgroup/cgroup.js';
+import type { Cgroup, CpuStat } from './cgroup/cgroup.js';
 import type { SimThread } from '../runtime/sim-thread.js';
 
 /** What a driver passes to run code when a PF_USER_WORKER thread is killed (vhost_task's handle_sigkill). */
@@ -43,9 +43,9 @@ export class Task {
   groupLeader: Task;
   /** null for kthreads and user workers (no_files) */
   files: FilesStruct | null;
-  /** Kernel.chargeCpu's cache: the task's effective cpu cgroup, valid while Kernel.cgroupEpoch is cpuCgEpoch */
-  cpuCg: Cgroup | null = null;
-  cpuCgEpoch = -1;
+  /** Kernel.chargeCpu's cache: the cpu stats of the task's effective cpu cgroup, valid while Kernel.cgroupEpoch is acctEpoch (Kernel.cpuStatOf) */
+  acct: CpuStat | null = null;
+  acctEpoch = -1;
   /** blkcgOf's cache: the task's effective io cgroup, valid while Kernel.cgroupEpoch is ioCgEpoch */
   ioCg: Cgroup | null = null;
   ioCgEpoch = -1;

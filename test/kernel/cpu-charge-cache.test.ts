@@ -1,5 +1,5 @@
-// Kernel.chargeCpu caches a task's effective cpu cgroup (Task.cpuCg, issue 10), and the
-// sim runtime's slice accounting caches it on the thread (SimThread.acct): the charge
+// Kernel.chargeCpu caches a task's effective cpu cgroup's stats (Task.acct, issue 10), and
+// the sim runtime's slice accounting on the thread (SimThread.acct): the charge
 // must still land where cgroupOf(task, 'cpu') says after anything that moves it: a
 // migration (cgroup.procs), and a subtree_control write that enables or disables cpu
 // above the task (its effective css moves to the nearest ancestor with cpu).

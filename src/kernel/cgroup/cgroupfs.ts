@@ -334,7 +334,7 @@ function subtreeControlStore(k: Kernel, cg: Cgroup, _t: Task, text: string): num
     cg.subtreeDisable(ss);
   }
   if (enable.has('pids') || disable.has('pids')) pidsRecount(cg);
-  k.cgroupsChanged(); // effective css of the subtree's tasks (Task.cpuCg)
+  k.cgroupsChanged(); // effective css of the subtree's tasks (Kernel.cpuStatOf's caches)
   return 0;
 }
 
