@@ -10,7 +10,7 @@
  *   kwq-native threads MODE POOL BATCH RESUME PRODUCERS MS ROUNDS WORKER_SPIN_US WAIT_MAX_US WAIT_MIN_US SLEEP_US SPIN_FLOOR [WORKERS [noop|count]]
  *       MODE: ring-each (one vhost_worker_queue per work) | ring-batch (one llist_add_batch per burst)
  *   kwq-native rbtree N SEED MS PROTOCOL        PROTOCOL: same | fresh
- *   kwq-native scale DEVICES WORKS MIN_ITEMS MS
+ *   kwq-native scale DEVICES WORKS MIN_ITEMS MS [psi|psi-groups]
  *
  * Written for this repository from the kernel's algorithms (include/linux/llist.h,
  * drivers/vhost/vhost.c's vhost_worker_queue / vhost_run_work_list, lib/rbtree.c's
@@ -50,6 +50,7 @@
 #include "io-wq.h"
 #include "loop.h"
 #include "kernel.h"
+#include "psi.h"
 #include "rbtree.h"
 
 /* ---- vhost_work / vhost_worker ----------------------------------------------- */
@@ -82,6 +83,7 @@ struct vhost_worker {
 	/* line 2: private to the thread running the worker */
 	uint64_t items __attribute__((aligned(CACHELINE)));
 	uint64_t batches, sleeps, vcost, violations;
+	struct psi_task psi; /* the worker task's PSI part (scale ... psi) */
 };
 
 /* wake the worker iff it said it is asleep (kwq's policy; the kernel wakes on every add) */
@@ -353,9 +355,21 @@ struct scale {
 	struct host_work **table;
 	uint32_t devices, per_dev;
 	uint64_t rounds, queued;
+	/* with PSI: the virtual clock (ns), advanced by each work's run */
+	int psi;
+	uint64_t now;
 };
 
-/* one round: queue every work of every device, then run the woken workers until their lists are empty */
+/* a work's virtual run time with PSI (the stall it makes the others wait) */
+#define SCALE_WORK_NS 1000
+
+/*
+ * one round: queue every work of every device, then run the woken workers until their
+ * lists are empty. With PSI, the kernel's accounting around it: a wake-up counts the
+ * worker runnable in its groups (psi_enqueue -> psi_task_change), each dispatch is a
+ * switch from the worker before, which goes to sleep (psi_task_switch), the last a
+ * switch to idle.
+ */
 static void scale_round(struct scale *s)
 {
 	uint32_t nr = 0;
@@ -368,16 +382,27 @@ static void scale_round(struct scale *s)
 			s->queued++;
 			if (llist_add(&work->node, &w->list) && w->state == SLEEPING) {
 				w->state = RUNNING; /* wake_up_process */
+				if (s->psi)
+					psi_task_change(&w->psi, 0, TSK_RUNNING, s->now);
 				s->runq[nr++] = w;
 			}
 		}
 	}
+	struct psi_task *prev = NULL;
 	for (uint32_t i = 0; i < nr; i++) {
 		struct vhost_worker *w = s->runq[i];
-		while (vhost_worker_run_list(w, s->table))
-			;
+		if (s->psi) {
+			psi_task_switch(prev, &w->psi, 1, s->now);
+			prev = &w->psi;
+		}
+		uint64_t items = 0, got;
+		while ((got = vhost_worker_run_list(w, s->table)))
+			items += got;
+		s->now += items * SCALE_WORK_NS;
 		w->state = SLEEPING;
 	}
+	if (prev)
+		psi_task_switch(prev, NULL, 1, s->now);
 	s->rounds++;
 }
 
@@ -392,18 +417,35 @@ static void scale_round(struct scale *s)
  * (vhost_run_work_list batches, each work's fn through the table) and puts it back to
  * sleep (scale_round). Timing as scale-points.ts: rounds for MS, then three blocks of
  * at least MIN_ITEMS / 3 works and MS / 3 (the clock read as there), the median
- * block's ns/work. What is not here: the simulation kwq runs around it (virtual time,
- * the scheduler, PSI, cpu.stat), the JS-to-Wasm calls; so the curve is what the
- * memory hierarchy does to the same queue-and-run work as the host grows.
+ * block's ns/work.
+ *
+ * With `psi` or `psi-groups`, the kernel's PSI accounting of the workers' wake-ups,
+ * dispatches and sleeps (psi.h) over the cgroups of scale-points.ts: the root
+ * (psi_system), /machine.slice, and /machine.slice/vm0 holding every worker (`psi`:
+ * one qemu process, the vhost curves) or /machine.slice/vmD per device (`psi-groups`:
+ * a process per device, the processes curve); the clock is virtual, SCALE_WORK_NS a
+ * work. kwq counts the same changes (src/kernel/cgroup/psi.ts). What is not here:
+ * the rest of the simulation kwq runs around it (the scheduler's run queue, virtual
+ * time's events, cpu.stat), the JS-to-Wasm calls; so the curve is what the memory
+ * hierarchy does to the same queue-and-run work (and its PSI) as the host grows.
  */
 static int cmd_scale(int argc, char **argv)
 {
 	if (argc < 6)
-		die("usage: scale DEVICES WORKS MIN_ITEMS MS");
+		die("usage: scale DEVICES WORKS MIN_ITEMS MS [psi|psi-groups]");
 	uint32_t D = (uint32_t)atoi(argv[2]), V = (uint32_t)atoi(argv[3]);
 	double min_items = atof(argv[4]), ms = atof(argv[5]);
 	if (D < 1 || V < 1)
 		die("scale: DEVICES and WORKS must be >= 1");
+	int psi = 0; /* 1: one group for every worker; 2: a group per device */
+	if (argc > 6) {
+		if (!strcmp(argv[6], "psi"))
+			psi = 1;
+		else if (!strcmp(argv[6], "psi-groups"))
+			psi = 2;
+		else
+			die("scale: the sixth argument must be psi or psi-groups");
+	}
 	uint32_t n = D * V;
 	struct vhost_worker *workers = aligned_alloc(CACHELINE, sizeof(struct vhost_worker) * D);
 	struct vhost_worker **runq = malloc(sizeof(*runq) * D);
@@ -424,7 +466,23 @@ static int cmd_scale(int argc, char **argv)
 		hws[i].data = i;
 		table[i] = &hws[i];
 	}
-	struct scale sc = { workers, runq, works, table, D, V, 0, 0 };
+	/* the cgroups' PSI groups; the per-CPU parts in one chunk, as alloc_percpu's */
+	uint32_t ngroups = psi == 2 ? D + 2 : 3;
+	struct psi_group **groups = NULL;
+	if (psi) {
+		struct psi_group_cpu *chunk = aligned_alloc(CACHELINE, sizeof(*chunk) * ngroups);
+		groups = malloc(sizeof(*groups) * ngroups);
+		if (!chunk || !groups)
+			die("out of memory");
+		groups[0] = psi_group_new(NULL, &chunk[0]);      /* psi_system */
+		groups[1] = psi_group_new(groups[0], &chunk[1]); /* /machine.slice */
+		for (uint32_t d = 0; d < D; d++) {
+			if (d == 0 || psi == 2) /* /machine.slice/vmD, made with its process */
+				groups[2 + (psi == 2 ? d : 0)] = psi_group_new(groups[1], &chunk[2 + (psi == 2 ? d : 0)]);
+			workers[d].psi.group = groups[2 + (psi == 2 ? d : 0)];
+		}
+	}
+	struct scale sc = { workers, runq, works, table, D, V, 0, 0, psi, 0 };
 	double blocks[3];
 	/* warm-up as scale-points.ts: at least 3 rounds and MS */
 	uint64_t t_warm = now_ns();
@@ -454,6 +512,14 @@ static int cmd_scale(int argc, char **argv)
 		viol += workers[d].violations;
 	}
 	ok &= taken == queued && queued == rounds * n && viol == 0;
+	/* PSI: every worker asleep, so no group counts a task or is on the CPU; with more
+	 * than one device, the root saw the others wait (cpu some) */
+	for (uint32_t g = 0; g < (psi ? ngroups : 0); g++) {
+		struct psi_group_cpu *c = groups[g]->pcpu;
+		ok &= c->tasks[NR_RUNNING] == 0 && !(c->state_mask & (PSI_ONCPU | 1u << PSI_NONIDLE)) && groups[g]->avgs_work_pending;
+	}
+	if (psi && D > 1)
+		ok &= groups[0]->pcpu->times[PSI_CPU_SOME] > 0;
 	double lo = blocks[0], hi = blocks[0], mid;
 	for (int b = 1; b < 3; b++) {
 		if (blocks[b] < lo)

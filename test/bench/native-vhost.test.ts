@@ -59,9 +59,20 @@ describe.skipIf(!hasNative(c))('native C vhost references (bench/native/kwq-nati
     }
   });
 
-  it('scale refuses no devices or no works', () => {
+  it('scale with PSI (one group, a group per device): exactly once, every group idle at the end, the root saw stall', () => {
+    for (const psi of ['psi', 'psi-groups']) {
+      for (const [devices, works] of [[1, 16], [300, 16], [50, 1]] as const) {
+        const r = run<{ exactlyOnce: boolean; items: number }>(['scale', devices, works, 1000, 5, psi]);
+        expect(r.exactlyOnce, `${psi} ${devices} x ${works}`).toBe(true);
+        expect(r.items % (devices * works)).toBe(0);
+      }
+    }
+  });
+
+  it('scale refuses no devices, no works or an unknown sixth argument', () => {
     expect(() => run(['scale', 0, 16, 1000, 5])).toThrow();
     expect(() => run(['scale', 4, 0, 1000, 5])).toThrow();
+    expect(() => run(['scale', 4, 16, 1000, 5, 'pressure'])).toThrow(/psi or psi-groups/);
   });
 
   it('rbtree, both protocols: nothing lost or missed, the tree valid', () => {
