@@ -25,6 +25,25 @@
  *       the worker_tree lookup alone (bench/loop.ts's rb_find_batch_u64 figure): a tree
  *       of NCG workers, LOOKUPS keys 2 + ((i * 7919) % NCG) per iteration, no lock (as
  *       rb_find_batch_u64 takes none); the median ns/lookup.
+ *   kwq-native loop scale NCG QD MIN_ITEMS MS [TAGS [hint|walk]]
+ *       the dispatch part of one round of bench/scale-points.ts's loopPoint (bench/scale.ts's
+ *       loop curve), in kwq's order and call granularity (see "loop scale" below): NCG cgroups
+ *       (keys 2 + c, NCG 1..2^20, the worker arena sized NCG), each issuing QD requests in a
+ *       row, cgroup after cgroup; one loop_queue_work per request with the cgroup's last
+ *       worker as the hint (`walk`: none, the kernel's worker_tree walk every time), queued
+ *       while one of TAGS tags is free (default 128, loop.hw_queue_depth's) with a loop_cmd
+ *       from a LIFO pool of at most TAGS (CmdPool); with every tag held, the kworker drains
+ *       the pending works in queue order (PENDING cleared, loop_process_one per command until
+ *       the worker goes idle), the first freed tag going to the waiting request. What is not
+ *       in it: aio (io_submit, the events and their reap), blk-mq's request setup, the css
+ *       references, the backing-file write and completion, virtual time, the idle timer:
+ *       only the dispatch, so its curve is what the memory hierarchy does to the dispatch as
+ *       the cgroups grow. Timing as kwq-native.c's `scale`: a warm-up of at least 3 rounds
+ *       and MS, then three blocks of at least MIN_ITEMS / 3 requests and MS / 3 ms; prints
+ *       {"nsPerItem": the median block's ns/request, "spread": [min, max], "items": the
+ *       requests of every round, warm-up included, "exactlyOnce": every request taken once
+ *       a round, in the order queued (so FIFO per worker), by its own cgroup's worker, and
+ *       each round queued and ran the works the schedule says (scale_expected_works)}.
  *   kwq-native loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS [WARMUP]]]
  *       bench/loop.ts section 3 (src/runtime/loop-threads.ts with loop-kworker.js): the
  *       dispatch on pthreads. DESIGN per-cgroup (submitter s issues cgroups s, s + S, ...
@@ -65,6 +84,8 @@
  *  - loop_queue_work's one walk of worker_tree with branches (the kernel's: it finds
  *    the worker or ends at the slot a new one is linked at), and loop_process_batch's
  *    run of cmd_shifts with the head in a register, head/tail/count stored once.
+ *  - Wasm's hint (loop scale): a cached worker taken, without the walk, when it still has
+ *    the command's key and device (queue_locked); the other commands pass none.
  *  - a loop_cmd of 32 bytes, allocated back to back as in Wasm's loop_cmd arena.
  * What differs: pointers instead of 32-bit offsets (a loop_worker is 112 bytes here,
  * 80 in Wasm; a loop_cmd has no seq/done words: its pointers fill them; for loop threads
@@ -77,6 +98,7 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -433,13 +455,19 @@ static inline struct loop_worker *worker_find(struct rb_root *root, uint64_t key
  * newly pending work is put on that workqueue (__queue_work, nested in lo_work_lock as in the
  * kernel); the dispatch benchmark passes NULL, a constant the compiler folds away */
 static inline __attribute__((always_inline)) uint32_t queue_locked(struct loop_device *lo, struct loop_cmd *cmd, uint64_t key,
-								   struct workqueue *wq)
+								   struct workqueue *wq, struct loop_worker *hint)
 {
 	uint32_t flags = 0;
 	struct loop_worker *worker = NULL;
 	struct work_struct *work;
 	lo->queued++;
-	if (key) {
+	if (key && hint && hint->key == key && hint->lo == lo) {
+		/* assembly/loop.ts's hint: the caller's cached worker for this cgroup (the sim's
+		 * BlkCgroup.driverHint) is still worker_tree's node for `key` (keys are unique in
+		 * the tree), so no walk. Model-only: the kernel walks every time. Only `loop scale`
+		 * passes one; the other callers pass NULL, folded away */
+		worker = hint;
+	} else if (key) {
 		/* loop_queue_work's one walk: it finds the worker or ends below the node a new one is
 		 * linked to. The child is loaded in the branch taken, as assembly/loop.ts does (gcc
 		 * turns `link = key < k ? &left : &right` into a cmov feeding the next load: 16
@@ -501,10 +529,12 @@ static inline __attribute__((always_inline)) uint32_t queue_locked(struct loop_d
 	return flags;
 }
 
-static uint32_t loop_queue_work(struct loop_device *lo, struct loop_cmd *cmd)
+/* loop_queue_work(lo, cmd, hint) as Wasm's (the key already in cmd->key; hint: the cgroup's
+ * cached worker or NULL) */
+static uint32_t loop_queue_work(struct loop_device *lo, struct loop_cmd *cmd, struct loop_worker *hint)
 {
 	spin_lock(&lo->lo_work_lock);
-	uint32_t flags = queue_locked(lo, cmd, cmd->key, NULL);
+	uint32_t flags = queue_locked(lo, cmd, cmd->key, NULL, hint);
 	spin_unlock(&lo->lo_work_lock);
 	return flags;
 }
@@ -517,7 +547,7 @@ static uint32_t loop_queue_work_batch(struct loop_device *lo, struct loop_cmd **
 		struct loop_cmd *cmd = cmds[i];
 		uint64_t key = cmd->key;
 		spin_lock(&lo->lo_work_lock);
-		queued += queue_locked(lo, cmd, key, NULL) & LOOP_QW_QUEUE;
+		queued += queue_locked(lo, cmd, key, NULL, NULL) & LOOP_QW_QUEUE;
 		spin_unlock(&lo->lo_work_lock);
 	}
 	return queued;
@@ -531,7 +561,7 @@ static uint32_t loop_queue_work_batch_wq(struct loop_device *lo, struct workqueu
 		struct loop_cmd *cmd = cmds[i];
 		uint64_t key = cmd->key;
 		spin_lock(&lo->lo_work_lock);
-		queued += queue_locked(lo, cmd, key, wq) & LOOP_QW_QUEUE;
+		queued += queue_locked(lo, cmd, key, wq, NULL) & LOOP_QW_QUEUE;
 		spin_unlock(&lo->lo_work_lock);
 	}
 	return queued;
@@ -780,7 +810,7 @@ static int cmd_lookup(uint32_t ncg, uint32_t lookups, uint32_t ms)
 	struct loop_cmd *cmds = xalloc(sizeof(struct loop_cmd) * ncg);
 	for (uint32_t i = 0; i < ncg; i++) { /* one command per cgroup makes its worker */
 		cmds[i].key = 2 + i;
-		loop_queue_work(lo, &cmds[i]);
+		loop_queue_work(lo, &cmds[i], NULL);
 	}
 	uint64_t *keys = xalloc(sizeof(*keys) * lookups);
 	struct loop_worker **out = xalloc(sizeof(*out) * lookups);
@@ -816,6 +846,244 @@ static int cmd_lookup(uint32_t ncg, uint32_t lookups, uint32_t ms)
 	       ncg, lookups, (unsigned long long)it, s.median, s.mean, s.min, ok ? "true" : "false", (unsigned long long)missed,
 	       (unsigned long long)wrong);
 	return 0; /* the JSON says whether the check passed */
+}
+
+/* ---- loop scale: the dispatch of bench/scale-points.ts's loopPoint round ------------- */
+
+/*
+ * What kwq does in a loopPoint round (sim runtime; read from the code and confirmed by
+ * logging its Wasm calls, loop_queue_work and loop_process_one, at 4, 40, 64, 100 and 1,000
+ * cgroups):
+ *  - requests arrive task after task, each task's QD in a row (scale-points.ts reap: a task's
+ *    completions resubmitted with one io_submit), each handed to loop_queue_rq on its own: one
+ *    loop_queue_work call per request (loop-device.ts loopQueueRq -> loopQueueWork), with the
+ *    cgroup's last worker as the hint (loopQueueWork's `hint`, BlkCgroup.driverHint), so after
+ *    the first round no request walks worker_tree;
+ *  - a request first needs one of the device's hw_queue_depth tags (128 by default; blk-mq.ts
+ *    blkMqGetTag) and a loop_cmd from the tag set's pdus (loop-cmd.ts CmdPool: a LIFO free list,
+ *    never more than the tags); with every tag in use the submitter sleeps (k.waitFor), which
+ *    runs the kworker: it drains the pending works in the order they became pending
+ *    (workqueue.ts: PENDING cleared as each starts), each with loop_process_one per command
+ *    (loopProcessWork) and a last call that finds the list empty and puts the worker on the
+ *    idle list; the first completion puts its pdu, then its tag (loopCompleteCmd), which go at
+ *    once to the sleeping request (blkMqPutTag issues it: its worker's work queued behind the
+ *    others), and the submitter goes on after the drain. So with 100 cgroups x 4 a round is
+ *    128 queued, 1 taken, 1 queued, 128 taken (33 works), twice more, then 13 queued and taken
+ *    (the next round's runUntilIdle); every request is taken in the order it was queued,
+ *    through 128 loop_cmds. The C below is that schedule; TAGS >= NCG * QD makes it "queue
+ *    every request, then drain every worker" with NCG * QD distinct loop_cmds.
+ */
+struct loop_scale {
+	struct loop_device *lo;
+	struct loop_cmd **pool;        /* the free pdus, a stack (CmdPool.free) */
+	uint32_t nfree;
+	struct loop_worker **hint;     /* per cgroup: its last worker (BlkCgroup.driverHint); NULL: walk */
+	struct work_struct **wl;       /* one drain's pending works, in queue order (the sim workqueue's worklist) */
+	uint32_t nwl;
+	uint32_t ncg, qd, tags;
+	uint64_t n;                    /* requests a round */
+	/* the checks: O(1) a request, on words the dispatch has just loaded */
+	uint64_t expect;               /* the request the next take must return: kwq takes them in queue order */
+	uint64_t bad;                  /* takes of another request, by another worker, or for another key */
+	uint64_t queued_works, executed, rounds;
+};
+
+/* blk_mq_get_tag (a tag is free), then loop_queue_rq's loop_queue_work for request r of cgroup c */
+static inline void scale_issue(struct loop_scale *s, uint64_t r, uint32_t c)
+{
+	struct loop_cmd *cmd = s->pool[--s->nfree];
+	cmd->tag = (uint32_t)r;
+	cmd->key = 2 + (uint64_t)c;
+	struct loop_worker *h = s->hint ? s->hint[c] : NULL;
+	uint32_t f = loop_queue_work(s->lo, cmd, h);
+	if (s->hint && cmd->worker != h)
+		s->hint[c] = cmd->worker; /* bg.driverHint = w */
+	if (f & LOOP_QW_QUEUE) { /* __queueWork on the sim workqueue */
+		s->wl[s->nwl++] = cmd->worker ? &cmd->worker->work : &s->lo->rootcg_work;
+		s->queued_works++;
+	}
+}
+
+/* one round: the requests in order, queued while tags last; then the kworker drains */
+static void scale_loop_round(struct loop_scale *s)
+{
+	uint64_t r = 0, n = s->n;
+	uint32_t c = 0, q = 0, qd = s->qd;
+	s->expect = 0;
+	while (r < n) {
+		s->nwl = 0;
+		for (; r < n && s->nfree; r++) {
+			scale_issue(s, r, c);
+			if (++q == qd)
+				q = 0, c++;
+		}
+		int waiter = r < n; /* request r sleeps in blk_mq_get_tag: its submitter's wait runs the kworker */
+		if (waiter && s->nwl == 0) { /* every tag held and no work pending: commands were lost */
+			s->bad++;
+			break;
+		}
+		for (uint32_t k = 0; k < s->nwl; k++) {
+			struct work_struct *w = s->wl[k];
+			struct loop_worker *worker = worker_of_work(w);
+			uint64_t wkey = worker ? worker->key : 0;
+			__atomic_fetch_and(&w->data, ~WORK_PENDING, SEQ); /* process_one_work clears PENDING */
+			s->executed++;
+			for (;;) {
+				int idle = 0;
+				struct loop_cmd *cmd = loop_process_one(w, 0, &idle);
+				if (!cmd)
+					break; /* the list was empty: the worker went idle unless pending again */
+				s->bad += (cmd->tag != s->expect) | (cmd->worker != worker) | (cmd->key != wkey);
+				s->expect++;
+				s->pool[s->nfree++] = cmd; /* loopCompleteCmd: the pdu back to the pool, then the tag */
+				if (waiter) { /* blk_mq_put_tag hands the tag (and the pdu just freed) to the sleeper */
+					waiter = 0;
+					scale_issue(s, r, c);
+					r++;
+					if (++q == qd)
+						q = 0, c++;
+				}
+			}
+		}
+	}
+	s->bad += s->expect != n;
+	s->rounds++;
+}
+
+/* the works a round queues, from the schedule above alone (a pending flag per cgroup, no loop
+ * structures): the check of queue_work's PENDING test over a round; untimed */
+static uint64_t scale_expected_works(uint32_t ncg, uint32_t qd, uint32_t tags)
+{
+	uint8_t *pending = xalloc(ncg);
+	uint32_t *left = xalloc(sizeof(uint32_t) * ncg), *wl = xalloc(sizeof(uint32_t) * ((size_t)tags + 2));
+	uint64_t n = (uint64_t)ncg * qd, r = 0, works = 0;
+#define SCALE_ADD(req)                                   \
+	do {                                             \
+		uint32_t cg = (uint32_t)((req) / qd);    \
+		left[cg]++;                              \
+		if (!pending[cg]) {                      \
+			pending[cg] = 1;                 \
+			wl[nw++] = cg;                   \
+			works++;                         \
+		}                                        \
+	} while (0)
+	while (r < n) {
+		uint32_t nw = 0, inflight = 0;
+		for (; r < n && inflight < tags; r++, inflight++)
+			SCALE_ADD(r);
+		int waiter = r < n;
+		for (uint32_t k = 0; k < nw; k++) {
+			uint32_t cg = wl[k];
+			pending[cg] = 0;
+			while (left[cg]) {
+				left[cg]--;
+				if (waiter) {
+					waiter = 0;
+					SCALE_ADD(r);
+					r++;
+				}
+			}
+		}
+	}
+#undef SCALE_ADD
+	free(pending);
+	free(left);
+	free(wl);
+	return works;
+}
+
+/* an integer argument in [lo, hi], else die naming it */
+static uint64_t scale_arg(const char *s, const char *name, uint64_t lo, uint64_t hi)
+{
+	char *end, msg[160];
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s == '-' || *s == '\0' || *end != '\0' || errno || v < lo || v > hi) {
+		snprintf(msg, sizeof(msg), "loop scale: %s must be an integer from %llu to %llu, got '%s'", name, (unsigned long long)lo,
+			 (unsigned long long)hi, s);
+		die(msg);
+	}
+	return v;
+}
+
+/* a number in (0, hi] (MIN_ITEMS and MS: cmd_scale's atof, fractions allowed), else die naming it */
+static double scale_num(const char *s, const char *name, double hi)
+{
+	char *end, msg[160];
+	double v = strtod(s, &end);
+	if (end == s || *end != '\0' || !(v > 0) || !(v <= hi)) {
+		snprintf(msg, sizeof(msg), "loop scale: %s must be a number above 0 and at most %.0f, got '%s'", name, hi, s);
+		die(msg);
+	}
+	return v;
+}
+
+#define SCALE_MAX_NCG (1u << 20)
+#define SCALE_MAX_QD 4096u
+#define SCALE_MAX_REQUESTS (1u << 24)
+#define SCALE_DEFAULT_TAGS 128 /* loop.hw_queue_depth's default (LOOP_DEFAULT_HW_Q_DEPTH) */
+
+static int cmd_scale_loop(int argc, char **argv)
+{
+	if (argc < 7)
+		die("usage: loop scale NCG QD MIN_ITEMS MS [TAGS [hint|walk]]");
+	uint32_t ncg = (uint32_t)scale_arg(argv[3], "NCG", 1, SCALE_MAX_NCG);
+	uint32_t qd = (uint32_t)scale_arg(argv[4], "QD", 1, SCALE_MAX_QD);
+	double min_items = scale_num(argv[5], "MIN_ITEMS", 1e12);
+	double ms = scale_num(argv[6], "MS", 3600000);
+	uint32_t tags = argc >= 8 ? (uint32_t)scale_arg(argv[7], "TAGS", 1, SCALE_MAX_REQUESTS) : SCALE_DEFAULT_TAGS;
+	int walk = argc >= 9 && !strcmp(argv[8], "walk");
+	if (argc >= 9 && !walk && strcmp(argv[8], "hint"))
+		die("loop scale: the 6th argument is hint (kwq's cached worker per cgroup) or walk (the kernel's worker_tree walk)");
+	if ((uint64_t)ncg * qd > SCALE_MAX_REQUESTS)
+		die("loop scale: NCG * QD (the requests of a round) must be at most 2^24");
+	uint64_t n = (uint64_t)ncg * qd;
+	uint32_t npdu = n < tags ? (uint32_t)n : tags; /* CmdPool makes pdus as needed: never more than in flight */
+	struct loop_scale s;
+	memset(&s, 0, sizeof(s));
+	s.ncg = ncg, s.qd = qd, s.tags = tags, s.n = n;
+	s.lo = xalloc(sizeof(*s.lo));
+	loop_device_init(s.lo, arena_new(ncg), 0, 1); /* a worker per cgroup: the arena never runs out */
+	struct loop_cmd *cmds = xalloc(sizeof(struct loop_cmd) * npdu); /* back to back, as the Wasm loop_cmd arena */
+	s.pool = xalloc(sizeof(*s.pool) * npdu);
+	for (uint32_t i = 0; i < npdu; i++)
+		s.pool[i] = &cmds[npdu - 1 - i]; /* the first round takes them in address order, as kwq makes them */
+	s.nfree = npdu;
+	s.hint = walk ? NULL : xalloc(sizeof(*s.hint) * ncg);
+	s.wl = xalloc(sizeof(*s.wl) * ((size_t)npdu + 2)); /* a queued work has a command of the drain: at most tags + 1 */
+	uint64_t works_per_round = scale_expected_works(ncg, qd, npdu);
+	double blocks[3];
+	/* warm-up as cmd_scale (kwq-native.c): at least 3 rounds and MS; the first creates the workers */
+	uint64_t t_warm = now_ns();
+	for (int i = 0; i < 3 || now_ns() - t_warm < (uint64_t)(ms * 1e6); i++)
+		scale_loop_round(&s);
+	/* blocks as cmd_scale: the clock read after rounds 1, 2, ..., then every eighth of the rounds so far */
+	for (int b = 0; b < 3; b++) {
+		uint64_t t0 = now_ns(), items = 0;
+		for (uint64_t r = 1, check = 1;; r++) {
+			scale_loop_round(&s);
+			items += n;
+			if (r < check)
+				continue;
+			if ((double)items >= min_items / 3 && (double)(now_ns() - t0) >= ms / 3 * 1e6)
+				break;
+			check = r + (r >> 3 ? r >> 3 : 1);
+		}
+		blocks[b] = (double)(now_ns() - t0) / (double)items;
+	}
+	struct loop_device *lo = s.lo;
+	int ok = s.bad == 0 && s.queued_works == s.rounds * works_per_round && s.executed == s.queued_works && s.nfree == npdu &&
+		 lo->nr_workers == ncg && lo->workers_created == ncg && lo->root_queued == 0 && lo->alloc_failures == 0 &&
+		 lo->queued == s.rounds * n;
+	double lo_b = blocks[0], hi_b = blocks[0];
+	for (int b = 1; b < 3; b++) {
+		lo_b = blocks[b] < lo_b ? blocks[b] : lo_b;
+		hi_b = blocks[b] > hi_b ? blocks[b] : hi_b;
+	}
+	double mid = blocks[0] + blocks[1] + blocks[2] - lo_b - hi_b;
+	printf("{\"nsPerItem\":%.4f,\"spread\":[%.4f,%.4f],\"items\":%llu,\"exactlyOnce\":%s}\n", mid, lo_b, hi_b,
+	       (unsigned long long)(s.rounds * n), ok ? "true" : "false");
+	return 0; /* the JSON says whether the checks passed */
 }
 
 /* ---- loop threads: the dispatch on real threads (src/runtime/loop-threads.ts) ----- */
@@ -1219,11 +1487,14 @@ int loop_main(int argc, char **argv)
 		return cmd_dispatch((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), argc >= 7 && !strcmp(argv[6], "one"));
 	if (argc >= 6 && !strcmp(argv[2], "lookup"))
 		return cmd_lookup((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]));
+	if (argc >= 3 && !strcmp(argv[2], "scale"))
+		return cmd_scale_loop(argc, argv);
 	if (argc >= 8 && !strcmp(argv[2], "threads"))
 		return cmd_threads((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]), argv[7],
 				   argc >= 9 ? (uint32_t)atoi(argv[8]) : 64, argc >= 10 ? (uint32_t)atoi(argv[9]) : 1024,
 				   argc >= 11 ? atof(argv[10]) : DEFAULT_SPIN_NS, argc >= 12 ? (uint32_t)atoi(argv[11]) : 0);
 	die("usage: kwq-native loop dispatch NCG N MS [batch|one] | loop lookup NCG LOOKUPS MS"
+	    " | loop scale NCG QD MIN_ITEMS MS [TAGS [hint|walk]]"
 	    " | loop threads SUBMITTERS KWORKERS CGROUPS COUNT DESIGN [BATCH INFLIGHT [SPIN_NS [WARMUP]]]");
 	return 2;
 }
