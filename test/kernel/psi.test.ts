@@ -246,6 +246,28 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     expect(large.some).toBe('51000');
   });
 
+  test('a parent is folded once a flush however many of its children changed (settle hands each net to the parent)', async () => {
+    const k = await boot(2);
+    k.mkdir(k.init, `${CG}/p`);
+    // 300 processes, each in a cgroup of its own under /p, all woken at the same time
+    const tasks: Task[] = [];
+    for (let i = 0; i < 300; i++) tasks.push(k.spawn({ comm: 'w', cgroup: `/p/c${i}` }));
+    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    try {
+      for (const t of tasks) burner(k, t);
+      k.advance(1);
+      // the wake-ups' flush: each leaf once, /p once, the root once (walked per leaf: 3 x 300);
+      // then each slice boundary of the 1 ms: a few leaves, /p and the root once each
+      expect(fold.mock.calls.length).toBeGreaterThanOrEqual(302);
+      expect(fold.mock.calls.length).toBeLessThan(302 + 3 * 20);
+    } finally {
+      fold.mockRestore();
+    }
+    // and the counts add up: 300 runnable threads in /p, 2 on the CPUs
+    const p = pressure(k, '/p');
+    expect(Number(p.some.total)).toBeGreaterThan(0);
+  });
+
   test('host CPU time of a second with 10,000 queued threads is close to that with 100 (was 100x: O(queued) per event)', async () => {
     let best100 = Infinity;
     let best10k = Infinity;
