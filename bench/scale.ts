@@ -39,15 +39,20 @@
  * Floor (issue 10): the cost per item at 10,000 cgroups or 1,000 devices (or
  * processes) within 1.3x of the cost at 1.
  *
- * Native C beside the vhost curves (bench/native/kwq-native.c `scale`): the same
- * rounds (every work of every device queued with vhost_worker_queue, then each woken
- * worker's batches run, each work's handler through a table counting its runs) with
- * the same devices x works, one C process run right after each kwq process of the
- * point. Its curve is what the memory hierarchy does to the queue-and-run work itself
- * as the host grows (its works, nodes and handler records; 1 MB at 1,000 x 16); the
- * part of kwq's growth beyond it is kwq's. The processes curve's C is the 16-works
- * shape (the C has no processes, cgroups or scheduler: what kwq models around the
- * queue). The loop curve has no C here (bench/loop.ts has the dispatch's).
+ * Native C beside every curve, one C process run right after each kwq process of the
+ * point (the same minutes of the machine; nativeArgs):
+ *  - vhost curves and processes (bench/native/kwq-native.c `scale`): the same rounds
+ *    (every work of every device queued with vhost_worker_queue, then each woken
+ *    worker's batches run, each work's handler through a table counting its runs) with
+ *    the same devices x works, and the kernel's PSI accounting of each wake-up,
+ *    dispatch and sleep (bench/native/psi.h) over the same cgroups: one process's
+ *    group for the vhost curves, a group per process for the processes curve. The C
+ *    has no scheduler, virtual-time events or cpu.stat: what else kwq models.
+ *  - loop (bench/native/loop.c `loop scale`): the dispatch of the same requests in the
+ *    same order (per-cgroup worker lookup in the worker_tree, the worker's FIFO, the
+ *    kworker draining each worker); no aio, blk-mq or backing-file write.
+ * Its curve is what the memory hierarchy does to that work as the host grows; the
+ * part of kwq's growth beyond it is kwq's.
  *
  * Startup: Kernel.boot to the first ioctl's return (spawn, open /dev/vhost-net,
  * VHOST_SET_OWNER), per runtime, best and median of 5; and kwq.wasm's compile
@@ -102,13 +107,12 @@ function pointInChild(curve: Curve, x: number, minItems: number, minMs: number, 
 function pointsInChildren(curve: Curve, xs: number[], minItems: number, minMs: number, n: number, c: NativeRef | null): ScalePoint[] {
   const runs: Point[][] = xs.map(() => []);
   const cRuns: NativeScale[][] = xs.map(() => []);
-  const works = worksPerDevice(curve);
   for (let i = 0; i < n; i++) {
     xs.forEach((x, j) => {
       const t0 = performance.now();
       runs[j]!.push(pointInChild(curve, x, minItems, minMs).first);
       // the C of the same point right after it: the same minutes of the machine
-      if (c !== null && works > 0) cRuns[j]!.push(c.run<NativeScale>(['scale', x, works, minItems, minMs]));
+      if (c !== null) cRuns[j]!.push(c.run<NativeScale>(nativeArgs(curve, x, minItems, minMs)));
       if (x >= 1000) process.stderr.write(`scale: ${curve} x=${x} (process ${i + 1} of ${n}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     });
   }
@@ -121,7 +125,7 @@ function pointsInChildren(curve: Curve, xs: number[], minItems: number, minMs: n
   });
 }
 
-/** what `kwq-native scale DEVICES WORKS MIN_ITEMS MS` prints */
+/** what `kwq-native scale DEVICES WORKS MIN_ITEMS MS PSI` and `kwq-native loop scale NCG QD MIN_ITEMS MS` print */
 interface NativeScale {
   nsPerItem: number;
   spread: [number, number];
@@ -129,15 +133,22 @@ interface NativeScale {
   exactlyOnce: boolean;
 }
 
-/** a curve's point with the native C of the same point (vhost curves, when a compiler is present) */
+/** a curve's point with the native C of the same point (when a compiler is present) */
 interface ScalePoint extends Point {
   native?: { nsPerItem: number; processes: number[]; exactlyOnce: boolean };
 }
 
-/** the works a device queues a round on a vhost curve (the C point's shape); 0: no C point (loop) */
-function worksPerDevice(curve: Curve): number {
-  if (curve === 'processes') return 16;
-  return curve.startsWith('vhost') ? Number(curve.slice('vhost'.length)) : 0;
+/**
+ * The native C command of a curve's point, the same shape as scale-points.ts's: a vhost
+ * curve's devices x works with the PSI of one process's cgroup (`psi`), the processes
+ * curve's 16 works a device with a cgroup per device (`psi-groups`), the loop curve's
+ * dispatch of QD 4 requests from each cgroup (bench/native/loop.c, MIN_ITEMS / 4 as
+ * scale-points.ts's loopPoint).
+ */
+function nativeArgs(curve: Curve, x: number, minItems: number, minMs: number): (string | number)[] {
+  if (curve === 'loop') return ['loop', 'scale', x, 4, minItems / 4, minMs];
+  if (curve === 'processes') return ['scale', x, 16, minItems, minMs, 'psi-groups'];
+  return ['scale', x, Number(curve.slice('vhost'.length)), minItems, minMs, 'psi'];
 }
 
 function curve(name: string, unit: string, points: ScalePoint[], xName: string): Figure[] {
@@ -221,7 +232,7 @@ const scaleBench: BenchScript = async ({ quick }) => {
   // loop: issuing cgroups on one device
   // quick stops at 1,000 (a 10,000-cgroup point takes ~3 s a process to set up and run)
   const cgs = selected('loop', quick ? [1, 100, 1000] : [1, 10, 100, 1000, 10_000]);
-  const loopPts = cgs.length ? pointsInChildren('loop', cgs, minItems, minMs, PROCESSES, null) : [];
+  const loopPts = cgs.length ? pointsInChildren('loop', cgs, minItems, minMs, PROCESSES, native) : [];
   if (loopPts.length) figures.push(...curve('loop0 4K O_DIRECT writes, per-cgroup (sim)', 'ns/request', loopPts, 'cgroups'));
   flat('loop cgroups', loopPts);
 

@@ -261,7 +261,7 @@ describe('kwq report in headless Chromium', () => {
       expect(c!.width).toBeGreaterThan(100);
       const curves = bench.sections.find((s) => s.section === 'scale')!.figures.filter((f) => typeof f.notes?.['series'] === 'string');
       expect(curves.length).toBeGreaterThan(0);
-      // a point per figure, and one per native C figure of the same rounds (the vhost curves')
+      // a point per figure, and one per native C figure of the same rounds (every curve's)
       const withC = curves.filter((f) => typeof f.notes!['C ns/item'] === 'number');
       expect(withC.length).toBeGreaterThan(0);
       expect(c!.labels).toHaveLength(curves.length + withC.length);

@@ -46,8 +46,8 @@ const VM_FREEZE = {
     { release: '6.12', workerIsKthread: false, iosBefore: 100, iosFrozen: 0, iosAfter: 120, workerUsFrozen: 0, frozenWhileFrozen: 1, frozenAfterThaw: 0 },
   ],
 };
-// a real `npm run bench -- --only scale --quick --json F` (4 curves of 3 points, the native C of the 3 vhost
-// curves, and the startup figures)
+// a real `npm run bench -- --only scale --quick --json F` (4 curves of 3 points, the native C of every
+// point, and the startup figures)
 const BENCH = JSON.parse(readFileSync(new URL('./fixtures/bench-scale-quick.json', import.meta.url), 'utf8')) as BenchJson;
 
 const CHARTS: [string, VegaLiteSpec, number][] = [
@@ -60,7 +60,7 @@ const CHARTS: [string, VegaLiteSpec, number][] = [
   ['vm-cpu-max', vmCpuMaxChart(VM_CPU), 2 * (2 + 3)],
   // 3 phases per design, and the worker's CPU while frozen per design
   ['vm-freeze', vmFreezeChart(VM_FREEZE), 2 * 3 + 2],
-  ['scale', scaleChart(BENCH), 21], // 12 kwq points and the native C of the 9 vhost ones
+  ['scale', scaleChart(BENCH), 24], // 12 kwq points and the native C of each
   ['sweep', sweepChart([{ params: { vms: 1, design: 'a' }, data: { iops: 5 } }, { params: { vms: 2, design: 'a' }, data: { iops: 7 } }], { x: 'vms', y: 'iops', series: 'params.design' }), 2],
 ];
 
@@ -98,7 +98,7 @@ describe('the report charts', () => {
     const curves = BENCH.sections[0]!.figures.filter((f) => f.notes?.['series'] !== undefined);
     expect(curves).toHaveLength(12);
     for (const f of curves) expect(svg).toContain(`series: ${String(f.notes!['series'])}; impl: kwq; of: ${f.name.split(', ').pop()!.split(' ')[0]}; unit: ${f.unit}; exactly-once: ok`);
-    // the native C of the vhost curves' points: a point each, at its ns/item, dashed
+    // the native C of every curve's points: a point each, at its ns/item, dashed
     const withC = curves.filter((f) => typeof f.notes!['C ns/item'] === 'number');
     expect(withC.length).toBeGreaterThan(0);
     for (const f of withC) {
