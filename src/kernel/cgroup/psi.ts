@@ -202,15 +202,27 @@ export class PsiGroup {
    * folds at the write). No stall, no call: the avgs work is not scheduled by idle groups.
    */
   fold(now: number): void {
+    const ns = this.ns;
     const w = this.waiting;
-    if (w > 0 && now > this.foldedAt && this.enabled) {
+    const t0 = ns[FOLDED_AT]!;
+    if (w > 0 && now > t0 && this.enabled) {
       const rt = this.clock!;
-      this.bind(rt);
       const o = this.oncpu;
       const m = Math.min(w + o, rt.ncpus);
-      this.accrue(this.foldedAt, now, Math.min(w, m) / m, (m - Math.min(o, m)) / m);
+      const some = Math.min(w, m) / m;
+      const full = (m - Math.min(o, m)) / m;
+      const workAt = ns[WORK_AT]!;
+      if (workAt > now && workAt !== Infinity) {
+        // accrue's common case, inline: bound (a work is scheduled), no work run falls inside
+        ns[SOME_NS] += (now - t0) * some;
+        ns[FULL_NS] += (now - t0) * full;
+        this.active = true;
+      } else {
+        this.bind(rt);
+        this.accrue(t0, now, some, full);
+      }
     }
-    this.foldedAt = now;
+    ns[FOLDED_AT] = now;
     this.enabled = this.setting;
   }
 
