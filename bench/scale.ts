@@ -221,9 +221,9 @@ const scaleBench: BenchScript = async ({ quick }) => {
     ratios.push({ name: `${name}: ns/item at x=${last.x} vs x=1 (lower is better)`, value: r, floor: FLOOR, pass: r <= FLOOR });
     // the same on process CPU time (no floor: the floor is the issue's, on the figure above)
     ratios.push({ name: `${name}: process CPU ns/item at x=${last.x} vs x=1`, value: last.cpuNsPerItem / pts[0]!.cpuNsPerItem });
-    // native C of the same rounds: its own growth, and kwq against it at both ends
+    // native C of the same rounds (the loop curve: of its dispatch): its own growth, and kwq against it at both ends
     if (last.native && pts[0]!.native) {
-      ratios.push({ name: `${name}: native C ns/item at x=${last.x} vs x=1 (the queue work's own growth)`, value: last.native.nsPerItem / pts[0]!.native.nsPerItem });
+      ratios.push({ name: `${name}: native C ns/item at x=${last.x} vs x=1 (the same work's own growth in C)`, value: last.native.nsPerItem / pts[0]!.native.nsPerItem });
       ratios.push({ name: `${name}: kwq vs native C at x=1 (lower is better)`, value: pts[0]!.nsPerItem / pts[0]!.native.nsPerItem });
       ratios.push({ name: `${name}: kwq vs native C at x=${last.x} (lower is better)`, value: last.nsPerItem / last.native.nsPerItem });
     }
