@@ -27,14 +27,14 @@
  * stall since the group's last change at its current rates (record_times up to now),
  * then changes its waiting/oncpu counts and hands the net to its parent (PsiGroup.up),
  * which is taken the same way: each changed group and ancestor once per flush, no
- * allocation, nothing done while time
- * passes (the pass over every queued and running thread at each event that this
- * replaced cost O(threads): issue 10's 1,000 vhost devices spent 67% of host time
- * there). A read first takes the runtime's pending changes and folds up to the current
- * event time (the kernel's get_recent_times adds the live state's time). The numbers
- * are those of a pass at each event: a group's counts are constant between two folds
- * (the sums of stall at fractional rates round differently, by far less than 1 ns,
- * which moves a printed total by 1 us only where it falls on a whole microsecond).
+ * allocation, nothing done while time passes (the pass over every queued and running
+ * thread at each event that this replaced cost O(threads): issue 10's 1,000 vhost
+ * devices spent 67% of host time there). A read first takes the runtime's pending
+ * changes and folds up to the current event time (the kernel's get_recent_times adds
+ * the live state's time). The numbers are those of a pass at each event: a group's
+ * counts are constant between two folds (the sums of stall at fractional rates round
+ * differently, by far less than 1 ns, which moves a printed total by 1 us only where
+ * it falls on a whole microsecond).
  *
  * Simplifications: the thread records the group it was counted against (SimThread.
  * psiGroup). A task that moves to another cgroup while queued or running stays counted
