@@ -480,7 +480,7 @@ export function scaleChart(bench: BenchJson): VegaLiteSpec {
   const env = bench.env;
   return {
     $schema: SCHEMA,
-    title: { text: 'scale: sim cost per item vs count (bench/scale.ts)', subtitle: `host ns per request or work, median of 3 blocks (bars: their min..max)${values.some((v) => v.impl === 'native C') ? '; dashed: native C of the same rounds' : ''}${env ? `; ${env.quick ? '--quick, ' : ''}${env.cpus ?? '?'} × ${env.cpu ?? 'CPU'}` : ''}` },
+    title: { text: 'scale: sim cost per item vs count (bench/scale.ts)', subtitle: `host ns per request or work, median of 3 blocks (bars: their min..max)${values.some((v) => v.impl === 'native C') ? '; dashed: native C of the same rounds (of the loop curve, its dispatch)' : ''}${env ? `; ${env.quick ? '--quick, ' : ''}${env.cpus ?? '?'} × ${env.cpu ?? 'CPU'}` : ''}` },
     width: WIDTH, height: HEIGHT,
     data: { values },
     layer: [
