@@ -52,6 +52,7 @@
 #include "kernel.h"
 #include "psi.h"
 #include "rbtree.h"
+#include "scale.h"
 
 /* ---- vhost_work / vhost_worker ----------------------------------------------- */
 
@@ -406,6 +407,11 @@ static void scale_round(struct scale *s)
 	s->rounds++;
 }
 
+static void scale_round_cb(void *s)
+{
+	scale_round(s);
+}
+
 /*
  * kwq-native scale DEVICES WORKS MIN_ITEMS MS: bench/scale-points.ts's vhost round
  * in C. DEVICES workers (the kernel's layout above), DEVICES * WORKS 32-byte works
@@ -415,7 +421,7 @@ static void scale_round(struct scale *s)
  * RUNNING and onto the run queue, as wake_up_process puts the task on a run queue),
  * then runs each woken worker in wake order until its list is empty
  * (vhost_run_work_list batches, each work's fn through the table) and puts it back to
- * sleep (scale_round). Timing as scale-points.ts: rounds for MS, then three blocks of
+ * sleep (scale_round). Timing as scale-points.ts (scale.h): rounds for MS, then three blocks of
  * at least MIN_ITEMS / 3 works and MS / 3 (the clock read as there), the median
  * block's ns/work.
  *
@@ -483,25 +489,7 @@ static int cmd_scale(int argc, char **argv)
 		}
 	}
 	struct scale sc = { workers, runq, works, table, D, V, 0, 0, psi, 0 };
-	double blocks[3];
-	/* warm-up as scale-points.ts: at least 3 rounds and MS */
-	uint64_t t_warm = now_ns();
-	for (int i = 0; i < 3 || now_ns() - t_warm < (uint64_t)(ms * 1e6); i++)
-		scale_round(&sc);
-	/* blocks as scale-points.ts measure(): the clock read after rounds 1, 2, ..., then every eighth of the rounds so far */
-	for (int b = 0; b < 3; b++) {
-		uint64_t t0 = now_ns(), items = 0;
-		for (uint64_t r = 1, check = 1;; r++) {
-			scale_round(&sc);
-			items += n;
-			if (r < check)
-				continue;
-			if ((double)items >= min_items / 3 && (double)(now_ns() - t0) >= ms / 3 * 1e6)
-				break;
-			check = r + (r >> 3 ? r >> 3 : 1);
-		}
-		blocks[b] = (double)(now_ns() - t0) / (double)items;
-	}
+	struct scale_blocks t = scale_measure(scale_round_cb, &sc, n, min_items, ms);
 	uint64_t rounds = sc.rounds, queued = sc.queued;
 	int ok = 1;
 	uint64_t taken = 0, viol = 0;
@@ -520,16 +508,7 @@ static int cmd_scale(int argc, char **argv)
 	}
 	if (psi && D > 1)
 		ok &= groups[0]->pcpu->times[PSI_CPU_SOME] > 0;
-	double lo = blocks[0], hi = blocks[0], mid;
-	for (int b = 1; b < 3; b++) {
-		if (blocks[b] < lo)
-			lo = blocks[b];
-		if (blocks[b] > hi)
-			hi = blocks[b];
-	}
-	mid = blocks[0] + blocks[1] + blocks[2] - lo - hi;
-	printf("{\"nsPerItem\":%.4f,\"spread\":[%.4f,%.4f],\"items\":%llu,\"exactlyOnce\":%s}\n", mid, lo, hi,
-	       (unsigned long long)(rounds * n), ok ? "true" : "false");
+	scale_print(t, rounds * n, ok);
 	return 0;
 }
 

@@ -109,6 +109,7 @@
 #include "kernel.h"
 #include "loop.h"
 #include "rbtree.h"
+#include "scale.h"
 
 /* ---- the structures (assembly/loop.ts, assembly/loop-wq.ts) ------------------ */
 
@@ -1006,6 +1007,12 @@ static uint64_t scale_arg(const char *s, const char *name, uint64_t lo, uint64_t
 	return v;
 }
 
+/* scale_loop_round for scale.h's timing */
+static void scale_loop_round_cb(void *s)
+{
+	scale_loop_round(s);
+}
+
 /* a number in (0, hi] (MIN_ITEMS and MS: cmd_scale's atof, fractions allowed), else die naming it */
 static double scale_num(const char *s, const char *name, double hi)
 {
@@ -1052,37 +1059,13 @@ static int cmd_scale_loop(int argc, char **argv)
 	s.hint = walk ? NULL : xalloc(sizeof(*s.hint) * ncg);
 	s.wl = xalloc(sizeof(*s.wl) * ((size_t)npdu + 2)); /* a queued work has a command of the drain: at most tags + 1 */
 	uint64_t works_per_round = scale_expected_works(ncg, qd, npdu);
-	double blocks[3];
-	/* warm-up as cmd_scale (kwq-native.c): at least 3 rounds and MS; the first creates the workers */
-	uint64_t t_warm = now_ns();
-	for (int i = 0; i < 3 || now_ns() - t_warm < (uint64_t)(ms * 1e6); i++)
-		scale_loop_round(&s);
-	/* blocks as cmd_scale: the clock read after rounds 1, 2, ..., then every eighth of the rounds so far */
-	for (int b = 0; b < 3; b++) {
-		uint64_t t0 = now_ns(), items = 0;
-		for (uint64_t r = 1, check = 1;; r++) {
-			scale_loop_round(&s);
-			items += n;
-			if (r < check)
-				continue;
-			if ((double)items >= min_items / 3 && (double)(now_ns() - t0) >= ms / 3 * 1e6)
-				break;
-			check = r + (r >> 3 ? r >> 3 : 1);
-		}
-		blocks[b] = (double)(now_ns() - t0) / (double)items;
-	}
+	/* the timing as cmd_scale's (scale.h); the first round creates the workers */
+	struct scale_blocks t = scale_measure(scale_loop_round_cb, &s, n, min_items, ms);
 	struct loop_device *lo = s.lo;
 	int ok = s.bad == 0 && s.queued_works == s.rounds * works_per_round && s.executed == s.queued_works && s.nfree == npdu &&
 		 lo->nr_workers == ncg && lo->workers_created == ncg && lo->root_queued == 0 && lo->alloc_failures == 0 &&
 		 lo->queued == s.rounds * n;
-	double lo_b = blocks[0], hi_b = blocks[0];
-	for (int b = 1; b < 3; b++) {
-		lo_b = blocks[b] < lo_b ? blocks[b] : lo_b;
-		hi_b = blocks[b] > hi_b ? blocks[b] : hi_b;
-	}
-	double mid = blocks[0] + blocks[1] + blocks[2] - lo_b - hi_b;
-	printf("{\"nsPerItem\":%.4f,\"spread\":[%.4f,%.4f],\"items\":%llu,\"exactlyOnce\":%s}\n", mid, lo_b, hi_b,
-	       (unsigned long long)(s.rounds * n), ok ? "true" : "false");
+	scale_print(t, s.rounds * n, ok);
 	return 0; /* the JSON says whether the checks passed */
 }
 
