@@ -63,13 +63,19 @@ function warmUp(round: () => void, ms: number): void {
  */
 const FIXED_ROUNDS = Number(process.env.KWQ_SCALE_ROUNDS ?? 0);
 
+/** the least warm-up, ms */
+const WARM_MS = 300;
+
 /** warmUp then measure; with KWQ_SCALE_ROUNDS, just the rounds */
 async function warmUpAndMeasure(round: () => number, minItems: number, minMs: number, between?: () => Promise<void>): Promise<{ nsPerItem: number; cpuNsPerItem: number; spread: [number, number] }> {
   if (FIXED_ROUNDS > 0) {
     for (let i = 0; i < FIXED_ROUNDS; i++) round();
     return { nsPerItem: 0, cpuNsPerItem: 0, spread: [0, 0] };
   }
-  warmUp(() => void round(), minMs);
+  // at least WARM_MS however short the blocks (--quick's 60 ms): the loop path's JIT
+  // tiers took longer than that, and quick runs read its x = 1 point at twice its
+  // steady cost (1,936 vs 798 ns/request), the process CPU time above the wall time
+  warmUp(() => void round(), Math.max(minMs, WARM_MS));
   await between?.();
   return measure(round, minItems, minMs);
 }
