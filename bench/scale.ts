@@ -22,9 +22,9 @@
  * shared machine does not inflate. Warm-up (warmUp()): one round, a full GC (the
  * setup's garbage), rounds for MIN_MS (at least 300 ms), another full GC. With one
  * warm-up round (before issue 10's fix) the first blocks of a point ran 3-20x its
- * steady cost (the JIT's
- * tiers for x = 1, the first rounds over 1,000 new devices for x = 1000): the 16-vq
- * curve read 129 -> 1,374 ns (10.6x) where the steady state was 37 -> 60-70 ns.
+ * steady cost (the JIT's tiers for x = 1, the first rounds over 1,000 new devices for
+ * x = 1000): the 16-vq curve read 129 -> 1,374 ns (10.6x) where the steady state was
+ * 37 -> 60-70 ns.
  *
  * Each point runs in node processes of its own (bench/scale-points.ts, 3 per point,
  * the median; the processes of a curve's points interleaved, see pointsInChildren): measured one after another in one process, every point but the first
