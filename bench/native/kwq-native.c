@@ -2,8 +2,8 @@
  * The native reference of kwq's benchmarks: the same work in C, built with the
  * machine's cc by bench/native/native.ts and run as a child process that prints
  * one JSON object on stdout. Every figure of bench/llist.ts, bench/vhost-threads.ts,
- * bench/vhost-scsi.ts (its queue figures)
- * and bench/rbtree.ts gets its C figure from here, measured in the same run.
+ * bench/vhost-scsi.ts (its queue figures), bench/rbtree.ts and bench/scale.ts's vhost
+ * and processes curves gets its C figure from here, measured in the same run.
  *
  *   kwq-native calibrate
  *   kwq-native llist BATCH MS
@@ -14,7 +14,8 @@
  *
  * Written for this repository from the kernel's algorithms (include/linux/llist.h,
  * drivers/vhost/vhost.c's vhost_worker_queue / vhost_run_work_list, lib/rbtree.c's
- * insert and erase rebalancing as documented there), not copied from the kernel.
+ * insert and erase rebalancing as documented there, kernel/sched/psi.c's task
+ * accounting), not copied from the kernel.
  *
  * What is the same as kwq (so that the ratio compares implementations, not work):
  *  - vhost_work: 32 bytes, llist_node first, QUEUED = bit 1 of flags; one work per
