@@ -63,7 +63,7 @@ function warmUp(round: () => void, ms: number): void {
  */
 const FIXED_ROUNDS = Number(process.env.KWQ_SCALE_ROUNDS ?? 0);
 
-/** the least warm-up, ms */
+/** the least warm-up, ms (bench/native/scale.h SCALE_WARM_MS: the C takes the same) */
 const WARM_MS = 300;
 
 /** warmUp then measure; with KWQ_SCALE_ROUNDS, just the rounds */

@@ -422,7 +422,7 @@ static void scale_round_cb(void *s)
  * RUNNING and onto the run queue, as wake_up_process puts the task on a run queue),
  * then runs each woken worker in wake order until its list is empty
  * (vhost_run_work_list batches, each work's fn through the table) and puts it back to
- * sleep (scale_round). Timing as scale-points.ts (scale.h): rounds for MS, then three blocks of
+ * sleep (scale_round). Timing as scale-points.ts (scale.h): rounds for MS (300 ms at least), then three blocks of
  * at least MIN_ITEMS / 3 works and MS / 3 (the clock read as there), the median
  * block's ns/work.
  *

@@ -38,8 +38,8 @@
  *       in it: aio (io_submit, the events and their reap), blk-mq's request setup, the css
  *       references, the backing-file write and completion, virtual time, the idle timer:
  *       only the dispatch, so its curve is what the memory hierarchy does to the dispatch as
- *       the cgroups grow. Timing as kwq-native.c's `scale`: a warm-up of at least 3 rounds
- *       and MS, then three blocks of at least MIN_ITEMS / 3 requests and MS / 3 ms; prints
+ *       the cgroups grow. Timing as kwq-native.c's `scale` (scale.h): a warm-up of at least 3 rounds
+ *       and MS (300 ms at least), then three blocks of at least MIN_ITEMS / 3 requests and MS / 3 ms; prints
  *       {"nsPerItem": the median block's ns/request, "spread": [min, max], "items": the
  *       requests of every round, warm-up included, "exactlyOnce": every request taken once
  *       a round, in the order queued (so FIFO per worker), by its own cgroup's worker, and

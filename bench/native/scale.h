@@ -1,7 +1,8 @@
 /*
  * The scale curves' timing, for a C round of any curve (kwq-native.c `scale`, loop.c
  * `loop scale`): bench/scale-points.ts's warmUp and measure, so that the C's ns/item
- * and kwq's are taken alike. Warm-up: at least 3 rounds and MS. Then three blocks,
+ * and kwq's are taken alike. Warm-up: at least 3 rounds and MS, and at least
+ * SCALE_WARM_MS (scale-points.ts's WARM_MS). Then three blocks,
  * each of at least MIN_ITEMS / 3 items and MS / 3 ms, the clock read after rounds
  * 1, 2, ..., then every eighth of the rounds so far; the median block and the spread.
  * Inline with a constant round function, the compiler calls the round directly.
@@ -14,6 +15,9 @@
 
 #include "kernel.h"
 
+/* the least warm-up, ms: scale-points.ts's WARM_MS */
+#define SCALE_WARM_MS 300.0
+
 /* three blocks' ns/item: the median, the fastest and the slowest */
 struct scale_blocks {
 	double mid, lo, hi;
@@ -24,7 +28,8 @@ static inline __attribute__((always_inline)) struct scale_blocks scale_measure(v
 {
 	double blocks[3];
 	uint64_t t_warm = now_ns();
-	for (int i = 0; i < 3 || now_ns() - t_warm < (uint64_t)(ms * 1e6); i++)
+	double warm_ms = ms > SCALE_WARM_MS ? ms : SCALE_WARM_MS;
+	for (int i = 0; i < 3 || now_ns() - t_warm < (uint64_t)(warm_ms * 1e6); i++)
 		round(arg);
 	for (int b = 0; b < 3; b++) {
 		uint64_t t0 = now_ns(), items = 0;
