@@ -61,12 +61,9 @@ export class SimThread implements SchedEntity {
   /** intrusive run-queue link (the FIFO run queue) */
   rqNext: SimThread | null = null;
   readonly body: ThreadBody;
-  /** the runtime's side: the state to tell PSI at its next flush, and whether it is in the runtime's pending list */
-  psiNext = PSI_IDLE;
-  psiPending = false;
   /** PSI_IDLE / PSI_WAITING / PSI_ONCPU as PSI last counted it (psi.ts) */
   psiState = PSI_IDLE;
-  /** the group PSI counted it against (opaque: the PsiGroup of the task's cgroup then), null while PSI_IDLE */
+  /** the group PSI counts it against (opaque: the PsiGroup of the task's cgroup then); while PSI_IDLE the last one, or null */
   psiGroup: unknown = null;
   /** PSI's cache of the task's current group (opaque; null: look it up), reset when the task moves */
   psiHome: unknown = null;

@@ -42,10 +42,10 @@
  * on a CPU; neither) goes to the kernel's stall hook (src/kernel/cgroup/psi.ts), as
  * psi_task_change is called from enqueue, dequeue and the context switch; the hook
  * updates the counts of the thread's cgroup and its ancestors (O(depth)) and folds their
- * stall time. The changes made at one virtual time are told once per thread with their
- * net result, before time moves on (psiFlush): stall accrues only while time passes, so
- * that is exact, and a thread woken and dispatched at once, or requeued and dispatched
- * again at a slice end, costs one walk or none.
+ * stall time. The groups' count changes of one virtual time are summed and applied before
+ * time moves on (psiFlush): stall accrues only while time passes, so that is exact, and
+ * a thread put to sleep and woken and dispatched again at once costs its three count
+ * changes and no fold.
  *
  * Determinism: no host time, no Math.random; the PRNG is seeded; events at equal
  * times fire in queueing order. No allocation per event or per slice.
@@ -91,15 +91,15 @@ export interface FairSched {
 
 /**
  * PSI (src/kernel/cgroup/psi.ts, psi_task_change): `th` counts as `state` (PSI_IDLE,
- * PSI_WAITING or PSI_ONCPU, sim-thread.ts) from `now`, the time of the event being
- * processed. Told once per thread and virtual time, the net of its changes then (it
- * may be the state the hook has already: nothing to do unless the task moved cgroups),
- * before time moves on. No allocation.
+ * PSI_WAITING or PSI_ONCPU, sim-thread.ts) from the time of the event being processed.
+ * Told at each change (it may be the state the hook has already: nothing to do unless
+ * the task moved cgroups); the hook sums each group's count changes and applies their
+ * net at settle, which the runtime calls before time moves on. No allocation.
  */
 export interface StallHook {
-  /** may defer the groups' count changes until settle (the thread's own state is taken at once) */
-  taskChange(th: SimThread, state: number, now: number): void;
-  /** after taskChange calls at `now` (psiFlush: all of one flush): apply what they deferred */
+  /** takes the thread's new state at once and defers its groups' count changes until settle */
+  taskChange(th: SimThread, state: number): void;
+  /** after the taskChange calls at `now` (psiFlush: all of one time): apply what they deferred */
   settle(now: number): void;
 }
 
@@ -190,9 +190,8 @@ export class SimRuntime implements Runtime {
   private fairSched: FairSched | null = null;
   /** PSI's stall accounting (set by the kernel's SchedSupport.attach) */
   stallHook: StallHook | null = null;
-  /** threads whose PSI state changed at the current time, not yet told (the first nrPsiPending) */
-  private readonly psiPending: (SimThread | null)[] = [];
-  private nrPsiPending = 0;
+  /** PSI changes were told at the current time and not yet settled */
+  private psiDirty = false;
 
   /** virtual ns (a double from the start: see DOUBLE_FIELD) */
   private now = DOUBLE_FIELD;
@@ -237,27 +236,17 @@ export class SimRuntime implements Runtime {
     return this.now;
   }
 
-  /** `th` counts as `state` for PSI from now on: told at the next psiFlush */
+  /** `th` counts as `state` for PSI from now on: its groups' counts change at the next psiFlush */
   private psiChange(th: SimThread, state: number): void {
-    th.psiNext = state;
-    if (th.psiPending) return;
-    th.psiPending = true;
-    this.psiPending[this.nrPsiPending++] = th;
+    this.stallHook!.taskChange(th, state);
+    this.psiDirty = true;
   }
 
-  /** tell PSI the changes made at the current time (before time moves on; before a read of PSI) */
+  /** apply the PSI changes made at the current time (before time moves on; before a read of PSI) */
   psiFlush(): void {
     const h = this.stallHook;
-    const q = this.psiPending;
-    const n = this.nrPsiPending;
-    if (n === 0 || h === null) return;
-    this.nrPsiPending = 0;
-    for (let i = 0; i < n; i++) {
-      const th = q[i]!;
-      q[i] = null;
-      th.psiPending = false;
-      h.taskChange(th, th.psiNext, this.now);
-    }
+    if (!this.psiDirty || h === null) return;
+    this.psiDirty = false;
     h.settle(this.now);
   }
 
@@ -506,7 +495,7 @@ export class SimRuntime implements Runtime {
     const ev = this.heap.pop()!;
     if (!ev.deferrable) this.nrBusyEvents--;
     if (ev.time > this.now) {
-      if (this.nrPsiPending !== 0) this.psiFlush();
+      if (this.psiDirty) this.psiFlush();
       this.now = ev.time;
     }
     this.eventsFired++;
@@ -533,7 +522,7 @@ export class SimRuntime implements Runtime {
         this.fireNext();
       }
       if (target > this.now) {
-        if (this.nrPsiPending !== 0) this.psiFlush();
+        if (this.psiDirty) this.psiFlush();
         this.now = target;
       }
       this.dispatch();

@@ -235,12 +235,13 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     }
   }
 
-  test('regression: a slice folds the stall of the ancestors of the threads that changed, not of every queued thread', async () => {
+  test('regression: a slice folds no group whose counts net to 0, and never one per queued thread', async () => {
     const small = await queued(100, 50);
     const large = await queued(10_000, 50);
     // per 1 ms slice: the changes of one time (2 CPUs x (requeue + dispatch)) are summed
-    // per group and applied once (PsiTracker.settle): 4 groups (/a/b/c, /a/b, /a, the root)
-    expect(small.folds).toBe(50 * 4);
+    // per group (PsiTracker.settle): /a/b/c's net is 0 (2 threads off the CPUs and back
+    // in the queue, 2 others on), so its rates hold and nothing is folded or handed up
+    expect(small.folds).toBe(0);
     expect(large.folds).toBe(small.folds);
     expect(small.some).toBe('51000');
     expect(large.some).toBe('51000');
@@ -266,6 +267,34 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     // and the counts add up: 300 runnable threads in /p, 2 on the CPUs
     const p = pressure(k, '/p');
     expect(Number(p.some.total)).toBeGreaterThan(0);
+  });
+
+  test('a dispatch in place of a worker gone to sleep folds nothing while the queue fills the CPUs (the rates hold), and the totals are exact', async () => {
+    const k = await boot(2);
+    const p = k.spawn({ comm: 'q', cgroup: '/w' });
+    // 100 workers of /w, each runs 1 ms and sleeps: woken at once, they take 50 ms on 2 CPUs
+    const ts: Task[] = [];
+    for (let i = 0; i < 100; i++) {
+      const t = k.userWorkerCreate(p, 'w', { run(th) { th.costNs += 1_000_000; return false; } }, null);
+      if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
+      ts.push(t);
+    }
+    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    try {
+      for (const t of ts) k.wakeUpProcess(t);
+      k.runUntilIdle();
+      // each 1 ms two sleep and two more go on the CPUs: /w's waiting count drops by 2,
+      // its stall rates (some 1, full 0) hold until fewer than 2 wait; so the folds are
+      // those of the wake-ups and of the last slices, for /w and the root, not 2 x 50
+      expect(fold.mock.calls.length).toBeLessThanOrEqual(2 * 4);
+    } finally {
+      fold.mockRestore();
+    }
+    // some: a thread of /w waits for the first 49 ms (98 of them, then 96, ... 2), none in
+    // the last; full: both CPUs run /w's threads all along
+    expect(pressure(k, '/w').some.total).toBe('49000');
+    expect(pressure(k, '/w').full.total).toBe('0');
+    expect(pressure(k, '').some.total).toBe('49000');
   });
 
   test('host CPU time of a second with 10,000 queued threads is close to that with 100 (was 100x: O(queued) per event)', async () => {

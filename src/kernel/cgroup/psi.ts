@@ -21,13 +21,15 @@
  *
  * Counting (psi_task_change -> psi_group_change). The sim runtime tells what a thread
  * counts as (sim.ts StallHook: woken or requeued = waiting, throttled stays waiting,
- * dispatched = on a CPU, asleep or dead = nothing), once per thread and virtual time
- * (the net of its changes then), before time moves on. PsiTracker sums the changes of
- * one flush per group and then (settle) takes each changed group, first folds the
- * stall since the group's last change at its current rates (record_times up to now),
- * then changes its waiting/oncpu counts and hands the net to its parent (PsiGroup.up),
- * which is taken the same way: each changed group and ancestor once per flush, no
- * allocation, nothing done while time passes (the pass over every queued and running
+ * dispatched = on a CPU, asleep or dead = nothing) at each change. PsiTracker sums the
+ * count changes of one virtual time per group, and before time moves on (settle, from
+ * the runtime's psiFlush) takes each group whose net is not 0: first folds the stall
+ * since the group's last fold at its current rates (record_times up to now; skipped
+ * where the change leaves the rates as they were, PsiGroup.count), then changes its
+ * waiting/oncpu counts and hands the net to its parent (PsiGroup.up), which is taken
+ * the same way. So a thread put to sleep, woken and dispatched again at one time folds
+ * nothing; each changed group and ancestor is taken once per flush, no allocation,
+ * nothing done while time passes (the pass over every queued and running
  * thread at each event that this replaced cost O(threads): issue 10's 1,000 vhost
  * devices spent 67% of host time there). A read first takes the runtime's pending
  * changes and folds up to the current event time (the kernel's get_recent_times adds
@@ -226,6 +228,23 @@ export class PsiGroup {
     this.enabled = this.setting;
   }
 
+  /**
+   * The counts change by these at `now` (PsiTracker.settle): fold first, unless the
+   * stall rates hold across the change. They do when the count on CPUs holds and the
+   * waiting threads fill every CPU before and after (some = 1, full = (ncpus - oncpu) /
+   * ncpus): a thousand workers queued behind two CPUs, one dispatched in place of
+   * another. The stall then runs on from the last fold at the same rates, and the next
+   * fold adds it (the avgs work's runs inside come in order, as in accrue). A new
+   * cgroup.pressure setting waits for a fold (psiSetEnabled folds at once).
+   */
+  count(now: number, dw: number, don: number): void {
+    const w = this.waiting;
+    const n = this.clock!.ncpus;
+    if (don !== 0 || w < n || w + dw < n || this.enabled !== this.setting) this.fold(now);
+    this.waiting = w + dw;
+    this.oncpu += don;
+  }
+
   /** the runtime's pending changes, then fold up to the current event time (a read; cgroup.pressure written) */
   flush(): void {
     const rt = this.clock;
@@ -334,51 +353,56 @@ class PsiTracker implements StallHook {
     private readonly dfl: number,
   ) {}
 
-  taskChange(th: SimThread, state: number, now: number): void {
+  taskChange(th: SimThread, state: number): void {
     const from = th.psiState;
     const old = th.psiGroup as PsiGroup | null;
-    // task_dfl_cgroup of the thread's task; a dead task's thread counts nowhere
-    let cg: Cgroup | null = null;
-    let cur: PsiGroup | null = null;
-    if (state !== PSI_IDLE) {
-      // a dead task's thread: do_exit kills the thread (exit.ts) before the task is
-      // marked dead, and a killed thread is only told PSI_IDLE; th.alive says the same
-      // as task.alive without touching the Task (a cache miss per change with a
-      // thousand tasks taking turns)
-      if (th.alive) {
-        // th.psiHome caches task_dfl_cgroup's group: the walk task -> css_set -> cgroup
-        // -> group touched three objects per change (with a thousand processes, three
-        // cache misses); a v2 move resets it (psiMoveTask, from cgroup_move_task)
-        cur = th.psiHome as PsiGroup | null;
-        if (cur === null) {
-          cg = (th.owner as Task).cgroups[this.dfl]!;
-          cur = cg.cpuTg.psi;
-          th.psiHome = cur;
+    const home = th.psiHome as PsiGroup | null;
+    // The common case: the thread is counted in (or, asleep, was last counted in) the
+    // group of its task's cgroup, which has not moved since (psiHome is reset by a
+    // move); a dead task's thread is only told PSI_IDLE (killThread, before exit marks
+    // the task dead; th.alive says the same as task.alive without touching the Task)
+    if (home !== null && home === old && (state === PSI_IDLE || th.alive)) {
+      if (state !== from) {
+        th.psiState = state;
+        // PSI_WAITING is 1 and PSI_ONCPU 2 (sim-thread.ts): bit 0 counts waiting, bit 1 on a CPU
+        home.dWaiting += (state & 1) - (from & 1);
+        home.dOncpu += (state >> 1) - (from >> 1);
+        if (!home.dirty) {
+          home.dirty = true;
+          this.dirty[this.nrDirty++] = home;
         }
-      } else state = PSI_IDLE;
-    }
-    // The groups' count changes are summed per group and applied by settle(), at the
-    // same `now` (psiFlush: after all changes of one time). That is exact: a group's
-    // first fold at a time uses the counts from before that time's changes either way,
-    // and later folds at that time add nothing; the counts end the same. Issue 10:
-    // with a thousand workers taking turns on the CPUs, each flush told a thousand
-    // changes of one group, each a walk to the root.
-    if (cur === old) {
-      if (state === from || cur === null) return;
-      this.defer(cur, (state === PSI_WAITING ? 1 : 0) - (from === PSI_WAITING ? 1 : 0), (state === PSI_ONCPU ? 1 : 0) - (from === PSI_ONCPU ? 1 : 0));
-    } else {
-      // a first count, the last one (asleep, dead), or the task moved since (cgroup_move_task's part, late)
-      if (old !== null && from !== PSI_IDLE) this.defer(old, from === PSI_WAITING ? -1 : 0, from === PSI_ONCPU ? -1 : 0);
-      if (cur !== null) {
-        if (!cur.attached) {
-          cg ??= (th.owner as Task).cgroups[this.dfl]!;
-          for (let c: Cgroup | null = cg; c !== null && !c.cpuTg.psi.attached; c = c.parent) c.cpuTg.psi.attach(c, this.rt);
-        }
-        this.defer(cur, state === PSI_WAITING ? 1 : 0, state === PSI_ONCPU ? 1 : 0);
       }
+      return;
     }
+    this.recount(th, state);
+  }
+
+  /**
+   * taskChange's other cases (a function of their own, so that taskChange is small
+   * enough for V8 to inline into the runtime's call sites): a first count, a count after
+   * the task moved (cgroup_move_task's part, late), or a dead task's thread (it counts
+   * nowhere)
+   */
+  private recount(th: SimThread, state: number): void {
+    const from = th.psiState;
+    const old = th.psiGroup as PsiGroup | null;
+    if (state !== PSI_IDLE && !th.alive) state = PSI_IDLE;
+    let cur = th.psiHome as PsiGroup | null;
+    if (state !== PSI_IDLE && cur === null) {
+      // th.psiHome caches task_dfl_cgroup's group: the walk task -> css_set -> cgroup ->
+      // group touched three objects per change (with a thousand processes, three cache
+      // misses); a v2 move resets it (psiMoveTask, from cgroup_move_task)
+      const cg = (th.owner as Task).cgroups[this.dfl]!;
+      cur = cg.cpuTg.psi;
+      if (!cur.attached) for (let c: Cgroup | null = cg; c !== null && !c.cpuTg.psi.attached; c = c.parent) c.cpuTg.psi.attach(c, this.rt);
+      th.psiHome = cur;
+    }
+    if (old !== null && from !== PSI_IDLE) this.defer(old, from === PSI_WAITING ? -1 : 0, from === PSI_ONCPU ? -1 : 0);
+    if (cur !== null && state !== PSI_IDLE) this.defer(cur, state === PSI_WAITING ? 1 : 0, state === PSI_ONCPU ? 1 : 0);
     th.psiState = state;
-    th.psiGroup = cur;
+    // asleep, the thread keeps its group as a hint for the next change: the common case
+    // above when its task has not moved meanwhile (a dead task's: its last group, unused)
+    th.psiGroup = cur ?? old;
   }
 
   /** `g`'s counts change by these at the next settle() (and its ancestors') */
@@ -407,11 +431,10 @@ class PsiTracker implements StallHook {
       g.dirty = false;
       const dw = g.dWaiting;
       const don = g.dOncpu;
+      if (dw === 0 && don === 0) continue; // no net change: its rates hold, the fold can wait
       g.dWaiting = 0;
       g.dOncpu = 0;
-      g.fold(now);
-      g.waiting += dw;
-      g.oncpu += don;
+      g.count(now, dw, don);
       if (g.up !== null) this.defer(g.up, dw, don);
     }
     this.nrDirty = 0;
@@ -445,7 +468,7 @@ export function psiMoveTask(k: Kernel, task: Task): void {
   th.psiHome = null; // the task's group changed
   const h = rt.stallHook;
   if (th.psiState !== PSI_IDLE && h !== null) {
-    h.taskChange(th, th.psiState, rt.eventNs());
+    h.taskChange(th, th.psiState);
     h.settle(rt.eventNs());
   }
 }
