@@ -257,16 +257,42 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     try {
       for (const t of tasks) burner(k, t);
       k.advance(1);
-      // the wake-ups' flush: each leaf once, /p once, the root once (walked per leaf: 3 x 300);
-      // then each slice boundary of the 1 ms: a few leaves, /p and the root once each
-      expect(fold.mock.calls.length).toBeGreaterThanOrEqual(302);
-      expect(fold.mock.calls.length).toBeLessThan(302 + 3 * 20);
+      // the wake-ups' flush: each leaf once (but the 2 dispatched at once: they never
+      // waited), /p once, the root once (walked per leaf: 3 x 300); then each slice
+      // boundary of the 1 ms: a few leaves, /p and the root once each
+      expect(fold.mock.calls.length).toBeGreaterThanOrEqual(298 + 2);
+      expect(fold.mock.calls.length).toBeLessThan(300 + 3 * 20);
     } finally {
       fold.mockRestore();
     }
     // and the counts add up: 300 runnable threads in /p, 2 on the CPUs
     const p = pressure(k, '/p');
     expect(Number(p.some.total)).toBeGreaterThan(0);
+  });
+
+  test('a worker that never waits (woken onto an idle CPU, runs, sleeps) folds nothing: no thread of its groups waits before or after', async () => {
+    const k = await boot(2);
+    const p = k.spawn({ comm: 'solo', cgroup: '/solo' });
+    const t = k.userWorkerCreate(p, 'w', { run(th) { th.costNs += 1_000_000; return false; } }, null);
+    if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
+    k.wakeUpProcess(t);
+    k.runUntilIdle(); // its first count attaches the groups
+    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    try {
+      for (let i = 0; i < 10; i++) {
+        k.wakeUpProcess(t);
+        k.runUntilIdle();
+        k.advance(1);
+      }
+      expect(fold.mock.calls.length).toBe(0);
+    } finally {
+      fold.mockRestore();
+    }
+    expect(pressure(k, '/solo').some.total).toBe('0');
+    // and the next wait is counted from its start: 3 threads of /solo on 2 CPUs
+    for (let i = 0; i < 3; i++) burner(k, p);
+    k.advance(10);
+    expect(Number(pressure(k, '/solo').some.total)).toBeGreaterThan(0);
   });
 
   test('a dispatch in place of a worker gone to sleep folds nothing while the queue fills the CPUs (the rates hold), and the totals are exact', async () => {

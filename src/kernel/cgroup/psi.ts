@@ -234,13 +234,17 @@ export class PsiGroup {
    * waiting threads fill every CPU before and after (some = 1, full = (ncpus - oncpu) /
    * ncpus): a thousand workers queued behind two CPUs, one dispatched in place of
    * another. The stall then runs on from the last fold at the same rates, and the next
-   * fold adds it (the avgs work's runs inside come in order, as in accrue). A new
-   * cgroup.pressure setting waits for a fold (psiSetEnabled folds at once).
+   * fold adds it (the avgs work's runs inside come in order, as in accrue). Nor is
+   * there anything to fold while no thread waits before and after (a worker alone in
+   * its group goes to sleep): a fold adds stall only for time with a waiting thread, and
+   * the change that makes one wait folds first. A new cgroup.pressure setting waits
+   * for a fold (psiSetEnabled folds at once).
    */
   count(now: number, dw: number, don: number): void {
     const w = this.waiting;
     const n = this.clock!.ncpus;
-    if (don !== 0 || w < n || w + dw < n || this.enabled !== this.setting) this.fold(now);
+    const rates = don !== 0 || w < n || w + dw < n || this.enabled !== this.setting;
+    if (rates && (w !== 0 || dw !== 0)) this.fold(now);
     this.waiting = w + dw;
     this.oncpu += don;
   }
