@@ -420,12 +420,15 @@ class PsiTracker implements StallHook {
   }
 
   /**
-   * The deferred count changes (taskChange), each group's net: fold at `now`, count,
-   * then hand the net to the parent (deferred there, so that a parent is folded once a
-   * flush however many of its children changed: O(changed groups and their ancestors),
-   * not O(changed groups x depth)). A parent already settled in this flush is listed
-   * again; its second fold adds nothing, as its first used the counts from before this
-   * time's changes (exact, as the kernel's walks that fold it once per change).
+   * The deferred count changes (taskChange), each group's net: fold at `now` and count
+   * (PsiGroup.count), then hand the net to the parent (deferred there, so that a parent
+   * is folded once a flush however many of its children changed: O(changed groups and
+   * their ancestors), not O(changed groups x depth)). A group whose net is 0 is skipped.
+   * A parent already settled in this flush is listed again; its second fold adds
+   * nothing, as its first used the counts from before this time's changes (exact, as the
+   * kernel's walks that fold it once per change). Where count skipped the first fold,
+   * the first change left the rates as they were, so a second fold over the interval at
+   * the counts after it adds the same stall.
    */
   settle(now: number): void {
     const q = this.dirty;
