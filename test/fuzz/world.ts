@@ -15,6 +15,9 @@
  *   I4 cgroup counters are non-negative and hierarchical: a parent's memory.current and
  *      pids.current are >= the sum of its children's
  *   I5 no file read shows NaN, undefined, Infinity, null or [object Object]
+ *   I7 (sim) PSI's counts are the threads': each v2 cgroup's waiting and on-CPU counts
+ *      equal the live threads of its subtree's tasks that are queued or throttled, and
+ *      running (psi.ts counts a thread in its task's cgroup, moves included)
  *   I6 after teardown (every process killed): no user task, vhost worker, io-wq worker,
  *      VM, open loop device or queued vhost work is left; every pids.current is 0; in
  *      the threads runtime every worker thread has exited
@@ -27,6 +30,8 @@ import {
 import { VhostEngine } from '../../src/drivers/vhost/vhost-engine.js';
 import { loopDevice } from '../../src/drivers/loop/loop-control.js';
 import type { Cgroup } from '../../src/kernel/cgroup/cgroup.js';
+import type { SimRuntime } from '../../src/runtime/sim.js';
+import { THREAD_RUNNABLE, THREAD_RUNNING, THREAD_THROTTLED } from '../../src/runtime/sim-thread.js';
 import { errnoName as kernelErrnoName } from '../../src/kernel/errno.js';
 import { look, materialize, type ArgSpec } from './args.js';
 import {
@@ -542,6 +547,40 @@ export class World {
       return my;
     };
     for (const r of this.k.cgroupRoots) walk(r.root);
+    if (this.runtime === 'sim') this.checkPsiCounts();
+  }
+
+  /** I7: after the runtime's pending changes are settled (what a read of cpu.pressure does first) */
+  private checkPsiCounts(): void {
+    const k = this.k;
+    const rt = k.rt as SimRuntime;
+    if (rt.stallHook === null) return; // no thread has run yet
+    const dfl = k.cgroupRoots.findIndex((r) => r.v2);
+    if (dfl < 0) return;
+    rt.psiFlush();
+    const want = new Map<Cgroup, { waiting: number; oncpu: number }>();
+    for (const t of k.tasks()) {
+      const th = t.thread;
+      if (th === null || !th.alive) continue;
+      const waiting = th.state === THREAD_RUNNABLE || th.state === THREAD_THROTTLED ? 1 : 0;
+      const oncpu = th.state === THREAD_RUNNING ? 1 : 0;
+      if (waiting + oncpu === 0) continue;
+      for (let c: Cgroup | null = t.cgroups[dfl]!; c !== null; c = c.parent) {
+        const w = want.get(c) ?? { waiting: 0, oncpu: 0 };
+        w.waiting += waiting;
+        w.oncpu += oncpu;
+        want.set(c, w);
+      }
+    }
+    const walk = (cg: Cgroup): void => {
+      const g = cg.cpuTg.psi;
+      const w = want.get(cg) ?? { waiting: 0, oncpu: 0 };
+      if (g.waiting !== w.waiting || g.oncpu !== w.oncpu) {
+        throw new Violation(`cgroup ${cg.path}: PSI counts ${g.waiting} waiting / ${g.oncpu} on a CPU, its threads ${w.waiting} / ${w.oncpu}`);
+      }
+      for (const c of cg.children.values()) walk(c);
+    };
+    walk(k.cgroupRoots[dfl]!.root);
   }
 
   /** Every cgroup: memory.current and pids.current are counts >= 0 and >= the sum of the children's. */
