@@ -67,6 +67,8 @@ export class SimThread implements SchedEntity {
   psiGroup: unknown = null;
   /** PSI's cache of the task's current group (opaque; null: look it up), reset when the task moves */
   psiHome: unknown = null;
+  /** the record of psiGroup in PSI's pool (src/kernel/cgroup/psi-pool.ts): a change goes there without reading the group; -1: none */
+  psiSlot = -1;
   /** total virtual CPU ns this thread has used */
   totalNs = 0;
   /** number of times it got a CPU */

@@ -6,8 +6,9 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import { Kernel, SIGKILL, type Task } from 'kwq';
-import { calcLoad, calcLoadN, PsiGroup, psiMoveTask, psiSetEnabled } from '../../src/kernel/cgroup/psi.js';
+import { calcLoad, calcLoadN, PsiTracker, psiMoveTask, psiSetEnabled } from '../../src/kernel/cgroup/psi.js';
 import { burner as burnerOf } from './burner.js';
+import type { SimRuntime } from '../../src/runtime/sim.js';
 
 const burner = (k: Kernel, owner: Task): Task => burnerOf(k, owner).task;
 
@@ -224,7 +225,7 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     k.writeFile(k.init, `${CG}/a/b/cgroup.subtree_control`, '+cpu');
     busy(k, '/a/b/c', n);
     k.advance(1);
-    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    const fold = vi.spyOn(PsiTracker.prototype, 'fold');
     try {
       const c0 = process.cpuUsage();
       k.advance(ms);
@@ -253,7 +254,7 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     // 300 processes, each in a cgroup of its own under /p, all woken at the same time
     const tasks: Task[] = [];
     for (let i = 0; i < 300; i++) tasks.push(k.spawn({ comm: 'w', cgroup: `/p/c${i}` }));
-    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    const fold = vi.spyOn(PsiTracker.prototype, 'fold');
     try {
       for (const t of tasks) burner(k, t);
       k.advance(1);
@@ -277,7 +278,7 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
     k.wakeUpProcess(t);
     k.runUntilIdle(); // its first count attaches the groups
-    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    const fold = vi.spyOn(PsiTracker.prototype, 'fold');
     try {
       for (let i = 0; i < 10; i++) {
         k.wakeUpProcess(t);
@@ -305,7 +306,7 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
       if (typeof t === 'number') throw new Error(`userWorkerCreate: ${t}`);
       ts.push(t);
     }
-    const fold = vi.spyOn(PsiGroup.prototype, 'fold');
+    const fold = vi.spyOn(PsiTracker.prototype, 'fold');
     try {
       for (const t of ts) k.wakeUpProcess(t);
       k.runUntilIdle();
@@ -332,5 +333,56 @@ describe('cost of the stall accounting (issue 10: the pass over every queued thr
     }
     // generous for a shared machine: the old pass took ~170 ms here where 100 threads took ~5 ms
     expect(best10k).toBeLessThan(4 * best100 + 30);
+  });
+});
+
+describe("the groups' records (psi-pool.ts: one 64-byte record a group, in a pool of the kernel's)", () => {
+  const tracker = (k: Kernel): PsiTracker => (k.rt as SimRuntime).stallHook as PsiTracker;
+
+  test('a removed cgroup gives its record back: the next cgroup takes it and starts from nothing', async () => {
+    const k = await boot(1);
+    busy(k, '/keep', 1);
+    k.advance(5);
+    const base = tracker(k).pool.inUse;
+    const totals: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      k.mkdir(k.init, `${CG}/t`);
+      const p = busy(k, '/t', 1);
+      k.advance(10);
+      // /t's one thread shares the CPU with /keep's for 10 ms: its stall is under 10 ms,
+      // never what an earlier /t on the same record had added up
+      const some = Number(pressure(k, '/t').some.total);
+      expect(some).toBeGreaterThan(0);
+      expect(some).toBeLessThanOrEqual(10_000);
+      totals.push(some);
+      expect(tracker(k).pool.inUse).toBe(base + 1);
+      k.kill(p, SIGKILL);
+      k.advance(1);
+      expect(k.rmdir(k.init, `${CG}/t`)).toBe(0);
+      expect(tracker(k).pool.inUse).toBe(base);
+    }
+    // the same 10 ms each time, so the same stall (a record carried over would grow it)
+    expect(new Set(totals).size).toBeLessThanOrEqual(2);
+  });
+
+  test('the pool grows past its first page (1,024 records) and keeps every count and total', async () => {
+    const k = await boot(2);
+    const n = 1500;
+    for (let i = 0; i < n; i++) busy(k, `/g${i}`, 1);
+    k.advance(20);
+    expect(tracker(k).pool.inUse).toBeGreaterThanOrEqual(n + 1);
+    const root = k.cgroupRoots.find((r) => r.v2)!.root;
+    // every thread runnable: 2 on the CPUs, the rest queued, one a group
+    expect(root.cpuTg.psi.waiting + root.cpuTg.psi.oncpu).toBe(n);
+    expect(root.cpuTg.psi.oncpu).toBe(2);
+    let withStall = 0;
+    for (let i = 0; i < n; i++) {
+      const g = root.children.get(`g${i}`)!.cpuTg.psi;
+      expect(g.waiting + g.oncpu).toBe(1);
+      if (Number(pressure(k, `/g${i}`).some.total) > 0) withStall++;
+    }
+    // 20 ms of 1 ms slices on 2 CPUs: the groups that waited are all but the 2 first
+    expect(withStall).toBe(n);
+    expect(Number(pressure(k, '').some.total)).toBe(20_000);
   });
 });

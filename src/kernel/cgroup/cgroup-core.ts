@@ -32,6 +32,7 @@ export function cssPut(k: Kernel, cg: Cgroup): void {
   if (cg.refcnt <= 0) throw new KwqError('css_put', `cgroup ${cg.path} (id ${cg.id}): refcount underflow`);
   if (--cg.refcnt === 0) {
     cg.released = true;
+    cg.cpuTg.psi.release(); // its PSI record back to the kernel's pool
     k.cgroupsById.delete(cg.id);
   }
 }

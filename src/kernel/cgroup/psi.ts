@@ -25,9 +25,11 @@
  * count changes of one virtual time per group, and before time moves on (settle, from
  * the runtime's psiFlush) takes each group whose net is not 0: first folds the stall
  * since the group's last fold at its current rates (record_times up to now; skipped
- * where the change leaves the rates as they were, PsiGroup.count), then changes its
- * waiting/oncpu counts and hands the net to its parent (PsiGroup.up), which is taken
- * the same way. So a thread put to sleep, woken and dispatched again at one time folds
+ * where the change leaves the rates as they were, PsiTracker.count), then changes its
+ * waiting/oncpu counts and hands the net to its parent (the record's `up`), which is
+ * taken the same way. The counts, the fold's times and the totals of each group that
+ * has counted a thread are a 64-byte record in its kernel's pool (psi-pool.ts), so a
+ * change touches one cache line of the group. So a thread put to sleep, woken and dispatched again at one time folds
  * nothing; each changed group and ancestor is taken once per flush, no allocation,
  * nothing done while time passes (the pass over every queued and running
  * thread at each event that this replaced cost O(threads): issue 10's 1,000 vhost
@@ -62,6 +64,7 @@ import type { Task } from '../task.js';
 import type { SimRuntime, StallHook } from '../../runtime/sim.js';
 import { PSI_IDLE, PSI_ONCPU, PSI_WAITING, THREAD_DEAD, type SimThread } from '../../runtime/sim-thread.js';
 import type { Cgroup } from './cgroup.js';
+import { PsiFlag, PsiPool, R } from './psi-pool.js';
 
 const FSHIFT = 11;
 const FIXED_1 = 1 << FSHIFT;
@@ -102,159 +105,145 @@ function loadText(x: number): string {
   return `${Math.floor(x / FIXED_1)}.${frac < 10 ? '0' : ''}${frac}`;
 }
 
-/** PsiGroup's virtual-ns values, indices into PsiGroup.ns */
-const SOME_NS = 0;
-const FULL_NS = 1;
-const AVG_TOTAL_SOME = 2;
-const AVG_TOTAL_FULL = 3;
-const AVG_LAST_UPDATE = 4;
-const AVG_NEXT_UPDATE = 5;
-const WORK_AT = 6;
-const FOLDED_AT = 7;
-/** 8 doubles, 64 bytes: V8 keeps a typed array this small inside its JS heap, next to its object (a larger one goes to a separate allocation) */
-const NR_NS = 8;
+/** PsiGroup's cold virtual-ns values (the averages' state, once a period), indices into PsiGroup.avgNs */
+const AVG_TOTAL_SOME = 0;
+const AVG_TOTAL_FULL = 1;
+const AVG_LAST_UPDATE = 2;
+const AVG_NEXT_UPDATE = 3;
+const NR_AVG_NS = 4;
 
-/** struct psi_group, the cpu part: the stall totals, the averages and the avgs work's schedule */
+/**
+ * struct psi_group, the cpu part: the stall totals, the averages and the avgs work's
+ * schedule. What each count change and fold touches (the counts, the deferred changes,
+ * the fold time, the totals, the work's time, cgroup.pressure) is the group's record in
+ * its tracker's pool (psi-pool.ts), from the group's first count on; this object keeps
+ * the averages and is what the cgroup, cpu.pressure and the slow paths hold.
+ */
 export class PsiGroup {
+  /** the tracker whose pool holds the group's record; null until the group counts its first thread */
+  private tracker: PsiTracker | null = null;
+  /** the record's index in the tracker's pool (-1: none) */
+  slot = -1;
   /**
-   * The virtual-ns values (the accessors below), unboxed side by side. As object fields
-   * each double is a HeapNumber of its own, so a fold of a group that is not in cache
-   * missed on the group and again on each value it touched (issue 10: with a thousand
-   * processes taking turns on the CPUs, PSI was a third of the host time per work).
+   * avg_total, avg_last_update, avg_next_update in virtual ns, unboxed side by side (as
+   * object fields each double would be a HeapNumber of its own)
    */
-  private readonly ns = new Float64Array(NR_NS);
+  private readonly avgNs = new Float64Array(NR_AVG_NS);
   /** avg[PSI_CPU_SOME][3], avg[PSI_CPU_FULL][3]: fixed-point percentages */
   readonly avgSome = [0, 0, 0];
   readonly avgFull = [0, 0, 0];
-  /** stall came in since the work last ran (it reschedules itself) */
-  private active = false;
   /** the runtime this group's stall is timed by (set the first time it stalls) */
   private rt: SimRuntime | null = null;
-  // ---- the counts (tasks[NR_RUNNING] split by TSK_ONCPU), changed by PsiTracker ----
-  /** threads of the subtree runnable off-CPU: queued, or held by CFS bandwidth */
-  waiting = 0;
-  /** threads of the subtree on a CPU */
-  oncpu = 0;
-  /** the runtime whose threads are counted here; set with the first */
-  private clock: SimRuntime | null = null;
-  /**
-   * cgroup.pressure as written (Cgroup.psiEnabled reads and writes it here): a fold
-   * takes it without touching the Cgroup, one cache line fewer per group per change
-   * when a thousand groups take turns (issue 10's processes curve).
-   */
-  setting = true;
-  /** the parent cgroup's group (psi_group->parent), set with the first count */
-  up: PsiGroup | null = null;
-  /** cgroup.pressure when the stall was last folded: it holds until the next fold */
-  private enabled = true;
-  /**
-   * PsiTracker's deferred count changes of the threads whose group this is (their net
-   * over one psiFlush), applied to this group and its ancestors by PsiTracker.settle
-   */
-  dWaiting = 0;
-  dOncpu = 0;
-  /** in PsiTracker's dirty list */
-  dirty = false;
+  /** cgroup.pressure while the group has no record (then the record's PsiFlag.SETTING) */
+  private settingEarly = true;
 
-  constructor() {
-    this.ns[WORK_AT] = Infinity;
+  /** cgroup.pressure as written (Cgroup.psiEnabled); a fold takes it (psiSetEnabled folds at the write) */
+  get setting(): boolean {
+    const t = this.tracker;
+    return t === null ? this.settingEarly : (t.pool.i32[(this.slot << 4) + R.FLAGS]! & PsiFlag.SETTING) !== 0;
+  }
+  set setting(on: boolean) {
+    const t = this.tracker;
+    if (t === null) {
+      this.settingEarly = on;
+      return;
+    }
+    const i = (this.slot << 4) + R.FLAGS;
+    const f = t.pool.i32[i]!;
+    t.pool.i32[i] = on ? f | PsiFlag.SETTING : f & ~PsiFlag.SETTING;
   }
 
+  /** threads of the subtree runnable off-CPU: queued, or held by CFS bandwidth (tasks[NR_RUNNING] without TSK_ONCPU) */
+  get waiting(): number {
+    return this.i32(R.WAITING);
+  }
+  /** threads of the subtree on a CPU */
+  get oncpu(): number {
+    return this.i32(R.ONCPU);
+  }
   /** total[PSI_AVGS][PSI_CPU_SOME / PSI_CPU_FULL] in ns */
-  get someNs(): number { return this.ns[SOME_NS]!; }
-  set someNs(v: number) { this.ns[SOME_NS] = v; }
-  get fullNs(): number { return this.ns[FULL_NS]!; }
-  set fullNs(v: number) { this.ns[FULL_NS] = v; }
+  get someNs(): number {
+    return this.tracker === null ? 0 : this.tracker.pool.f64[(this.slot << 3) + R.SOME_NS]!;
+  }
+  get fullNs(): number {
+    return this.tracker === null ? 0 : this.tracker.pool.f64[(this.slot << 3) + R.FULL_NS]!;
+  }
+
+  private i32(field: number): number {
+    return this.tracker === null ? 0 : this.tracker.pool.i32[(this.slot << 4) + field]!;
+  }
+  /** a record's f64 (attached groups only: the averages' paths) */
+  private f64(field: number): number {
+    return this.tracker!.pool.f64[(this.slot << 3) + field]!;
+  }
+  private setF64(field: number, v: number): void {
+    this.tracker!.pool.f64[(this.slot << 3) + field] = v;
+  }
+  /** stall came in since the work last ran (it reschedules itself) */
+  private get active(): boolean {
+    return (this.i32(R.FLAGS) & PsiFlag.ACTIVE) !== 0;
+  }
+  private set active(on: boolean) {
+    const a = this.tracker!.pool.i32;
+    const i = (this.slot << 4) + R.FLAGS;
+    a[i] = on ? a[i]! | PsiFlag.ACTIVE : a[i]! & ~PsiFlag.ACTIVE;
+  }
+  /** when the avgs work runs next (Infinity: not scheduled) */
+  private get workAt(): number {
+    return this.f64(R.WORK_AT);
+  }
+  private set workAt(v: number) {
+    this.setF64(R.WORK_AT, v);
+  }
   /** avg_total: what the averages have taken of the totals */
-  private get avgTotalSome(): number { return this.ns[AVG_TOTAL_SOME]!; }
-  private set avgTotalSome(v: number) { this.ns[AVG_TOTAL_SOME] = v; }
-  private get avgTotalFull(): number { return this.ns[AVG_TOTAL_FULL]!; }
-  private set avgTotalFull(v: number) { this.ns[AVG_TOTAL_FULL] = v; }
-  private get avgLastUpdate(): number { return this.ns[AVG_LAST_UPDATE]!; }
-  private set avgLastUpdate(v: number) { this.ns[AVG_LAST_UPDATE] = v; }
-  private get avgNextUpdate(): number { return this.ns[AVG_NEXT_UPDATE]!; }
-  private set avgNextUpdate(v: number) { this.ns[AVG_NEXT_UPDATE] = v; }
-  /** when the avgs work runs next; Infinity: not scheduled */
-  private get workAt(): number { return this.ns[WORK_AT]!; }
-  private set workAt(v: number) { this.ns[WORK_AT] = v; }
+  private get avgTotalSome(): number { return this.avgNs[AVG_TOTAL_SOME]!; }
+  private set avgTotalSome(v: number) { this.avgNs[AVG_TOTAL_SOME] = v; }
+  private get avgTotalFull(): number { return this.avgNs[AVG_TOTAL_FULL]!; }
+  private set avgTotalFull(v: number) { this.avgNs[AVG_TOTAL_FULL] = v; }
+  private get avgLastUpdate(): number { return this.avgNs[AVG_LAST_UPDATE]!; }
+  private set avgLastUpdate(v: number) { this.avgNs[AVG_LAST_UPDATE] = v; }
+  private get avgNextUpdate(): number { return this.avgNs[AVG_NEXT_UPDATE]!; }
+  private set avgNextUpdate(v: number) { this.avgNs[AVG_NEXT_UPDATE] = v; }
   /** psi_init's psi_period = jiffies_to_nsecs(PSI_FREQ) of the runtime it is bound to (0 before) */
   private get period(): number {
     const rt = this.rt;
     return rt === null ? 0 : (2 * rt.hz + 1) * rt.tickNs;
   }
-  /** the event time the stall is folded up to (psi_group_cpu.state_start) */
-  private get foldedAt(): number { return this.ns[FOLDED_AT]!; }
-  private set foldedAt(v: number) { this.ns[FOLDED_AT] = v; }
 
-  /** the group's counts start (PsiTracker, before its first count; its parent's first) */
-  attach(cg: Cgroup, rt: SimRuntime): void {
-    this.clock = rt;
-    this.enabled = this.setting;
-    this.up = cg.parent === null ? null : cg.parent.cpuTg.psi;
+  /** the group starts counting (PsiTracker.attach, after its parent): a record in `tracker`'s pool */
+  attach(cg: Cgroup, tracker: PsiTracker): void {
+    const up = cg.parent === null ? -1 : cg.parent.cpuTg.psi.slot;
+    this.slot = tracker.pool.alloc(up, this.settingEarly);
+    this.tracker = tracker;
+    tracker.groups[this.slot] = this;
   }
 
   get attached(): boolean {
-    return this.clock !== null;
+    return this.tracker !== null;
   }
 
   /**
-   * record_times before a change: the stall from the last fold to `now` at the current
-   * counts. With cgroup.pressure 0 the group records no stall time (psi_group_change,
-   * !group->enabled): the setting is the one the interval started with (psiSetEnabled
-   * folds at the write). No stall, no call: the avgs work is not scheduled by idle groups.
+   * The cgroup was released (its last css reference dropped after rmdir): the record
+   * goes back to the pool. Nothing counts there any more (rmdir needs it unpopulated,
+   * and a task's thread is told PSI_IDLE at its death), and nothing reads it (a
+   * removed cgroup's files are gone).
    */
-  fold(now: number): void {
-    const ns = this.ns;
-    const w = this.waiting;
-    const t0 = ns[FOLDED_AT]!;
-    if (w > 0 && now > t0 && this.enabled) {
-      const rt = this.clock!;
-      const o = this.oncpu;
-      const m = Math.min(w + o, rt.ncpus);
-      const some = Math.min(w, m) / m;
-      const full = (m - Math.min(o, m)) / m;
-      const workAt = ns[WORK_AT]!;
-      if (workAt > now && workAt !== Infinity) {
-        // accrue's common case, inline: bound (a work is scheduled), no work run falls inside
-        ns[SOME_NS] += (now - t0) * some;
-        ns[FULL_NS] += (now - t0) * full;
-        this.active = true;
-      } else {
-        this.bind(rt);
-        this.accrue(t0, now, some, full);
-      }
-    }
-    ns[FOLDED_AT] = now;
-    this.enabled = this.setting;
-  }
-
-  /**
-   * The counts change by these at `now` (PsiTracker.settle): fold first, unless the
-   * stall rates hold across the change. They do when the count on CPUs holds and the
-   * waiting threads fill every CPU before and after (some = 1, full = (ncpus - oncpu) /
-   * ncpus): a thousand workers queued behind two CPUs, one dispatched in place of
-   * another. The stall then runs on from the last fold at the same rates, and the next
-   * fold adds it (the avgs work's runs inside come in order, as in accrue). Nor is
-   * there anything to fold while no thread waits before and after (a worker alone in
-   * its group goes to sleep): a fold adds stall only for time with a waiting thread, and
-   * the change that makes one wait folds first. A new cgroup.pressure setting waits
-   * for a fold (psiSetEnabled folds at once).
-   */
-  count(now: number, dw: number, don: number): void {
-    const w = this.waiting;
-    const n = this.clock!.ncpus;
-    const rates = don !== 0 || w < n || w + dw < n || this.enabled !== this.setting;
-    if (rates && (w !== 0 || dw !== 0)) this.fold(now);
-    this.waiting = w + dw;
-    this.oncpu += don;
+  release(): void {
+    const t = this.tracker;
+    if (t === null) return;
+    t.rt.psiFlush(); // off the dirty list
+    t.groups[this.slot] = null;
+    t.pool.free(this.slot);
+    this.tracker = null;
+    this.slot = -1;
   }
 
   /** the runtime's pending changes, then fold up to the current event time (a read; cgroup.pressure written) */
   flush(): void {
-    const rt = this.clock;
-    if (rt === null) return;
-    rt.psiFlush();
-    this.fold(rt.eventNs());
+    const t = this.tracker;
+    if (t === null) return;
+    t.rt.psiFlush();
+    t.fold(this.slot, t.rt.eventNs());
   }
 
   /** psi_init's psi_period = jiffies_to_nsecs(PSI_FREQ), the grid from boot */
@@ -305,15 +294,18 @@ export class PsiGroup {
     let t = t0;
     while (this.workAt <= t1) {
       const w = this.workAt;
-      this.someNs += (w - t) * some;
-      this.fullNs += (w - t) * full;
+      this.addStall((w - t) * some, (w - t) * full);
       this.active = true;
       this.runWork(w);
       t = w;
     }
-    this.someNs += (t1 - t) * some;
-    this.fullNs += (t1 - t) * full;
+    this.addStall((t1 - t) * some, (t1 - t) * full);
     if (t1 > t) this.active = true;
+  }
+
+  private addStall(some: number, full: number): void {
+    this.setF64(R.SOME_NS, this.f64(R.SOME_NS) + some);
+    this.setF64(R.FULL_NS, this.f64(R.FULL_NS) + full);
   }
 
   /** psi_show's update: the stall so far, the work's runs due by now, then update_averages if a period is due */
@@ -355,28 +347,39 @@ if (waits(PSI_WAITING) !== 1 || onCpu(PSI_WAITING) !== 0 || waits(PSI_ONCPU) !==
 
 /**
  * The stall hook of one kernel's sim runtime: psi_task_change for one thread, the
- * ancestors of its cgroup folded and recounted (psi_group_change per group).
+ * ancestors of its cgroup folded and recounted (psi_group_change per group). It owns
+ * the pool of its groups' records (psi-pool.ts); the hot paths below work on records
+ * (`s`: a record's index) and touch a PsiGroup object only for the averages' work.
  */
-class PsiTracker implements StallHook {
-  /** groups with deferred count changes (the first nrDirty), applied by settle() */
-  private readonly dirty: (PsiGroup | null)[] = [];
+export class PsiTracker implements StallHook {
+  /** the records of this kernel's groups that have counted a thread */
+  readonly pool = new PsiPool();
+  /** record -> its group (the averages' work, once a period) */
+  readonly groups: (PsiGroup | null)[] = [];
+  /** records with deferred count changes (the first nrDirty), applied by settle() */
+  private readonly dirty: number[] = [];
   private nrDirty = 0;
+  private readonly ncpus: number;
 
   constructor(
-    private readonly rt: SimRuntime,
+    readonly rt: SimRuntime,
     /** the index of the default (v2) hierarchy in task.cgroups */
     private readonly dfl: number,
-  ) {}
+  ) {
+    this.ncpus = rt.ncpus;
+  }
 
   taskChange(th: SimThread, state: number): void {
     // The common case: the thread is counted in (or, asleep, was last counted in) the
     // group of its task's cgroup, which has not moved since (psiHome is reset by a
     // move); a dead task's thread is only told PSI_IDLE (killThread, before exit marks
     // the task dead; the thread's state says the same as task.alive without touching
-    // the Task). Kept this short on purpose: V8 inlines it into dispatch, cpuDone and
-    // wakeUpProcess, and a longer one took the inlining budget of what dispatch calls
-    // next (a slice's cpu charge, the worker's has-work check; --trace-turbo-inlining).
-    const home = th.psiHome as PsiGroup | null;
+    // the Task). The objects are compared, not read: the change goes to the record
+    // whose index the thread keeps (th.psiSlot). Kept this short on purpose: V8 inlines
+    // it into dispatch, cpuDone and wakeUpProcess, and a longer one took the inlining
+    // budget of what dispatch calls next (a slice's cpu charge, the worker's has-work
+    // check; --trace-turbo-inlining).
+    const home = th.psiHome;
     if (home === null || home !== th.psiGroup || (state !== PSI_IDLE && th.state === THREAD_DEAD)) {
       this.recount(th, state);
       return;
@@ -384,7 +387,7 @@ class PsiTracker implements StallHook {
     const from = th.psiState;
     if (state === from) return;
     th.psiState = state;
-    this.defer(home, waits(state) - waits(from), onCpu(state) - onCpu(from));
+    this.defer(th.psiSlot, waits(state) - waits(from), onCpu(state) - onCpu(from));
   }
 
   /**
@@ -404,31 +407,42 @@ class PsiTracker implements StallHook {
       // misses); a v2 move resets it (psiMoveTask, from cgroup_move_task)
       const cg = (th.owner as Task).cgroups[this.dfl]!;
       cur = cg.cpuTg.psi;
-      if (!cur.attached) for (let c: Cgroup | null = cg; c !== null && !c.cpuTg.psi.attached; c = c.parent) c.cpuTg.psi.attach(c, this.rt);
+      if (!cur.attached) this.attach(cg);
       th.psiHome = cur;
     }
-    if (old !== null && from !== PSI_IDLE) this.defer(old, -waits(from), -onCpu(from));
-    if (cur !== null && state !== PSI_IDLE) this.defer(cur, waits(state), onCpu(state));
+    if (old !== null && from !== PSI_IDLE) this.defer(th.psiSlot, -waits(from), -onCpu(from));
+    if (cur !== null && state !== PSI_IDLE) this.defer(cur.slot, waits(state), onCpu(state));
     th.psiState = state;
     // asleep, the thread keeps its group as a hint for the next change: the common case
     // above when its task has not moved meanwhile (a dead task's: its last group, unused)
-    th.psiGroup = cur ?? old;
+    if (cur !== null) {
+      th.psiGroup = cur;
+      th.psiSlot = cur.slot;
+    }
   }
 
-  /** `g`'s counts change by these at the next settle() (and its ancestors') */
-  private defer(g: PsiGroup, dw: number, don: number): void {
-    g.dWaiting += dw;
-    g.dOncpu += don;
-    if (!g.dirty) {
-      g.dirty = true;
-      this.dirty[this.nrDirty++] = g;
+  /** `cg`'s group starts counting, after its ancestors (a record's `up` is its parent's record) */
+  private attach(cg: Cgroup): void {
+    if (cg.parent !== null && !cg.parent.cpuTg.psi.attached) this.attach(cg.parent);
+    cg.cpuTg.psi.attach(cg, this);
+  }
+
+  /** record `s`'s counts change by these at the next settle() (and its ancestors') */
+  private defer(s: number, dw: number, don: number): void {
+    const a = this.pool.i32;
+    const i = s << 4;
+    a[i + R.D_WAITING] += dw;
+    a[i + R.D_ONCPU] += don;
+    if (a[i + R.DIRTY] === 0) {
+      a[i + R.DIRTY] = 1;
+      this.dirty[this.nrDirty++] = s;
     }
   }
 
   /**
    * The deferred count changes (taskChange), each group's net: fold at `now` and count
-   * (PsiGroup.count), then hand the net to the parent (deferred there, so that a parent
-   * is folded once a flush however many of its children changed: O(changed groups and
+   * (count), then hand the net to the parent (deferred there, so that a parent is
+   * folded once a flush however many of its children changed: O(changed groups and
    * their ancestors), not O(changed groups x depth)). A group whose net is 0 is skipped.
    * A parent already settled in this flush is listed again; its second fold adds
    * nothing, as its first used the counts from before this time's changes (exact, as the
@@ -438,21 +452,86 @@ class PsiTracker implements StallHook {
    */
   settle(now: number): void {
     const q = this.dirty;
-    for (let i = 0; i < this.nrDirty; i++) {
-      const g = q[i]!;
-      q[i] = null;
-      g.dirty = false;
-      const dw = g.dWaiting;
-      const don = g.dOncpu;
+    const a = this.pool.i32; // no record is allocated while settling
+    for (let k = 0; k < this.nrDirty; k++) {
+      const s = q[k]!;
+      const i = s << 4;
+      a[i + R.DIRTY] = 0;
+      const dw = a[i + R.D_WAITING]!;
+      const don = a[i + R.D_ONCPU]!;
       if (dw === 0 && don === 0) continue; // no net change: its rates hold, the fold can wait
-      g.dWaiting = 0;
-      g.dOncpu = 0;
-      g.count(now, dw, don);
-      if (g.up !== null) this.defer(g.up, dw, don);
+      a[i + R.D_WAITING] = 0;
+      a[i + R.D_ONCPU] = 0;
+      this.count(s, now, dw, don);
+      const up = a[i + R.UP]!;
+      if (up >= 0) this.defer(up, dw, don);
     }
     this.nrDirty = 0;
   }
+
+  /**
+   * Record `s`'s counts change by these at `now` (settle): fold first, unless the
+   * stall rates hold across the change. They do when the count on CPUs holds and the
+   * waiting threads fill every CPU before and after (some = 1, full = (ncpus - oncpu) /
+   * ncpus): a thousand workers queued behind two CPUs, one dispatched in place of
+   * another. The stall then runs on from the last fold at the same rates, and the next
+   * fold adds it (the avgs work's runs inside come in order, as in accrue). Nor is
+   * there anything to fold while no thread waits before and after (a worker alone in
+   * its group goes to sleep): a fold adds stall only for time with a waiting thread, and
+   * the change that makes one wait folds first. A new cgroup.pressure setting waits
+   * for a fold (psiSetEnabled folds at once).
+   */
+  private count(s: number, now: number, dw: number, don: number): void {
+    const a = this.pool.i32;
+    const i = s << 4;
+    const w = a[i + R.WAITING]!;
+    const n = this.ncpus;
+    const flags = a[i + R.FLAGS]!;
+    // PsiFlag.ENABLED is PsiFlag.SETTING << 1 (checked at load): the two differ
+    const newSetting = ((flags >> 1) ^ flags) & PsiFlag.SETTING;
+    const rates = don !== 0 || w < n || w + dw < n || newSetting !== 0;
+    if (rates && (w !== 0 || dw !== 0)) this.fold(s, now);
+    a[i + R.WAITING] = w + dw;
+    a[i + R.ONCPU] += don;
+  }
+
+  /**
+   * record_times before a change: the stall from the last fold to `now` at the current
+   * counts. With cgroup.pressure 0 the group records no stall time (psi_group_change,
+   * !group->enabled): the setting is the one the interval started with (psiSetEnabled
+   * folds at the write). No stall, no call: the avgs work is not scheduled by idle groups.
+   */
+  fold(s: number, now: number): void {
+    const a = this.pool.i32;
+    const f = this.pool.f64;
+    const i = s << 4;
+    const d = s << 3;
+    const w = a[i + R.WAITING]!;
+    const t0 = f[d + R.FOLDED_AT]!;
+    if (w > 0 && now > t0 && (a[i + R.FLAGS]! & PsiFlag.ENABLED) !== 0) {
+      const o = a[i + R.ONCPU]!;
+      const m = Math.min(w + o, this.ncpus);
+      const some = Math.min(w, m) / m;
+      const full = (m - Math.min(o, m)) / m;
+      const workAt = f[d + R.WORK_AT]!;
+      if (workAt > now && workAt !== Infinity) {
+        // accrue's common case, inline: bound (a work is scheduled), no work run falls inside
+        f[d + R.SOME_NS] += (now - t0) * some;
+        f[d + R.FULL_NS] += (now - t0) * full;
+        a[i + R.FLAGS] |= PsiFlag.ACTIVE;
+      } else {
+        const g = this.groups[s]!;
+        g.bind(this.rt);
+        g.accrue(t0, now, some, full);
+      }
+    }
+    f[d + R.FOLDED_AT] = now;
+    // enabled = setting: the interval from now runs at the setting of now
+    const flags = a[i + R.FLAGS]!;
+    a[i + R.FLAGS] = (flags & ~PsiFlag.ENABLED) | ((flags & PsiFlag.SETTING) << 1);
+  }
 }
+if (PsiFlag.ENABLED !== PsiFlag.SETTING << 1) throw new Error('psi.ts: PsiFlag.ENABLED must be PsiFlag.SETTING << 1 (PsiTracker.count, fold)');
 
 /**
  * cgroup_pressure_write's effect (psi_cgroup_restart): the stall so far is kept or
