@@ -29,11 +29,11 @@
  * waiting/oncpu counts and hands the net to its parent (the record's `up`), which is
  * taken the same way. The counts, the fold's times and the totals of each group that
  * has counted a thread are a 64-byte record in its kernel's pool (psi-pool.ts), so a
- * change touches one cache line of the group. So a thread put to sleep, woken and dispatched again at one time folds
- * nothing; each changed group and ancestor is taken once per flush, no allocation,
- * nothing done while time passes (the pass over every queued and running
- * thread at each event that this replaced cost O(threads): issue 10's 1,000 vhost
- * devices spent 67% of host time there). A read first takes the runtime's pending
+ * change touches one cache line of the group. So a thread put to sleep, woken and
+ * dispatched again at one time folds nothing; each changed group and ancestor is
+ * taken once per flush, no allocation, nothing done while time passes (the pass over
+ * every queued and running thread at each event that this replaced cost O(threads):
+ * issue 10's 1,000 vhost devices spent 67% of host time there). A read first takes the runtime's pending
  * changes and folds up to the current event time (the kernel's get_recent_times adds
  * the live state's time). The numbers are those of a pass at each event: a group's
  * counts are constant between two folds (the sums of stall at fractional rates round
