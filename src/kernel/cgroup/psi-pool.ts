@@ -89,6 +89,8 @@ export class PsiPool {
     if (s === undefined) {
       s = this.used++;
       if ((s + 1) * RECORD_BYTES > this.memory.buffer.byteLength) {
+        // by half again (amortized O(1) a record); it could fail only past 4 GiB, 67 M
+        // records, far beyond what the cgroups' own objects leave of the JS heap
         this.memory.grow(Math.max(1, (this.memory.buffer.byteLength / PAGE_BYTES) >>> 1));
         this.i32 = new Int32Array(this.memory.buffer);
         this.f64 = new Float64Array(this.memory.buffer);
