@@ -368,9 +368,16 @@ describe("the groups' records (psi-pool.ts: one 64-byte record a group, in a poo
   test('the pool grows past its first page (1,024 records) and keeps every count and total', async () => {
     const k = await boot(2);
     const n = 1500;
-    for (let i = 0; i < n; i++) busy(k, `/g${i}`, 1);
+    busy(k, '/g0', 1);
+    k.advance(0);
+    const firstView = tracker(k).pool.i32;
+    for (let i = 1; i < n; i++) busy(k, `/g${i}`, 1);
     k.advance(20);
     expect(tracker(k).pool.inUse).toBeGreaterThanOrEqual(n + 1);
+    expect(tracker(k).pool.i32).not.toBe(firstView);
+    // copied to a larger memory, not grown in place: Memory.grow detaches the old
+    // buffer, and V8's optimized code checks every typed-array access from then on
+    expect(firstView.buffer.byteLength).toBeGreaterThan(0);
     const root = k.cgroupRoots.find((r) => r.v2)!.root;
     // every thread runnable: 2 on the CPUs, the rest queued, one a group
     expect(root.cpuTg.psi.waiting + root.cpuTg.psi.oncpu).toBe(n);

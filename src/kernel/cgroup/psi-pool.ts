@@ -69,7 +69,8 @@ const RECORD_BYTES = 64;
 const PAGE_BYTES = 65536;
 
 export class PsiPool {
-  private readonly memory = new WebAssembly.Memory({ initial: 1 });
+  /** the pages the records live in (a larger one replaces it when it is full) */
+  private memory = new WebAssembly.Memory({ initial: 1 });
   /** views of the memory; replaced when it grows (readers take them from here each call) */
   i32 = new Int32Array(this.memory.buffer);
   f64 = new Float64Array(this.memory.buffer);
@@ -89,11 +90,18 @@ export class PsiPool {
     if (s === undefined) {
       s = this.used++;
       if ((s + 1) * RECORD_BYTES > this.memory.buffer.byteLength) {
-        // by half again (amortized O(1) a record); it could fail only past 4 GiB, 67 M
-        // records, far beyond what the cgroups' own objects leave of the JS heap
-        this.memory.grow(Math.max(1, (this.memory.buffer.byteLength / PAGE_BYTES) >>> 1));
-        this.i32 = new Int32Array(this.memory.buffer);
-        this.f64 = new Float64Array(this.memory.buffer);
+        // Half as large again (amortized O(1) a record), into a new memory with the records
+        // copied: Memory.grow would detach the old buffer, and the first detached
+        // ArrayBuffer of a process makes V8's optimized code check for detachment on every
+        // typed-array access from then on (its ArrayBufferDetaching protector), the
+        // engine's hot paths included. Fails only past 4 GiB (67 M records), far beyond
+        // what the cgroups' own objects leave of the JS heap.
+        const pages = this.memory.buffer.byteLength / PAGE_BYTES;
+        const bigger = new WebAssembly.Memory({ initial: pages + Math.max(1, pages >>> 1) });
+        new Int32Array(bigger.buffer).set(this.i32);
+        this.memory = bigger;
+        this.i32 = new Int32Array(bigger.buffer);
+        this.f64 = new Float64Array(bigger.buffer);
       }
     }
     const i = s << 4;
