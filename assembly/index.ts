@@ -19,7 +19,7 @@ export { futex_wait, futex_wake, kwq_selftest_wait_sum } from './wait';
 export { counter_add32, counters_snapshot, counters_reset } from './counters';
 export {
   vhost_work_size, vhost_worker_size, vhost_work_init, vhost_work_init_batch, vhost_worker_init,
-  vhost_worker_queue, vhost_worker_queue_each, vhost_work_queue_batch, vhost_worker_stop, vhost_worker_clear_stop,
+  vhost_worker_queue, vhost_worker_queue_nowake, vhost_worker_queue_each, vhost_work_queue_batch, vhost_worker_stop, vhost_worker_clear_stop,
   vhost_worker_has_work, vhost_worker_run, vhost_worker_loop, vhost_worker_stats,
   vhost_work_queue_batch_ordered, vhost_worker_queue_each_ordered, vhost_work_wait_idle, vhost_worker_spin, vhost_worker_set_spin_floor,
 } from './vhost';

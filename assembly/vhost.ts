@@ -155,6 +155,19 @@ export function vhost_worker_queue(worker: usize, work: usize): u32 {
 }
 
 /**
+ * vhost_worker_queue for a worker no Wasm loop runs (the sim runtime's): the host wakes
+ * the worker's thread itself (ops->wakeup, VhostWorker.wake), and the state word is
+ * never SLEEPING (only vhost_worker_loop parks), so the wake check would only read a
+ * cache line: with a thousand workers taking turns, one miss a queue-and-run round.
+ * Returns 0 already queued, 1 added.
+ */
+export function vhost_worker_queue_nowake(worker: usize, work: usize): u32 {
+  if (test_and_set_bit(VHOST_WORK_QUEUED, work + VHOST_WORK_FLAGS)) return 0;
+  llist_add(work, worker + VHOST_WORKER_LIST);
+  return 1;
+}
+
+/**
  * Queue the `n` works listed (u32 offsets) at `works` to `worker`, in array
  * order; the ones already QUEUED are skipped. Returns how many were added.
  * One llist_add_batch and at most one wake-up for the whole batch.

@@ -57,6 +57,7 @@ export interface KwqExports {
   vhost_work_init_batch(works: number, n: number, fn: number, arg: number, cost: number): void;
   vhost_worker_init(worker: number): void;
   vhost_worker_queue(worker: number, work: number): number;
+  vhost_worker_queue_nowake(worker: number, work: number): number;
   vhost_worker_queue_each(worker: number, works: number, n: number): number;
   vhost_work_queue_batch(worker: number, works: number, n: number): number;
   vhost_worker_stop(worker: number): void;

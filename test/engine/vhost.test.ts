@@ -37,6 +37,18 @@ describe('vhost_worker_queue', () => {
     expect(worker.stats().wakeups).toBe(1);
   });
 
+  it('vhost_worker_queue_nowake (the sim runtime\'s: the host wakes) dedups on QUEUED and leaves the state word alone', () => {
+    const { engine, worker, arena } = setup();
+    const w = arena.alloc();
+    arena.init(w, VHOST_FN_NOOP);
+    Atomics.store(engine.u32, (worker.offset + VHOST_WORKER.STATE) >> 2, 1); // as if parked
+    expect(engine.exports.vhost_worker_queue_nowake(worker.offset, w)).toBe(1);
+    expect(engine.exports.vhost_worker_queue_nowake(worker.offset, w)).toBe(0);
+    expect(worker.sleeping).toBe(true); // not woken: that is the caller's
+    expect(worker.run()).toBe(1);
+    expect(worker.stats()).toMatchObject({ items: 1, batches: 1, wakeups: 0, violations: 0 });
+  });
+
   it('runs works in FIFO order per batch, counting into per-cgroup slots', () => {
     const { engine, worker, arena } = setup();
     const refs: WorkRef[] = [];
