@@ -38,12 +38,12 @@
  */
 
 /**
- * A record's fields: R.D_WAITING .. R.FLAGS index its 16 i32, R.FOLDED_AT .. R.FULL_NS its
- * 8 f64. A const enum: tsc writes the numbers into the code that uses them (an imported
- * `const` is a module-variable load and a hole check in V8's bytecode, which made
- * PsiTracker's small hot functions too large for V8 to inline)
+ * A record's fields: R32 indexes its 16 i32, R64 its 8 f64 (two enums, so that an index
+ * reads as the view it belongs to). Const enums: tsc writes the numbers into the code
+ * that uses them (an imported `const` is a module-variable load and a hole check in
+ * V8's bytecode, which made PsiTracker's small hot functions too large for V8 to inline)
  */
-export const enum R {
+export const enum R32 {
   D_WAITING = 0,
   D_ONCPU = 1,
   DIRTY = 2,
@@ -51,13 +51,15 @@ export const enum R {
   WAITING = 4,
   ONCPU = 5,
   FLAGS = 6,
+}
+export const enum R64 {
   FOLDED_AT = 4,
   WORK_AT = 5,
   SOME_NS = 6,
   FULL_NS = 7,
 }
 
-/** R.FLAGS bits (ENABLED is SETTING << 1: PsiTracker.count and fold rely on it) */
+/** R32.FLAGS bits (ENABLED is SETTING << 1: PsiTracker.count and fold rely on it) */
 export const enum PsiFlag {
   SETTING = 1,
   ENABLED = 2,
@@ -106,10 +108,10 @@ export class PsiPool {
     }
     const i = s << 4;
     this.i32.fill(0, i, i + 16);
-    this.i32[i + R.UP] = up;
+    this.i32[i + R32.UP] = up;
     // the interval from attach starts at the setting of then
-    this.i32[i + R.FLAGS] = setting ? PsiFlag.SETTING | PsiFlag.ENABLED : 0;
-    this.f64[(s << 3) + R.WORK_AT] = Infinity;
+    this.i32[i + R32.FLAGS] = setting ? PsiFlag.SETTING | PsiFlag.ENABLED : 0;
+    this.f64[(s << 3) + R64.WORK_AT] = Infinity;
     return s;
   }
 

@@ -64,7 +64,7 @@ import type { Task } from '../task.js';
 import type { SimRuntime, StallHook } from '../../runtime/sim.js';
 import { PSI_IDLE, PSI_ONCPU, PSI_WAITING, THREAD_DEAD, type SimThread } from '../../runtime/sim-thread.js';
 import type { Cgroup } from './cgroup.js';
-import { PsiFlag, PsiPool, R } from './psi-pool.js';
+import { PsiFlag, PsiPool, R32, R64 } from './psi-pool.js';
 
 const FSHIFT = 11;
 const FIXED_1 = 1 << FSHIFT;
@@ -140,7 +140,7 @@ export class PsiGroup {
   /** cgroup.pressure as written (Cgroup.psiEnabled); a fold takes it (psiSetEnabled folds at the write) */
   get setting(): boolean {
     const t = this.tracker;
-    return t === null ? this.settingEarly : (t.pool.i32[(this.slot << 4) + R.FLAGS]! & PsiFlag.SETTING) !== 0;
+    return t === null ? this.settingEarly : (t.pool.i32[(this.slot << 4) + R32.FLAGS]! & PsiFlag.SETTING) !== 0;
   }
   set setting(on: boolean) {
     const t = this.tracker;
@@ -148,25 +148,25 @@ export class PsiGroup {
       this.settingEarly = on;
       return;
     }
-    const i = (this.slot << 4) + R.FLAGS;
+    const i = (this.slot << 4) + R32.FLAGS;
     const f = t.pool.i32[i]!;
     t.pool.i32[i] = on ? f | PsiFlag.SETTING : f & ~PsiFlag.SETTING;
   }
 
   /** threads of the subtree runnable off-CPU: queued, or held by CFS bandwidth (tasks[NR_RUNNING] without TSK_ONCPU) */
   get waiting(): number {
-    return this.i32(R.WAITING);
+    return this.i32(R32.WAITING);
   }
   /** threads of the subtree on a CPU */
   get oncpu(): number {
-    return this.i32(R.ONCPU);
+    return this.i32(R32.ONCPU);
   }
   /** total[PSI_AVGS][PSI_CPU_SOME / PSI_CPU_FULL] in ns */
   get someNs(): number {
-    return this.tracker === null ? 0 : this.tracker.pool.f64[(this.slot << 3) + R.SOME_NS]!;
+    return this.tracker === null ? 0 : this.tracker.pool.f64[(this.slot << 3) + R64.SOME_NS]!;
   }
   get fullNs(): number {
-    return this.tracker === null ? 0 : this.tracker.pool.f64[(this.slot << 3) + R.FULL_NS]!;
+    return this.tracker === null ? 0 : this.tracker.pool.f64[(this.slot << 3) + R64.FULL_NS]!;
   }
 
   private i32(field: number): number {
@@ -181,19 +181,19 @@ export class PsiGroup {
   }
   /** stall came in since the work last ran (it reschedules itself) */
   private get active(): boolean {
-    return (this.i32(R.FLAGS) & PsiFlag.ACTIVE) !== 0;
+    return (this.i32(R32.FLAGS) & PsiFlag.ACTIVE) !== 0;
   }
   private set active(on: boolean) {
     const a = this.tracker!.pool.i32;
-    const i = (this.slot << 4) + R.FLAGS;
+    const i = (this.slot << 4) + R32.FLAGS;
     a[i] = on ? a[i]! | PsiFlag.ACTIVE : a[i]! & ~PsiFlag.ACTIVE;
   }
   /** when the avgs work runs next (Infinity: not scheduled) */
   private get workAt(): number {
-    return this.f64(R.WORK_AT);
+    return this.f64(R64.WORK_AT);
   }
   private set workAt(v: number) {
-    this.setF64(R.WORK_AT, v);
+    this.setF64(R64.WORK_AT, v);
   }
   /** avg_total: what the averages have taken of the totals */
   private get avgTotalSome(): number { return this.avgNs[AVG_TOTAL_SOME]!; }
@@ -224,16 +224,16 @@ export class PsiGroup {
 
   /**
    * The cgroup was released (its last css reference dropped after rmdir): the record
-   * goes back to the pool. Nothing counts there any more (rmdir needs it unpopulated,
-   * and a task's thread is told PSI_IDLE at its death), and nothing reads it (a
-   * removed cgroup's files are gone).
+   * goes back to the pool (PsiTracker.release: at once, or after the settle its last
+   * changes wait for). Nothing counts there any more (rmdir needs it unpopulated, and a
+   * task's thread is told PSI_IDLE at its death), and nothing reads it (a removed
+   * cgroup's files are gone).
    */
   release(): void {
     const t = this.tracker;
     if (t === null) return;
-    t.rt.psiFlush(); // off the dirty list
-    t.groups[this.slot] = null;
-    t.pool.free(this.slot);
+    this.settingEarly = this.setting;
+    t.release(this.slot);
     this.tracker = null;
     this.slot = -1;
   }
@@ -304,8 +304,8 @@ export class PsiGroup {
   }
 
   private addStall(some: number, full: number): void {
-    this.setF64(R.SOME_NS, this.f64(R.SOME_NS) + some);
-    this.setF64(R.FULL_NS, this.f64(R.FULL_NS) + full);
+    this.setF64(R64.SOME_NS, this.f64(R64.SOME_NS) + some);
+    this.setF64(R64.FULL_NS, this.f64(R64.FULL_NS) + full);
   }
 
   /** psi_show's update: the stall so far, the work's runs due by now, then update_averages if a period is due */
@@ -359,6 +359,8 @@ export class PsiTracker implements StallHook {
   /** records with deferred count changes (the first nrDirty), applied by settle() */
   private readonly dirty: number[] = [];
   private nrDirty = 0;
+  /** released records that were dirty: freed at the end of the next settle (release) */
+  private readonly freeAfterSettle: number[] = [];
   private readonly ncpus: number;
 
   constructor(
@@ -421,6 +423,22 @@ export class PsiTracker implements StallHook {
     }
   }
 
+  /**
+   * Record `s`'s cgroup was released. Freed at once unless changes of the current time
+   * wait in it for settle (a task of the cgroup died just before the rmdir): then after
+   * that settle, which hands them up as if the cgroup were still there. A flush here
+   * instead would add a settle point inside one time: the parents folded twice and
+   * their stall summed as two products, a printed total 1 us off.
+   */
+  release(s: number): void {
+    if (this.pool.i32[(s << 4) + R32.DIRTY] !== 0) {
+      this.freeAfterSettle.push(s);
+      return;
+    }
+    this.groups[s] = null;
+    this.pool.free(s);
+  }
+
   /** `cg`'s group starts counting, after its ancestors (a record's `up` is its parent's record) */
   private attach(cg: Cgroup): void {
     if (cg.parent !== null && !cg.parent.cpuTg.psi.attached) this.attach(cg.parent);
@@ -431,10 +449,10 @@ export class PsiTracker implements StallHook {
   private defer(s: number, dw: number, don: number): void {
     const a = this.pool.i32;
     const i = s << 4;
-    a[i + R.D_WAITING] += dw;
-    a[i + R.D_ONCPU] += don;
-    if (a[i + R.DIRTY] === 0) {
-      a[i + R.DIRTY] = 1;
+    a[i + R32.D_WAITING] += dw;
+    a[i + R32.D_ONCPU] += don;
+    if (a[i + R32.DIRTY] === 0) {
+      a[i + R32.DIRTY] = 1;
       this.dirty[this.nrDirty++] = s;
     }
   }
@@ -456,17 +474,21 @@ export class PsiTracker implements StallHook {
     for (let k = 0; k < this.nrDirty; k++) {
       const s = q[k]!;
       const i = s << 4;
-      a[i + R.DIRTY] = 0;
-      const dw = a[i + R.D_WAITING]!;
-      const don = a[i + R.D_ONCPU]!;
+      a[i + R32.DIRTY] = 0;
+      const dw = a[i + R32.D_WAITING]!;
+      const don = a[i + R32.D_ONCPU]!;
       if (dw === 0 && don === 0) continue; // no net change: its rates hold, the fold can wait
-      a[i + R.D_WAITING] = 0;
-      a[i + R.D_ONCPU] = 0;
+      a[i + R32.D_WAITING] = 0;
+      a[i + R32.D_ONCPU] = 0;
       this.count(s, now, dw, don);
-      const up = a[i + R.UP]!;
+      const up = a[i + R32.UP]!;
       if (up >= 0) this.defer(up, dw, don);
     }
     this.nrDirty = 0;
+    if (this.freeAfterSettle.length !== 0) {
+      for (const r of this.freeAfterSettle) this.release(r);
+      this.freeAfterSettle.length = 0;
+    }
   }
 
   /**
@@ -484,15 +506,15 @@ export class PsiTracker implements StallHook {
   private count(s: number, now: number, dw: number, don: number): void {
     const a = this.pool.i32;
     const i = s << 4;
-    const w = a[i + R.WAITING]!;
+    const w = a[i + R32.WAITING]!;
     const n = this.ncpus;
-    const flags = a[i + R.FLAGS]!;
+    const flags = a[i + R32.FLAGS]!;
     // PsiFlag.ENABLED is PsiFlag.SETTING << 1 (checked at load): the two differ
     const newSetting = ((flags >> 1) ^ flags) & PsiFlag.SETTING;
     const rates = don !== 0 || w < n || w + dw < n || newSetting !== 0;
     if (rates && (w !== 0 || dw !== 0)) this.fold(s, now);
-    a[i + R.WAITING] = w + dw;
-    a[i + R.ONCPU] += don;
+    a[i + R32.WAITING] = w + dw;
+    a[i + R32.ONCPU] += don;
   }
 
   /**
@@ -506,29 +528,29 @@ export class PsiTracker implements StallHook {
     const f = this.pool.f64;
     const i = s << 4;
     const d = s << 3;
-    const w = a[i + R.WAITING]!;
-    const t0 = f[d + R.FOLDED_AT]!;
-    if (w > 0 && now > t0 && (a[i + R.FLAGS]! & PsiFlag.ENABLED) !== 0) {
-      const o = a[i + R.ONCPU]!;
+    const w = a[i + R32.WAITING]!;
+    const t0 = f[d + R64.FOLDED_AT]!;
+    if (w > 0 && now > t0 && (a[i + R32.FLAGS]! & PsiFlag.ENABLED) !== 0) {
+      const o = a[i + R32.ONCPU]!;
       const m = Math.min(w + o, this.ncpus);
       const some = Math.min(w, m) / m;
       const full = (m - Math.min(o, m)) / m;
-      const workAt = f[d + R.WORK_AT]!;
+      const workAt = f[d + R64.WORK_AT]!;
       if (workAt > now && workAt !== Infinity) {
         // accrue's common case, inline: bound (a work is scheduled), no work run falls inside
-        f[d + R.SOME_NS] += (now - t0) * some;
-        f[d + R.FULL_NS] += (now - t0) * full;
-        a[i + R.FLAGS] |= PsiFlag.ACTIVE;
+        f[d + R64.SOME_NS] += (now - t0) * some;
+        f[d + R64.FULL_NS] += (now - t0) * full;
+        a[i + R32.FLAGS] |= PsiFlag.ACTIVE;
       } else {
         const g = this.groups[s]!;
         g.bind(this.rt);
         g.accrue(t0, now, some, full);
       }
     }
-    f[d + R.FOLDED_AT] = now;
+    f[d + R64.FOLDED_AT] = now;
     // enabled = setting: the interval from now runs at the setting of now
-    const flags = a[i + R.FLAGS]!;
-    a[i + R.FLAGS] = (flags & ~PsiFlag.ENABLED) | ((flags & PsiFlag.SETTING) << 1);
+    const flags = a[i + R32.FLAGS]!;
+    a[i + R32.FLAGS] = (flags & ~PsiFlag.ENABLED) | ((flags & PsiFlag.SETTING) << 1);
   }
 }
 if (PsiFlag.ENABLED !== PsiFlag.SETTING << 1) throw new Error('psi.ts: PsiFlag.ENABLED must be PsiFlag.SETTING << 1 (PsiTracker.count, fold)');
