@@ -43,7 +43,7 @@ export const CTRL_END: u32 = CTRL + CTRL_SIZE;
 /** 'KWQ1' little-endian. */
 export const KWQ_MAGIC: u32 = 0x3151574b;
 /** Bump when any layout constant or entry-point signature changes. */
-export const KWQ_ABI_VERSION: u32 = 2; // 2: vhost_worker spin_floor at +80 (at +76 it overlapped wakeups, a u64 at +72)
+export const KWQ_ABI_VERSION: u32 = 3; // 2: vhost_worker spin_floor at +80 (at +76 it overlapped wakeups, a u64 at +72); 3: vhost_worker_queue_nowake (the sim queue), so a stale build says "rebuild"
 
 /** The ABI version this build was compiled with (the host compares it). */
 export function kwq_abi_version(): u32 {

@@ -38,7 +38,7 @@ export const CTRL_NCOUNTERS = CTRL + 20;
 export const CTRL_END = CTRL + 64;
 
 export const KWQ_MAGIC = 0x3151574b; // 'KWQ1'
-export const KWQ_ABI_VERSION = 2; // assembly/layout.ts says what changed
+export const KWQ_ABI_VERSION = 3; // assembly/layout.ts says what changed
 
 /** assembly/arena.ts */
 export const ARENA_HEADER_SIZE = 128;
