@@ -230,10 +230,12 @@ export class PsiGroup {
    * cgroup's files are gone).
    */
   release(): void {
-    const t = this.tracker;
-    if (t === null) return;
+    this.tracker?.release(this);
+  }
+
+  /** the record was freed (PsiTracker.free): the group has none from now on */
+  detach(): void {
     this.settingEarly = this.setting;
-    t.release(this.slot);
     this.tracker = null;
     this.slot = -1;
   }
@@ -359,7 +361,7 @@ export class PsiTracker implements StallHook {
   /** records with deferred count changes (the first nrDirty), applied by settle() */
   private readonly dirty: number[] = [];
   private nrDirty = 0;
-  /** released records that were dirty: freed at the end of the next settle (release) */
+  /** released records that were dirty: freed at the end of the next settle (release); the group keeps its record until then */
   private readonly freeAfterSettle: number[] = [];
   private readonly ncpus: number;
 
@@ -424,19 +426,22 @@ export class PsiTracker implements StallHook {
   }
 
   /**
-   * Record `s`'s cgroup was released. Freed at once unless changes of the current time
+   * `g`'s cgroup was released: its record is freed at once, unless changes of the current time
    * wait in it for settle (a task of the cgroup died just before the rmdir): then after
    * that settle, which hands them up as if the cgroup were still there. A flush here
    * instead would add a settle point inside one time: the parents folded twice and
    * their stall summed as two products, a printed total 1 us off.
    */
-  release(s: number): void {
-    if (this.pool.i32[(s << 4) + R32.DIRTY] !== 0) {
-      this.freeAfterSettle.push(s);
-      return;
-    }
-    this.groups[s] = null;
-    this.pool.free(s);
+  release(g: PsiGroup): void {
+    if (this.pool.i32[(g.slot << 4) + R32.DIRTY] !== 0) this.freeAfterSettle.push(g.slot);
+    else this.free(g);
+  }
+
+  /** `g`'s record back to the pool, `g` without one */
+  private free(g: PsiGroup): void {
+    this.groups[g.slot] = null;
+    this.pool.free(g.slot);
+    g.detach();
   }
 
   /** `cg`'s group starts counting, after its ancestors (a record's `up` is its parent's record) */
@@ -486,7 +491,7 @@ export class PsiTracker implements StallHook {
     }
     this.nrDirty = 0;
     if (this.freeAfterSettle.length !== 0) {
-      for (const r of this.freeAfterSettle) this.release(r);
+      for (const r of this.freeAfterSettle) this.free(this.groups[r]!);
       this.freeAfterSettle.length = 0;
     }
   }
