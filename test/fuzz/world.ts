@@ -15,12 +15,12 @@
  *   I4 cgroup counters are non-negative and hierarchical: a parent's memory.current and
  *      pids.current are >= the sum of its children's
  *   I5 no file read shows NaN, undefined, Infinity, null or [object Object]
- *   I7 (sim) PSI's counts are the threads': each v2 cgroup's waiting and on-CPU counts
- *      equal the live threads of its subtree's tasks that are queued or throttled, and
- *      running (psi.ts counts a thread in its task's cgroup, moves included)
  *   I6 after teardown (every process killed): no user task, vhost worker, io-wq worker,
  *      VM, open loop device or queued vhost work is left; every pids.current is 0; in
  *      the threads runtime every worker thread has exited
+ *   I7 (sim) PSI's counts are the threads': each v2 cgroup's waiting and on-CPU counts
+ *      equal the live threads of its subtree's tasks that are queued or throttled, and
+ *      running (psi.ts counts a thread in its task's cgroup, moves included)
  */
 import {
   EINTR, EFAULT, EMFILE, ENFILE, KwqError, Kernel, kvmVms, loopInfo, loopThreadCount, loopThreadsIdle, O_CREAT, O_RDWR, PF_KTHREAD,

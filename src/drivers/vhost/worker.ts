@@ -103,12 +103,12 @@ export class VhostWorker implements ThreadBody {
   readonly handle: VhostWorkerHandle;
 
   constructor(dev: VhostDev, mode: VhostWorkerMode, handle: VhostWorkerHandle) {
+    this.simWake = dev.ve.threads === null;
     // sim: the host wakes the sim thread (wake()), no Wasm loop ever parks on the state
     // word, and vhost_worker_queue's check of it is skipped (a cache line a round)
-    this.queueFn = dev.ve.threads === null ? dev.ve.engine.exports.vhost_worker_queue_nowake : dev.ve.engine.exports.vhost_worker_queue;
+    this.queueFn = this.simWake ? dev.ve.engine.exports.vhost_worker_queue_nowake : dev.ve.engine.exports.vhost_worker_queue;
     this.offset = handle.offset;
     this.tpQueue = dev.k.tp.workQueue;
-    this.simWake = dev.ve.threads === null;
     this.kernel = dev.k;
     this.kthread = mode === 'kthread';
     this.ve = dev.ve;

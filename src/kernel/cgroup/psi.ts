@@ -143,14 +143,8 @@ export class PsiGroup {
     return t === null ? this.settingEarly : (t.pool.i32[(this.slot << 4) + R32.FLAGS]! & PsiFlag.SETTING) !== 0;
   }
   set setting(on: boolean) {
-    const t = this.tracker;
-    if (t === null) {
-      this.settingEarly = on;
-      return;
-    }
-    const i = (this.slot << 4) + R32.FLAGS;
-    const f = t.pool.i32[i]!;
-    t.pool.i32[i] = on ? f | PsiFlag.SETTING : f & ~PsiFlag.SETTING;
+    if (this.tracker === null) this.settingEarly = on;
+    else this.setFlag(PsiFlag.SETTING, on);
   }
 
   /** threads of the subtree runnable off-CPU: queued, or held by CFS bandwidth (tasks[NR_RUNNING] without TSK_ONCPU) */
@@ -184,9 +178,13 @@ export class PsiGroup {
     return (this.i32(R32.FLAGS) & PsiFlag.ACTIVE) !== 0;
   }
   private set active(on: boolean) {
+    this.setFlag(PsiFlag.ACTIVE, on);
+  }
+  /** a bit of the record's flags (attached groups only) */
+  private setFlag(bit: PsiFlag, on: boolean): void {
     const a = this.tracker!.pool.i32;
     const i = (this.slot << 4) + R32.FLAGS;
-    a[i] = on ? a[i]! | PsiFlag.ACTIVE : a[i]! & ~PsiFlag.ACTIVE;
+    a[i] = on ? a[i]! | bit : a[i]! & ~bit;
   }
   /** when the avgs work runs next (Infinity: not scheduled) */
   private get workAt(): number {
